@@ -1,0 +1,358 @@
+//! The metric contract: every metric inferwatch records, with its name, type, unit, labels, buckets and meaning.
+//!
+//! Names are the Prometheus names that the standard OpenTelemetry → Prometheus translation gives (dots become
+//! underscores, the unit becomes a suffix, counters end in `_total`), so dashboards and alert rules work whether
+//! the numbers were scraped directly or went through an OpenTelemetry Collector. This module is the only place
+//! where names, labels and buckets are spelled; `docs/METRICS.md` is generated from it (see [`markdown_table`]) and
+//! a test keeps the two identical.
+
+use metrics::{Recorder, Unit};
+
+/// What kind of instrument a metric is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A monotonically increasing count.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// A distribution, rendered with the metric's buckets.
+    Histogram,
+}
+
+impl MetricKind {
+    /// The Prometheus type name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric of the contract.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricDef {
+    /// The Prometheus name, exactly as exposed.
+    pub name: &'static str,
+    /// The OpenTelemetry name it translates from, where one exists.
+    pub otel_name: Option<&'static str>,
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// The unit, in UCUM as OpenTelemetry writes it (`s`, `{token}`, `{request}`, `1`).
+    pub unit: &'static str,
+    /// The label names, in the order inferwatch sets them.
+    pub labels: &'static [&'static str],
+    /// Default bucket upper bounds (histograms only).
+    pub buckets: &'static [f64],
+    /// The HELP text.
+    pub description: &'static str,
+}
+
+impl MetricDef {
+    fn metrics_unit(&self) -> Option<Unit> {
+        match self.unit {
+            "s" => Some(Unit::Seconds),
+            "By" => Some(Unit::Bytes),
+            "1" => None,
+            _ => Some(Unit::Count),
+        }
+    }
+}
+
+/// Label names, spelled once.
+pub mod label {
+    /// Route template (axum `MatchedPath`) or gRPC method path; `_OTHER` when unmatched.
+    pub const ROUTE: &str = "route";
+    /// Bounded model name the handler reported; empty when it named none.
+    pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai_request_model";
+    /// `ok`, `client_error`, `server_error` or `cancelled`.
+    pub const OUTCOME: &str = "outcome";
+    /// HTTP method, `_OTHER` for non-standard ones.
+    pub const HTTP_REQUEST_METHOD: &str = "http_request_method";
+    /// Same value as `route`, under the OpenTelemetry name.
+    pub const HTTP_ROUTE: &str = "http_route";
+    /// Numeric HTTP status code; empty when the service failed without a response.
+    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http_response_status_code";
+    /// Always `grpc`.
+    pub const RPC_SYSTEM_NAME: &str = "rpc_system_name";
+    /// `pkg.Service/Method`, `_OTHER` when unmatched.
+    pub const RPC_METHOD: &str = "rpc_method";
+    /// gRPC status code name (`OK`, `INTERNAL`, …).
+    pub const RPC_STATUS_CODE: &str = "rpc_status_code";
+    /// GenAI operation (`chat`, `text_completion`, …).
+    pub const GEN_AI_OPERATION_NAME: &str = "gen_ai_operation_name";
+    /// Empty when the request succeeded, else a value from a fixed set (status code, gRPC code name, …).
+    pub const ERROR_TYPE: &str = "error_type";
+    /// `input` or `output`.
+    pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai_token_type";
+    /// The crate version.
+    pub const VERSION: &str = "version";
+}
+
+/// The value used for anything outside a bounded label set.
+pub const OTHER: &str = "_OTHER";
+
+/// OpenTelemetry's HTTP duration buckets, extended to five minutes.
+pub const HTTP_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
+    120.0, 300.0,
+];
+
+/// 0.01 s doubling to 327.68 s: generations that last minutes stay visible.
+pub const GEN_AI_DURATION_BUCKETS: &[f64] = &[
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84,
+    327.68,
+];
+
+/// OpenTelemetry's GenAI time-to-first-token buckets, extended by 20, 40 and 80 s.
+pub const TIME_TO_FIRST_TOKEN_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    20.0, 40.0, 80.0,
+];
+
+/// OpenTelemetry's GenAI time-per-output-token buckets, extended by 5, 7.5 and 10 s.
+pub const TIME_PER_OUTPUT_TOKEN_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Powers of 4 from 1 to 4^12 tokens.
+pub const TOKEN_COUNT_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0,
+];
+
+/// Requests seen by the layer, by how they ended.
+pub const REQUESTS_TOTAL: MetricDef = MetricDef {
+    name: "inferwatch_requests_total",
+    otel_name: Some("inferwatch.requests"),
+    kind: MetricKind::Counter,
+    unit: "{request}",
+    labels: &[label::ROUTE, label::GEN_AI_REQUEST_MODEL, label::OUTCOME],
+    buckets: &[],
+    description: "Requests finished, by route, model and outcome (ok, client_error, server_error, cancelled).",
+};
+
+/// Requests whose response has not reached its end yet.
+pub const REQUESTS_IN_FLIGHT: MetricDef = MetricDef {
+    name: "inferwatch_requests_in_flight",
+    otel_name: Some("inferwatch.requests.in_flight"),
+    kind: MetricKind::Gauge,
+    unit: "{request}",
+    labels: &[label::ROUTE],
+    buckets: &[],
+    description: "Requests in progress: received and whose response body has not ended yet.",
+};
+
+/// HTTP server duration, to the end of the response body.
+pub const HTTP_SERVER_REQUEST_DURATION: MetricDef = MetricDef {
+    name: "http_server_request_duration_seconds",
+    otel_name: Some("http.server.request.duration"),
+    kind: MetricKind::Histogram,
+    unit: "s",
+    labels: &[
+        label::HTTP_REQUEST_METHOD,
+        label::HTTP_ROUTE,
+        label::HTTP_RESPONSE_STATUS_CODE,
+    ],
+    buckets: HTTP_DURATION_BUCKETS,
+    description: "Duration of HTTP requests (not gRPC), from receipt to the end of the response body.",
+};
+
+/// gRPC call duration, to the end of the response stream.
+pub const RPC_SERVER_CALL_DURATION: MetricDef = MetricDef {
+    name: "rpc_server_call_duration_seconds",
+    otel_name: Some("rpc.server.call.duration"),
+    kind: MetricKind::Histogram,
+    unit: "s",
+    labels: &[
+        label::RPC_SYSTEM_NAME,
+        label::RPC_METHOD,
+        label::RPC_STATUS_CODE,
+    ],
+    buckets: HTTP_DURATION_BUCKETS,
+    description: "Duration of gRPC calls, from receipt to the end of the response stream (trailers).",
+};
+
+/// End-to-end duration of inference requests.
+pub const GEN_AI_SERVER_REQUEST_DURATION: MetricDef = MetricDef {
+    name: "gen_ai_server_request_duration_seconds",
+    otel_name: Some("gen_ai.server.request.duration"),
+    kind: MetricKind::Histogram,
+    unit: "s",
+    labels: &[
+        label::GEN_AI_OPERATION_NAME,
+        label::GEN_AI_REQUEST_MODEL,
+        label::ERROR_TYPE,
+    ],
+    buckets: GEN_AI_DURATION_BUCKETS,
+    description: "Duration of inference requests (handler named a model or reported tokens), to the last byte.",
+};
+
+/// Time to the first output token.
+pub const GEN_AI_SERVER_TIME_TO_FIRST_TOKEN: MetricDef = MetricDef {
+    name: "gen_ai_server_time_to_first_token_seconds",
+    otel_name: Some("gen_ai.server.time_to_first_token"),
+    kind: MetricKind::Histogram,
+    unit: "s",
+    labels: &[label::GEN_AI_OPERATION_NAME, label::GEN_AI_REQUEST_MODEL],
+    buckets: TIME_TO_FIRST_TOKEN_BUCKETS,
+    description: "Time from receipt to the first output token (first body frame of a stream, or the handler's mark).",
+};
+
+/// Time per output token after the first.
+pub const GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN: MetricDef = MetricDef {
+    name: "gen_ai_server_time_per_output_token_seconds",
+    otel_name: Some("gen_ai.server.time_per_output_token"),
+    kind: MetricKind::Histogram,
+    unit: "s",
+    labels: &[label::GEN_AI_OPERATION_NAME, label::GEN_AI_REQUEST_MODEL],
+    buckets: TIME_PER_OUTPUT_TOKEN_BUCKETS,
+    description: "(end - first token) / (output tokens - 1), for requests with at least 2 output tokens.",
+};
+
+/// Tokens processed, summed.
+pub const TOKENS_TOTAL: MetricDef = MetricDef {
+    name: "inferwatch_tokens_total",
+    otel_name: Some("inferwatch.tokens"),
+    kind: MetricKind::Counter,
+    unit: "{token}",
+    labels: &[label::GEN_AI_REQUEST_MODEL, label::GEN_AI_TOKEN_TYPE],
+    buckets: &[],
+    description: "Input and output tokens of finished requests, by model.",
+};
+
+/// Tokens per request.
+pub const REQUEST_TOKENS: MetricDef = MetricDef {
+    name: "inferwatch_request_tokens",
+    otel_name: Some("inferwatch.request.tokens"),
+    kind: MetricKind::Histogram,
+    unit: "{token}",
+    labels: &[label::GEN_AI_REQUEST_MODEL, label::GEN_AI_TOKEN_TYPE],
+    buckets: TOKEN_COUNT_BUCKETS,
+    description: "Input and output tokens per request, by model.",
+};
+
+/// Always 1; the label says which inferwatch version records.
+pub const BUILD_INFO: MetricDef = MetricDef {
+    name: "inferwatch_build_info",
+    otel_name: None,
+    kind: MetricKind::Gauge,
+    unit: "1",
+    labels: &[label::VERSION],
+    buckets: &[],
+    description: "Always 1; the version label names the inferwatch release recording these metrics.",
+};
+
+/// Every metric of the contract, in documentation order.
+pub const ALL: &[MetricDef] = &[
+    REQUESTS_TOTAL,
+    REQUESTS_IN_FLIGHT,
+    HTTP_SERVER_REQUEST_DURATION,
+    RPC_SERVER_CALL_DURATION,
+    GEN_AI_SERVER_REQUEST_DURATION,
+    GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+    GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
+    TOKENS_TOTAL,
+    REQUEST_TOKENS,
+    BUILD_INFO,
+];
+
+/// Looks a metric up by its Prometheus name.
+pub fn find(name: &str) -> Option<&'static MetricDef> {
+    ALL.iter().find(|m| m.name == name)
+}
+
+/// Gives every metric of the contract its HELP text and unit on `recorder`.
+pub fn describe(recorder: &dyn Recorder) {
+    for m in ALL {
+        let (name, unit, help) = (m.name.into(), m.metrics_unit(), m.description.into());
+        match m.kind {
+            MetricKind::Counter => recorder.describe_counter(name, unit, help),
+            MetricKind::Gauge => recorder.describe_gauge(name, unit, help),
+            MetricKind::Histogram => recorder.describe_histogram(name, unit, help),
+        }
+    }
+}
+
+/// The contract as a Markdown table; `docs/METRICS.md` embeds exactly this.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| name | OpenTelemetry name | type | unit | labels | buckets | meaning |\n|---|---|---|---|---|---|---|\n",
+    );
+    for m in ALL {
+        let labels: Vec<String> = m.labels.iter().map(|l| format!("`{l}`")).collect();
+        let buckets: Vec<String> = m.buckets.iter().map(f64::to_string).collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | `{}` | {} | {} | {} |\n",
+            m.name,
+            m.otel_name.map(|n| format!("`{n}`")).unwrap_or_default(),
+            m.kind.as_str(),
+            m.unit,
+            labels.join(", "),
+            buckets.join(", "),
+            m.description,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_defaults_are_sorted_and_reach_minutes() {
+        for m in ALL.iter().filter(|m| m.kind == MetricKind::Histogram) {
+            assert!(
+                m.buckets.windows(2).all(|w| w[0] < w[1]),
+                "{} buckets unsorted",
+                m.name
+            );
+        }
+        assert_eq!(HTTP_DURATION_BUCKETS.last(), Some(&300.0));
+        assert_eq!(GEN_AI_DURATION_BUCKETS.len(), 16);
+        assert_eq!(GEN_AI_DURATION_BUCKETS.last(), Some(&327.68));
+        assert_eq!(TOKEN_COUNT_BUCKETS.last(), Some(&(4f64.powi(12))));
+        assert_eq!(TIME_TO_FIRST_TOKEN_BUCKETS.last(), Some(&80.0));
+        assert_eq!(TIME_PER_OUTPUT_TOKEN_BUCKETS.last(), Some(&10.0));
+    }
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        for m in ALL {
+            assert!(
+                m.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
+            assert_eq!(
+                m.kind == MetricKind::Counter,
+                m.name.ends_with("_total"),
+                "{}",
+                m.name
+            );
+            assert_eq!(m.unit == "s", m.name.ends_with("_seconds"), "{}", m.name);
+        }
+    }
+
+    /// `INFERWATCH_BLESS=1 cargo test docs_metrics_md` rewrites the table between the markers.
+    #[test]
+    fn docs_metrics_md_embeds_the_contract() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/METRICS.md");
+        let doc = std::fs::read_to_string(path).expect("docs/METRICS.md exists");
+        let (begin, end) = ("<!-- contract:begin -->\n", "<!-- contract:end -->");
+        let start = doc.find(begin).expect("begin marker") + begin.len();
+        let stop = doc.find(end).expect("end marker");
+        if std::env::var_os("INFERWATCH_BLESS").is_some() {
+            let updated = format!("{}{}{}", &doc[..start], markdown_table(), &doc[stop..]);
+            std::fs::write(path, updated).expect("write docs/METRICS.md");
+            return;
+        }
+        assert_eq!(
+            &doc[start..stop],
+            markdown_table(),
+            "docs/METRICS.md is stale: run with INFERWATCH_BLESS=1"
+        );
+    }
+}

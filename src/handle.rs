@@ -1,0 +1,285 @@
+//! The per-request handle through which a handler tells the layer what the request was about.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
+
+use crate::label_sets::LabelSets;
+use crate::labels::LabelValue;
+
+/// Well-known `gen_ai.operation.name` values (OpenTelemetry GenAI conventions).
+pub mod operation {
+    /// Chat completion.
+    pub const CHAT: &str = "chat";
+    /// Text completion.
+    pub const TEXT_COMPLETION: &str = "text_completion";
+    /// Embeddings.
+    pub const EMBEDDINGS: &str = "embeddings";
+    /// Multimodal content generation.
+    pub const GENERATE_CONTENT: &str = "generate_content";
+    /// Every well-known value; always admitted as labels.
+    pub const WELL_KNOWN: &[&str] = &[CHAT, TEXT_COMPLETION, EMBEDDINGS, GENERATE_CONTENT];
+}
+
+/// Why generation stopped (`gen_ai.response.finish_reasons`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FinishReason {
+    /// A natural stop or a stop sequence.
+    Stop,
+    /// The token limit was reached.
+    Length,
+    /// Content was filtered.
+    ContentFilter,
+    /// The model called tools.
+    ToolCalls,
+    /// Generation failed.
+    Error,
+    /// Anything else.
+    Other,
+}
+
+impl FinishReason {
+    /// Parses the OpenAI / OpenTelemetry spelling; unknown text is [`FinishReason::Other`].
+    pub fn parse(reason: &str) -> Self {
+        match reason {
+            "stop" | "end_turn" | "stop_sequence" => FinishReason::Stop,
+            "length" | "max_tokens" => FinishReason::Length,
+            "content_filter" => FinishReason::ContentFilter,
+            "tool_calls" | "tool_use" | "function_call" => FinishReason::ToolCalls,
+            "error" => FinishReason::Error,
+            _ => FinishReason::Other,
+        }
+    }
+
+    /// The value as written in spans and logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::Error => "error",
+            FinishReason::Other => crate::contract::OTHER,
+        }
+    }
+}
+
+/// Token counts a non-streaming handler may put into the response extensions instead of using the handle.
+///
+/// A count left at zero on the [`RequestHandle`] is taken from here.
+///
+/// ```
+/// use inferwatch::TokenUsage;
+/// let mut response = http::Response::new(());
+/// response.extensions_mut().insert(TokenUsage { input_tokens: 12, output_tokens: 40 });
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    /// Billable input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Billable output (completion) tokens.
+    pub output_tokens: u64,
+}
+
+/// What the handler reported, read once when the request finishes.
+#[derive(Clone, Debug, Default)]
+pub struct Reported {
+    /// The bounded model label, if the handler named a model.
+    pub model: Option<LabelValue>,
+    /// The bounded operation label, if the handler named one.
+    pub operation: Option<LabelValue>,
+    /// The finish reason, if set.
+    pub finish_reason: Option<FinishReason>,
+    /// When the handler marked the first token.
+    pub first_token: Option<Instant>,
+    /// Whether the handler declared the response streamed.
+    pub stream: Option<bool>,
+    /// Tokens reported through the handle.
+    pub usage: TokenUsage,
+}
+
+#[derive(Default)]
+struct Meta {
+    model: Option<LabelValue>,
+    operation: Option<LabelValue>,
+    finish_reason: Option<FinishReason>,
+    first_token: Option<Instant>,
+    stream: Option<bool>,
+}
+
+struct HandleState {
+    labels: Arc<LabelSets>,
+    input_tokens: AtomicU64,
+    output_tokens: AtomicU64,
+    meta: Mutex<Meta>,
+}
+
+/// The per-request handle: the layer puts one into each request's extensions.
+///
+/// Handlers reach it as an axum extractor, from `http::Request::extensions()`, or from a `tonic::Request` (see
+/// [`InferenceRequestExt`](crate::InferenceRequestExt) with the `tonic` feature). It is cheap to clone and can be
+/// moved into the task that streams the response. Every method is safe to call any number of times from any thread.
+///
+/// ```
+/// use inferwatch::{FinishReason, RequestHandle};
+/// let handle = RequestHandle::detached();
+/// handle.set_model("llama-3-8b");
+/// handle.set_operation(inferwatch::operation::CHAT);
+/// handle.add_input_tokens(12);
+/// handle.mark_first_token();
+/// handle.add_output_tokens(1);
+/// handle.set_finish_reason(FinishReason::Stop);
+/// assert_eq!(handle.output_tokens(), 1);
+/// ```
+#[derive(Clone)]
+pub struct RequestHandle {
+    state: Arc<HandleState>,
+}
+
+impl fmt::Debug for RequestHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestHandle")
+            .field("input_tokens", &self.input_tokens())
+            .field("output_tokens", &self.output_tokens())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestHandle {
+    pub(crate) fn new(labels: Arc<LabelSets>) -> Self {
+        let state = HandleState {
+            labels,
+            input_tokens: AtomicU64::new(0),
+            output_tokens: AtomicU64::new(0),
+            meta: Mutex::new(Meta::default()),
+        };
+        Self {
+            state: Arc::new(state),
+        }
+    }
+
+    /// A handle attached to no layer: what the axum extractor gives when the layer is missing. Calls on it are
+    /// accepted and recorded nowhere.
+    pub fn detached() -> Self {
+        static LABELS: OnceLock<Arc<LabelSets>> = OnceLock::new();
+        Self::new(
+            LABELS
+                .get_or_init(|| Arc::new(LabelSets::default()))
+                .clone(),
+        )
+    }
+
+    fn meta(&self) -> MutexGuard<'_, Meta> {
+        self.state
+            .meta
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Names the model (`gen_ai.request.model`). Names beyond the layer's cap or allow-list, empty names, names
+    /// with control characters and names over 128 bytes become `_OTHER`.
+    pub fn set_model(&self, model: &str) {
+        let label = self.state.labels.models.get(model);
+        self.meta().model = Some(label);
+    }
+
+    /// Like [`set_model`](Self::set_model) for raw bytes (a header, gRPC metadata); invalid UTF-8 is `_OTHER`.
+    pub fn set_model_bytes(&self, model: &[u8]) {
+        let label = self.state.labels.models.get_bytes(model);
+        self.meta().model = Some(label);
+    }
+
+    /// Names the operation (`gen_ai.operation.name`); see [`operation`](crate::operation) for well-known values.
+    pub fn set_operation(&self, operation: &str) {
+        let label = self.state.labels.operations.get(operation);
+        self.meta().operation = Some(label);
+    }
+
+    /// Adds billable input tokens.
+    pub fn add_input_tokens(&self, n: u64) {
+        self.state.input_tokens.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds billable output tokens; call it as tokens are produced while streaming.
+    pub fn add_output_tokens(&self, n: u64) {
+        self.state.output_tokens.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Marks the first output token now. The first mark wins; without one, the first body frame of a streamed
+    /// response counts.
+    pub fn mark_first_token(&self) {
+        let mut meta = self.meta();
+        if meta.first_token.is_none() {
+            meta.first_token = Some(Instant::now());
+        }
+    }
+
+    /// Sets why generation stopped.
+    pub fn set_finish_reason(&self, reason: FinishReason) {
+        self.meta().finish_reason = Some(reason);
+    }
+
+    /// Declares whether the response is streamed. Without it, a response whose body has more than one data
+    /// frame counts as streamed; time to first token from body frames is only measured for streamed responses.
+    pub fn set_stream(&self, stream: bool) {
+        self.meta().stream = Some(stream);
+    }
+
+    /// Input tokens reported so far.
+    pub fn input_tokens(&self) -> u64 {
+        self.state.input_tokens.load(Ordering::Relaxed)
+    }
+
+    /// Output tokens reported so far.
+    pub fn output_tokens(&self) -> u64 {
+        self.state.output_tokens.load(Ordering::Relaxed)
+    }
+
+    /// Everything reported so far.
+    pub fn reported(&self) -> Reported {
+        let usage = TokenUsage {
+            input_tokens: self.input_tokens(),
+            output_tokens: self.output_tokens(),
+        };
+        let meta = self.meta();
+        Reported {
+            model: meta.model.clone(),
+            operation: meta.operation.clone(),
+            finish_reason: meta.finish_reason,
+            first_token: meta.first_token,
+            stream: meta.stream,
+            usage,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_mark_wins_and_tokens_accumulate() {
+        let h = RequestHandle::detached();
+        h.mark_first_token();
+        let first = h.reported().first_token;
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        h.mark_first_token();
+        assert_eq!(h.reported().first_token, first);
+        h.add_output_tokens(2);
+        h.clone().add_output_tokens(3);
+        assert_eq!(
+            h.reported().usage,
+            TokenUsage {
+                input_tokens: 0,
+                output_tokens: 5
+            }
+        );
+    }
+
+    #[test]
+    fn finish_reasons_parse() {
+        assert_eq!(FinishReason::parse("length"), FinishReason::Length);
+        assert_eq!(FinishReason::parse("whatever").as_str(), "_OTHER");
+    }
+}

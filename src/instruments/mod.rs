@@ -1,0 +1,252 @@
+//! [`MetricsObserver`]: records the metric contract for every request.
+
+mod cache;
+mod sink;
+
+pub(crate) use sink::Sink;
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use http::{HeaderMap, Method};
+use metrics::{Counter, Gauge, Histogram};
+
+use crate::classify::{ErrorType, GrpcCode, Protocol};
+use crate::contract::{self as c, OTHER};
+use crate::labels::LabelValue;
+use crate::observer::{Observer, RequestInfo, RequestSummary};
+use cache::HandleCache;
+
+/// Model key of requests whose handler named no model (label value empty).
+const NO_MODEL: u32 = u32::MAX;
+const INPUT: u8 = 0;
+const OUTPUT: u8 = 1;
+
+/// Records the [metric contract](crate::contract) through the `metrics` facade.
+///
+/// Handles are registered the first time a label combination is seen and reused afterwards. With the global
+/// recorder, install it before the first request: handles registered before that point at the no-op recorder.
+pub struct MetricsObserver {
+    sink: Sink,
+    build_info: OnceLock<Gauge>,
+    in_flight: HandleCache<u32, Gauge>,
+    requests: HandleCache<(u32, u32, u8), Counter>,
+    http_duration: HandleCache<(u8, u32, u16), Histogram>,
+    rpc_duration: HandleCache<(u32, u8), Histogram>,
+    gen_ai_duration: HandleCache<(u32, u32, u16), Histogram>,
+    time_to_first_token: HandleCache<(u32, u32), Histogram>,
+    time_per_output_token: HandleCache<(u32, u32), Histogram>,
+    tokens: HandleCache<(u32, u8), Counter>,
+    request_tokens: HandleCache<(u32, u8), Histogram>,
+}
+
+impl fmt::Debug for MetricsObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsObserver").finish_non_exhaustive()
+    }
+}
+
+impl MetricsObserver {
+    pub(crate) fn new(sink: Sink) -> Self {
+        Self {
+            sink,
+            build_info: OnceLock::new(),
+            in_flight: HandleCache::default(),
+            requests: HandleCache::default(),
+            http_duration: HandleCache::default(),
+            rpc_duration: HandleCache::default(),
+            gen_ai_duration: HandleCache::default(),
+            time_to_first_token: HandleCache::default(),
+            time_per_output_token: HandleCache::default(),
+            tokens: HandleCache::default(),
+            request_tokens: HandleCache::default(),
+        }
+    }
+
+    fn record_protocol_duration(&self, s: &RequestSummary<'_>, seconds: f64) {
+        let route = &s.info.route;
+        match s.info.protocol {
+            Protocol::Http => {
+                let (method_key, method) = method_label(&s.info.method);
+                let status = s.status.map_or(0, |st| st.as_u16());
+                let register = || {
+                    let status = s
+                        .status
+                        .map(|st| st.as_str().to_owned())
+                        .unwrap_or_default();
+                    self.sink.histogram(
+                        &c::HTTP_SERVER_REQUEST_DURATION,
+                        &[method, route.as_str(), &status],
+                    )
+                };
+                self.http_duration
+                    .with((method_key, route.id(), status), register, |h| {
+                        h.record(seconds)
+                    });
+            }
+            Protocol::Grpc => {
+                // A call dropped before any status was sent was cancelled by its client.
+                let code = s.grpc_code.unwrap_or(GrpcCode::Cancelled);
+                let register = || {
+                    let method = route.as_str().strip_prefix('/').unwrap_or(OTHER);
+                    self.sink.histogram(
+                        &c::RPC_SERVER_CALL_DURATION,
+                        &["grpc", method, code.as_str()],
+                    )
+                };
+                self.rpc_duration
+                    .with((route.id(), code as u8), register, |h| h.record(seconds));
+            }
+        }
+    }
+
+    fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) {
+        let operation = s.reported.operation.as_ref();
+        let op = (
+            operation.map_or(0, LabelValue::id),
+            operation.map_or(OTHER, LabelValue::as_str),
+        );
+        let error = s.error_type.as_ref();
+        let register = || {
+            let error = error.map_or("", ErrorType::as_str);
+            self.sink
+                .histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &[op.1, model.1, error])
+        };
+        self.gen_ai_duration
+            .with((op.0, model.0, error_key(error)), register, |h| {
+                h.record(seconds)
+            });
+
+        if let Some(ttft) = s.time_to_first_token {
+            let register = || {
+                self.sink
+                    .histogram(&c::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, &[op.1, model.1])
+            };
+            self.time_to_first_token
+                .with((op.0, model.0), register, |h| h.record(ttft.as_secs_f64()));
+        }
+        if let Some(tpot) = s.time_per_output_token {
+            let register = || {
+                self.sink
+                    .histogram(&c::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, &[op.1, model.1])
+            };
+            self.time_per_output_token
+                .with((op.0, model.0), register, |h| h.record(tpot.as_secs_f64()));
+        }
+        let usage = s.reported.usage;
+        for (kind, name, count) in [
+            (INPUT, "input", usage.input_tokens),
+            (OUTPUT, "output", usage.output_tokens),
+        ] {
+            if count == 0 {
+                continue;
+            }
+            let register = || self.sink.counter(&c::TOKENS_TOTAL, &[model.1, name]);
+            self.tokens
+                .with((model.0, kind), register, |h| h.increment(count));
+            let register = || self.sink.histogram(&c::REQUEST_TOKENS, &[model.1, name]);
+            self.request_tokens
+                .with((model.0, kind), register, |h| h.record(count as f64));
+        }
+    }
+}
+
+impl Observer for MetricsObserver {
+    type Data = Gauge;
+
+    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Gauge {
+        self.build_info.get_or_init(|| {
+            let gauge = self
+                .sink
+                .gauge(&c::BUILD_INFO, &[env!("CARGO_PKG_VERSION")]);
+            // The exporter helper sets it too; setting 1 twice is harmless and covers other recorders.
+            gauge.set(1.0);
+            gauge
+        });
+        let route = &info.route;
+        let register = || self.sink.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]);
+        let gauge = self.in_flight.with(route.id(), register, Gauge::clone);
+        gauge.increment(1.0);
+        gauge
+    }
+
+    fn on_finish(&self, in_flight: Gauge, s: &RequestSummary<'_>) {
+        in_flight.decrement(1.0);
+        let seconds = s.duration.as_secs_f64();
+        let model = match &s.reported.model {
+            Some(model) => (model.id(), model.as_str()),
+            None if s.is_inference() => (0, OTHER),
+            None => (NO_MODEL, ""),
+        };
+        let route = &s.info.route;
+        let outcome = s.outcome;
+        let register = || {
+            self.sink.counter(
+                &c::REQUESTS_TOTAL,
+                &[route.as_str(), model.1, outcome.as_str()],
+            )
+        };
+        self.requests
+            .with((route.id(), model.0, outcome as u8), register, |h| {
+                h.increment(1)
+            });
+        self.record_protocol_duration(s, seconds);
+        if s.is_inference() {
+            self.record_inference(s, model, seconds);
+        }
+    }
+}
+
+/// Sets `inferwatch_build_info` on `recorder`, so the exposition names the version before any traffic.
+pub(crate) fn register_build_info(recorder: &dyn metrics::Recorder) {
+    sink::gauge_on(recorder, &c::BUILD_INFO, &[env!("CARGO_PKG_VERSION")]).set(1.0);
+}
+
+/// Standard methods keep their name; anything else is `_OTHER`, as OpenTelemetry prescribes.
+fn method_label(method: &Method) -> (u8, &'static str) {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PATCH,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    const NAMES: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().position(|m| m == method) {
+        Some(i) => (i as u8, NAMES[i]),
+        None => (u8::MAX, OTHER),
+    }
+}
+
+/// A dense key for an error type (0 is "no error").
+fn error_key(error: Option<&ErrorType>) -> u16 {
+    match error {
+        None => 0,
+        Some(ErrorType::HttpStatus(status)) => status.as_u16(),
+        Some(ErrorType::Grpc(code)) => 1000 + *code as u16,
+        Some(ErrorType::Cancelled) => 2000,
+        Some(ErrorType::ServiceError) => 2001,
+        Some(ErrorType::BodyError) => 2002,
+        Some(ErrorType::Panic) => 2003,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_bounded() {
+        assert_eq!(method_label(&Method::POST).1, "POST");
+        assert_eq!(
+            method_label(&Method::from_bytes(b"BREW").unwrap()),
+            (u8::MAX, OTHER)
+        );
+    }
+}

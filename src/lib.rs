@@ -1,0 +1,76 @@
+//! # inferwatch
+//!
+//! Observability for inference services, as tower layers: request counts, in-flight requests, latency to the
+//! **end** of the response (streams included), outcomes for HTTP and gRPC alike, time to first token, time per
+//! output token and token accounting per model, all under the standard OpenTelemetry / Prometheus names of the
+//! [metric contract](contract).
+//!
+//! ```
+//! use axum::{Router, routing::post};
+//! use inferwatch::{InferenceLayer, RequestHandle, prometheus::PrometheusBuilder};
+//! use tower::ServiceBuilder;
+//!
+//! async fn complete(handle: RequestHandle, prompt: String) -> String {
+//!     handle.set_model("toy");
+//!     handle.set_operation(inferwatch::operation::TEXT_COMPLETION);
+//!     handle.add_input_tokens(prompt.split_whitespace().count() as u64);
+//!     let answer = "hello world".to_string();
+//!     handle.add_output_tokens(2);
+//!     answer
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Installs the global recorder: nothing is installed unless you call this.
+//! # let (recorder, exporter) = PrometheusBuilder::new().build()?;
+//! # let _ = recorder;
+//! # /*
+//! let exporter = PrometheusBuilder::new().install()?;
+//! # */
+//! let app: Router = Router::new()
+//!     .route("/v1/completions", post(complete))
+//!     .layer(ServiceBuilder::new().layer(InferenceLayer::new()))
+//!     .merge(exporter.router());
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! - `axum` (default): routes from axum's `MatchedPath`, [`RequestHandle`] as an extractor.
+//! - `prometheus` (default): [`prometheus::PrometheusBuilder`], the `/metrics` route and standalone listener.
+//! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
+//!
+//! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+pub mod classify;
+pub mod contract;
+pub mod labels;
+pub mod observer;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
+
+#[cfg(feature = "axum")]
+mod axum_ext;
+mod body;
+mod ext;
+mod future;
+mod handle;
+mod in_flight;
+mod instruments;
+mod label_sets;
+mod layer;
+mod service;
+
+pub use body::ResponseBody;
+pub use classify::{ErrorType, GrpcCode, Outcome, Protocol};
+pub use ext::InferenceRequestExt;
+pub use future::ResponseFuture;
+pub use handle::{FinishReason, Reported, RequestHandle, TokenUsage, operation};
+pub use instruments::MetricsObserver;
+pub use label_sets::{DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_ROUTES};
+pub use layer::{InferenceLayer, InferenceLayerBuilder};
+pub use observer::{Observer, RequestInfo, RequestSummary};
+pub use service::InferenceService;

@@ -1,0 +1,238 @@
+//! A Prometheus exporter set up for the contract: buckets on every histogram, HELP text on every metric,
+//! histograms kept bounded when nobody scrapes, and `/metrics` served on the user's router or its own listener.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics::Recorder;
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusHandle, PrometheusRecorder};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::task::JoinHandle;
+
+use crate::contract::{self, MetricKind};
+
+/// The content type of the text exposition format.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Why the exporter could not be built or installed.
+#[derive(Debug)]
+pub struct PrometheusError(BuildError);
+
+impl fmt::Display for PrometheusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "prometheus exporter: {}", self.0)
+    }
+}
+
+impl std::error::Error for PrometheusError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Configures the exporter. Every histogram of the contract gets its default buckets unless overridden.
+///
+/// ```
+/// let (recorder, exporter) = inferwatch::prometheus::PrometheusBuilder::new()
+///     .buckets("gen_ai_server_time_to_first_token_seconds", &[0.05, 0.1, 0.5, 1.0, 5.0])
+///     .build()
+///     .unwrap();
+/// let layer = inferwatch::InferenceLayer::builder().recorder(recorder).build();
+/// # let _ = (layer, exporter);
+/// ```
+#[derive(Clone, Debug)]
+pub struct PrometheusBuilder {
+    buckets: BTreeMap<String, Vec<f64>>,
+    global_labels: Vec<(String, String)>,
+    upkeep_interval: Duration,
+}
+
+impl Default for PrometheusBuilder {
+    fn default() -> Self {
+        let buckets = contract::ALL
+            .iter()
+            .filter(|m| m.kind == MetricKind::Histogram)
+            .map(|m| (m.name.to_owned(), m.buckets.to_vec()))
+            .collect();
+        Self {
+            buckets,
+            global_labels: Vec::new(),
+            upkeep_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl PrometheusBuilder {
+    /// The contract's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bucket upper bounds for the histogram `metric` (any name, not only the contract's). Empty bounds are
+    /// rejected when building.
+    pub fn buckets(mut self, metric: &str, bounds: &[f64]) -> Self {
+        self.buckets.insert(metric.to_owned(), bounds.to_vec());
+        self
+    }
+
+    /// A label added to every series (e.g. the deployment's region).
+    pub fn global_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.global_labels.push((key.into(), value.into()));
+        self
+    }
+
+    /// How often histograms are drained when nobody scrapes. Default 5 s.
+    pub fn upkeep_interval(mut self, interval: Duration) -> Self {
+        self.upkeep_interval = interval;
+        self
+    }
+
+    fn exporter_builder(
+        &self,
+    ) -> Result<metrics_exporter_prometheus::PrometheusBuilder, PrometheusError> {
+        let mut builder = metrics_exporter_prometheus::PrometheusBuilder::new();
+        for (name, bounds) in &self.buckets {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.clone()), bounds)
+                .map_err(PrometheusError)?;
+        }
+        for (key, value) in &self.global_labels {
+            builder = builder.add_global_label(key, value);
+        }
+        Ok(builder)
+    }
+
+    /// Builds a recorder without installing it, for [`InferenceLayerBuilder::recorder`]; the exporter renders
+    /// what it records.
+    ///
+    /// [`InferenceLayerBuilder::recorder`]: crate::InferenceLayerBuilder::recorder
+    pub fn build(self) -> Result<(PrometheusRecorder, PrometheusExporter), PrometheusError> {
+        let recorder = self.exporter_builder()?.build_recorder();
+        prepare(&recorder);
+        let exporter = PrometheusExporter::start(recorder.handle(), self.upkeep_interval);
+        Ok((recorder, exporter))
+    }
+
+    /// Builds the recorder and installs it as the global `metrics` recorder. Fails if one is installed already.
+    pub fn install(self) -> Result<PrometheusExporter, PrometheusError> {
+        let recorder = self.exporter_builder()?.build_recorder();
+        prepare(&recorder);
+        let handle = recorder.handle();
+        metrics::set_global_recorder(recorder)
+            .map_err(|e| PrometheusError(BuildError::FailedToSetGlobalRecorder(e)))?;
+        Ok(PrometheusExporter::start(handle, self.upkeep_interval))
+    }
+}
+
+fn prepare(recorder: &dyn Recorder) {
+    contract::describe(recorder);
+    crate::instruments::register_build_info(recorder);
+}
+
+/// Renders the exposition; clones share one registry. Keep one alive: the upkeep thread stops with the last.
+#[derive(Clone)]
+pub struct PrometheusExporter {
+    handle: PrometheusHandle,
+    _upkeep: Arc<Sender<()>>,
+}
+
+impl fmt::Debug for PrometheusExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrometheusExporter").finish_non_exhaustive()
+    }
+}
+
+impl PrometheusExporter {
+    /// Installs the contract's exporter as the global recorder: the one call most services need.
+    pub fn install() -> Result<Self, PrometheusError> {
+        PrometheusBuilder::new().install()
+    }
+
+    fn start(handle: PrometheusHandle, interval: Duration) -> Self {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("inferwatch-upkeep".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    upkeep.run_upkeep();
+                }
+            });
+        if spawned.is_err() {
+            // Scrapes drain histograms too; without the thread only an unscraped exporter grows.
+            eprintln!("inferwatch: could not start the Prometheus upkeep thread");
+        }
+        Self {
+            handle,
+            _upkeep: Arc::new(stop),
+        }
+    }
+
+    /// The exposition in the text format.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// The underlying `metrics-exporter-prometheus` handle.
+    pub fn handle(&self) -> &PrometheusHandle {
+        &self.handle
+    }
+
+    /// A router serving `GET /metrics`, to merge into the application's router.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let exporter = self.clone();
+        Router::new().route(
+            "/metrics",
+            get(move || std::future::ready(exporter.response())),
+        )
+    }
+
+    fn response(&self) -> impl IntoResponse + use<> {
+        ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], self.render())
+    }
+
+    /// Serves `/metrics` on its own address (so it need not be public), in a task of the current tokio
+    /// runtime. Returns once the address is bound.
+    pub async fn spawn_listener(
+        &self,
+        addr: impl ToSocketAddrs,
+    ) -> std::io::Result<MetricsListener> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let router: Router = self.router();
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                eprintln!("inferwatch: metrics listener stopped: {error}");
+            }
+        });
+        Ok(MetricsListener { local_addr, task })
+    }
+}
+
+/// A running standalone `/metrics` listener; it stops when dropped.
+#[derive(Debug)]
+pub struct MetricsListener {
+    local_addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl MetricsListener {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Drop for MetricsListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

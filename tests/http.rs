@@ -28,20 +28,64 @@ async fn counts_each_outcome_by_route() {
     assert_eq!(get(&c, addr, "/empty").await.status, 204);
 
     let s = scrape(&exporter);
-    assert_eq!(s.get(REQUESTS, &[("route", "/ok"), ("outcome", "ok"), ("gen_ai_request_model", "")]), 3.0);
-    assert_eq!(s.get(REQUESTS, &[("route", "/client-error"), ("outcome", "client_error")]), 1.0);
-    assert_eq!(s.get(REQUESTS, &[("route", "/server-error"), ("outcome", "server_error")]), 2.0);
-    assert_eq!(s.get(REQUESTS, &[("route", "_OTHER"), ("outcome", "client_error")]), 1.0);
-    assert_eq!(s.get(REQUESTS, &[("route", "/empty"), ("outcome", "ok")]), 1.0);
+    assert_eq!(
+        s.get(
+            REQUESTS,
+            &[
+                ("route", "/ok"),
+                ("outcome", "ok"),
+                ("gen_ai_request_model", "")
+            ]
+        ),
+        3.0
+    );
+    assert_eq!(
+        s.get(
+            REQUESTS,
+            &[("route", "/client-error"), ("outcome", "client_error")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        s.get(
+            REQUESTS,
+            &[("route", "/server-error"), ("outcome", "server_error")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        s.get(
+            REQUESTS,
+            &[("route", "_OTHER"), ("outcome", "client_error")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        s.get(REQUESTS, &[("route", "/empty"), ("outcome", "ok")]),
+        1.0
+    );
     assert_eq!(s.sum(REQUESTS, &[]), 8.0);
-    let ok = [("http_request_method", "GET"), ("http_route", "/ok"), ("http_response_status_code", "200")];
+    let ok = [
+        ("http_request_method", "GET"),
+        ("http_route", "/ok"),
+        ("http_response_status_code", "200"),
+    ];
     assert_eq!(s.get(&format!("{HTTP_DURATION}_count"), &ok), 3.0);
-    let unavailable = [("http_route", "/server-error"), ("http_response_status_code", "503")];
+    let unavailable = [
+        ("http_route", "/server-error"),
+        ("http_response_status_code", "503"),
+    ];
     assert_eq!(s.get(&format!("{HTTP_DURATION}_count"), &unavailable), 2.0);
     assert_eq!(s.sum(IN_FLIGHT, &[]), 0.0);
     // Requests that named no model and reported no tokens are not inference requests.
     assert_eq!(s.series("gen_ai_server_request_duration_seconds_count"), 0);
-    assert_eq!(s.get("inferwatch_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
+    assert_eq!(
+        s.get(
+            "inferwatch_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
     assert_eq!(s.types[HTTP_DURATION], "histogram");
     assert!(s.help.contains_key(REQUESTS));
 }
@@ -51,19 +95,41 @@ async fn stream_duration_ttft_and_tpot_follow_the_body() {
     let (layer, exporter) = isolated_layer(|b| b);
     let addr = serve(routes().layer(layer)).await;
     // First token after 150 ms, then 4 more 40 ms apart: ≥ 310 ms in all, TTFT ≥ 150 ms, TPOT ≥ 40 ms.
-    let r = get(&client(), addr, "/stream?tokens=5&first_delay_ms=150&delay_ms=40").await;
+    let r = get(
+        &client(),
+        addr,
+        "/stream?tokens=5&first_delay_ms=150&delay_ms=40",
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, (0..5).map(|i| format!("data: token{i}\n\n")).collect::<String>());
+    assert_eq!(
+        r.body,
+        (0..5)
+            .map(|i| format!("data: token{i}\n\n"))
+            .collect::<String>()
+    );
 
     let s = scrape(&exporter);
     let route = [("http_route", "/stream")];
     assert_eq!(s.get(&format!("{HTTP_DURATION}_count"), &route), 1.0);
     let total = s.get(&format!("{HTTP_DURATION}_sum"), &route);
-    assert!((0.31..1.5).contains(&total), "duration {total} must include the last frame");
+    assert!(
+        (0.31..1.5).contains(&total),
+        "duration {total} must include the last frame"
+    );
     // The duration histogram puts it above the 0.25 s bucket: the headers alone took far less.
-    assert_eq!(s.get(&format!("{HTTP_DURATION}_bucket"), &[("http_route", "/stream"), ("le", "0.25")]), 0.0);
+    assert_eq!(
+        s.get(
+            &format!("{HTTP_DURATION}_bucket"),
+            &[("http_route", "/stream"), ("le", "0.25")]
+        ),
+        0.0
+    );
 
-    let model = [("gen_ai_request_model", "toy"), ("gen_ai_operation_name", "text_completion")];
+    let model = [
+        ("gen_ai_request_model", "toy"),
+        ("gen_ai_operation_name", "text_completion"),
+    ];
     let ttft = "gen_ai_server_time_to_first_token_seconds";
     assert_eq!(s.get(&format!("{ttft}_count"), &model), 1.0);
     let first = s.get(&format!("{ttft}_sum"), &model);
@@ -73,13 +139,42 @@ async fn stream_duration_ttft_and_tpot_follow_the_body() {
     let per_token = s.get(&format!("{tpot}_sum"), &model);
     assert!((0.04..0.3).contains(&per_token), "tpot {per_token}");
     let genai = [("gen_ai_request_model", "toy"), ("error_type", "")];
-    assert_eq!(s.get("gen_ai_server_request_duration_seconds_count", &genai), 1.0);
+    assert_eq!(
+        s.get("gen_ai_server_request_duration_seconds_count", &genai),
+        1.0
+    );
     let tokens = "inferwatch_tokens_total";
-    assert_eq!(s.get(tokens, &[("gen_ai_request_model", "toy"), ("gen_ai_token_type", "input")]), 7.0);
-    assert_eq!(s.get(tokens, &[("gen_ai_request_model", "toy"), ("gen_ai_token_type", "output")]), 5.0);
-    let per_request = [("gen_ai_request_model", "toy"), ("gen_ai_token_type", "output"), ("le", "4")];
+    assert_eq!(
+        s.get(
+            tokens,
+            &[
+                ("gen_ai_request_model", "toy"),
+                ("gen_ai_token_type", "input")
+            ]
+        ),
+        7.0
+    );
+    assert_eq!(
+        s.get(
+            tokens,
+            &[
+                ("gen_ai_request_model", "toy"),
+                ("gen_ai_token_type", "output")
+            ]
+        ),
+        5.0
+    );
+    let per_request = [
+        ("gen_ai_request_model", "toy"),
+        ("gen_ai_token_type", "output"),
+        ("le", "4"),
+    ];
     assert_eq!(s.get("inferwatch_request_tokens_bucket", &per_request), 0.0);
-    let per_request = [("gen_ai_request_model", "toy"), ("gen_ai_token_type", "output"), ("le", "16")];
+    let per_request = [
+        ("gen_ai_request_model", "toy"),
+        ("gen_ai_token_type", "output"),
+        ("le", "16"),
+    ];
     assert_eq!(s.get("inferwatch_request_tokens_bucket", &per_request), 1.0);
 }
 
@@ -88,36 +183,67 @@ async fn an_explicit_first_token_mark_wins_over_the_first_frame() {
     let (layer, exporter) = isolated_layer(|b| b);
     let addr = serve(routes().layer(layer)).await;
     // Marked at 100 ms, first frame at 200 ms.
-    get(&client(), addr, "/stream?tokens=2&first_delay_ms=200&delay_ms=10&mark=true").await;
+    get(
+        &client(),
+        addr,
+        "/stream?tokens=2&first_delay_ms=200&delay_ms=10&mark=true",
+    )
+    .await;
     let s = scrape(&exporter);
-    let ttft = s.get("gen_ai_server_time_to_first_token_seconds_sum", &[("gen_ai_request_model", "toy")]);
-    assert!((0.1..0.19).contains(&ttft), "ttft {ttft} should be the mark, not the frame");
+    let ttft = s.get(
+        "gen_ai_server_time_to_first_token_seconds_sum",
+        &[("gen_ai_request_model", "toy")],
+    );
+    assert!(
+        (0.1..0.19).contains(&ttft),
+        "ttft {ttft} should be the mark, not the frame"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_hanging_up_mid_stream_is_cancelled_and_leaves_nothing_in_flight() {
     let (layer, exporter) = isolated_layer(|b| b);
     let addr = serve(routes().layer(layer)).await;
-    let request = http::Request::get(format!("http://{addr}/stream?tokens=200&first_delay_ms=0&delay_ms=20"))
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .expect("request");
+    let request = http::Request::get(format!(
+        "http://{addr}/stream?tokens=200&first_delay_ms=0&delay_ms=20"
+    ))
+    .body(http_body_util::Full::new(bytes::Bytes::new()))
+    .expect("request");
     let response = client().request(request).await.expect("response");
     let mut body = response.into_body();
     for _ in 0..2 {
         body.frame().await.expect("a frame").expect("no error");
     }
-    assert_eq!(scrape(&exporter).get(IN_FLIGHT, &[("route", "/stream")]), 1.0);
+    assert_eq!(
+        scrape(&exporter).get(IN_FLIGHT, &[("route", "/stream")]),
+        1.0
+    );
     drop(body);
 
-    let settled = eventually(Duration::from_secs(5), || scrape(&exporter).get(IN_FLIGHT, &[("route", "/stream")]) == 0.0).await;
-    assert!(settled, "in-flight must return to 0 after the client hangs up");
+    let settled = eventually(Duration::from_secs(5), || {
+        scrape(&exporter).get(IN_FLIGHT, &[("route", "/stream")]) == 0.0
+    })
+    .await;
+    assert!(
+        settled,
+        "in-flight must return to 0 after the client hangs up"
+    );
     let s = scrape(&exporter);
-    assert_eq!(s.get(REQUESTS, &[("route", "/stream"), ("outcome", "cancelled")]), 1.0);
+    assert_eq!(
+        s.get(REQUESTS, &[("route", "/stream"), ("outcome", "cancelled")]),
+        1.0
+    );
     assert_eq!(s.sum(REQUESTS, &[("route", "/stream")]), 1.0);
     let genai = [("gen_ai_request_model", "toy"), ("error_type", "cancelled")];
-    assert_eq!(s.get("gen_ai_server_request_duration_seconds_count", &genai), 1.0);
+    assert_eq!(
+        s.get("gen_ai_server_request_duration_seconds_count", &genai),
+        1.0
+    );
     // The tokens produced before the hang-up are counted: at least the two frames read.
-    let output = s.get("inferwatch_tokens_total", &[("gen_ai_token_type", "output")]);
+    let output = s.get(
+        "inferwatch_tokens_total",
+        &[("gen_ai_token_type", "output")],
+    );
     assert!((2.0..200.0).contains(&output), "output tokens {output}");
 }
 
@@ -125,12 +251,29 @@ async fn a_client_hanging_up_mid_stream_is_cancelled_and_leaves_nothing_in_fligh
 async fn a_panicking_handler_leaves_nothing_in_flight() {
     let (layer, exporter) = isolated_layer(|b| b);
     let addr = serve(routes().layer(layer)).await;
-    let request = http::Request::get(format!("http://{addr}/panic")).body(http_body_util::Full::new(bytes::Bytes::new())).expect("request");
-    assert!(client().request(request).await.is_err(), "the connection dies with the panicking task");
+    let request = http::Request::get(format!("http://{addr}/panic"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
+    assert!(
+        client().request(request).await.is_err(),
+        "the connection dies with the panicking task"
+    );
     let s = scrape(&exporter);
     assert_eq!(s.get(IN_FLIGHT, &[("route", "/panic")]), 0.0);
-    assert_eq!(s.get(REQUESTS, &[("route", "/panic"), ("outcome", "server_error")]), 1.0);
-    assert_eq!(s.get(&format!("{HTTP_DURATION}_count"), &[("http_route", "/panic"), ("http_response_status_code", "")]), 1.0);
+    assert_eq!(
+        s.get(
+            REQUESTS,
+            &[("route", "/panic"), ("outcome", "server_error")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        s.get(
+            &format!("{HTTP_DURATION}_count"),
+            &[("http_route", "/panic"), ("http_response_status_code", "")]
+        ),
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,11 +283,32 @@ async fn token_usage_from_response_extensions() {
     get(&client(), addr, "/usage").await;
     let s = scrape(&exporter);
     let m = ("gen_ai_request_model", "ext-model");
-    assert_eq!(s.get("inferwatch_tokens_total", &[m, ("gen_ai_token_type", "input")]), 11.0);
-    assert_eq!(s.get("inferwatch_tokens_total", &[m, ("gen_ai_token_type", "output")]), 13.0);
-    assert_eq!(s.get("gen_ai_server_request_duration_seconds_count", &[m, ("gen_ai_operation_name", "chat")]), 1.0);
+    assert_eq!(
+        s.get(
+            "inferwatch_tokens_total",
+            &[m, ("gen_ai_token_type", "input")]
+        ),
+        11.0
+    );
+    assert_eq!(
+        s.get(
+            "inferwatch_tokens_total",
+            &[m, ("gen_ai_token_type", "output")]
+        ),
+        13.0
+    );
+    assert_eq!(
+        s.get(
+            "gen_ai_server_request_duration_seconds_count",
+            &[m, ("gen_ai_operation_name", "chat")]
+        ),
+        1.0
+    );
     // A single JSON body is not a stream: no time to first token without a mark.
-    assert_eq!(s.series("gen_ai_server_time_to_first_token_seconds_count"), 0);
+    assert_eq!(
+        s.series("gen_ai_server_time_to_first_token_seconds_count"),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +334,10 @@ async fn ten_thousand_distinct_paths_and_models_stay_bounded() {
         send(&c2, addr, "GET", "/model", &[("x-model", bad)], "").await;
     }
     let request = http::Request::get(format!("http://{addr}/model"))
-        .header("x-model", http::HeaderValue::from_bytes(&[0xff, 0xfe, b'a']).expect("opaque header"))
+        .header(
+            "x-model",
+            http::HeaderValue::from_bytes(&[0xff, 0xfe, b'a']).expect("opaque header"),
+        )
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .expect("request");
     assert_eq!(c2.request(request).await.expect("response").status(), 200);
@@ -180,9 +347,19 @@ async fn ten_thousand_distinct_paths_and_models_stay_bounded() {
     let routes = s.label_values(REQUESTS, "route");
     assert_eq!(routes.into_iter().collect::<Vec<_>>(), ["/model", "_OTHER"]);
     let models = s.label_values(REQUESTS, "gen_ai_request_model");
-    assert_eq!(models.len(), 32 + 2, "32 admitted, _OTHER, and empty for the 404s");
+    assert_eq!(
+        models.len(),
+        32 + 2,
+        "32 admitted, _OTHER, and empty for the 404s"
+    );
     assert!(models.contains("_OTHER") && models.contains(""));
-    assert_eq!(s.get(REQUESTS, &[("route", "/model"), ("gen_ai_request_model", "_OTHER")]), 10_000.0 - 32.0 + 3.0);
+    assert_eq!(
+        s.get(
+            REQUESTS,
+            &[("route", "/model"), ("gen_ai_request_model", "_OTHER")]
+        ),
+        10_000.0 - 32.0 + 3.0
+    );
     assert_eq!(s.series(REQUESTS), 32 + 1 + 1);
     assert_eq!(s.series("inferwatch_tokens_total"), (32 + 1) * 2);
     assert_eq!(s.series(IN_FLIGHT), 2);
@@ -219,5 +396,8 @@ async fn responses_are_identical_with_and_without_the_layer() {
         }
     }
     let h2 = send(&support::h2_client(), wrapped, "GET", "/trailers", &[], "").await;
-    assert_eq!(h2.trailers.expect("trailers over HTTP/2")["x-checksum"], "abc123");
+    assert_eq!(
+        h2.trailers.expect("trailers over HTTP/2")["x-checksum"],
+        "abc123"
+    );
 }

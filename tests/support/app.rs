@@ -50,10 +50,17 @@ async fn stream_tokens(handle: RequestHandle, Query(p): Query<StreamParams>) -> 
                 tokio::time::sleep(Duration::from_millis(p.delay_ms)).await;
             }
             handle.add_output_tokens(1);
-            Some((Ok::<_, Infallible>(Bytes::from(format!("data: token{i}\n\n"))), i + 1))
+            Some((
+                Ok::<_, Infallible>(Bytes::from(format!("data: token{i}\n\n"))),
+                i + 1,
+            ))
         }
     });
-    ([("content-type", "text/event-stream")], Body::from_stream(chunks)).into_response()
+    (
+        [("content-type", "text/event-stream")],
+        Body::from_stream(chunks),
+    )
+        .into_response()
 }
 
 /// Names the model from the `x-model` header, reports 3 input and 5 output tokens.
@@ -70,7 +77,10 @@ async fn model_from_header(handle: RequestHandle, headers: HeaderMap) -> &'stati
 async fn usage_extension(handle: RequestHandle) -> Response {
     handle.set_model("ext-model");
     let mut response = "{\"usage\":{}}".into_response();
-    response.extensions_mut().insert(TokenUsage { input_tokens: 11, output_tokens: 13 });
+    response.extensions_mut().insert(TokenUsage {
+        input_tokens: 11,
+        output_tokens: 13,
+    });
     response
 }
 
@@ -95,9 +105,23 @@ async fn panics() -> &'static str {
 pub fn routes() -> Router {
     Router::new()
         .route("/ok", get(|| async { "ok" }))
-        .route("/json", post(|body: String| async move { ([("content-type", "application/json")], format!("{{\"echo\":{}}}", body.len())) }))
-        .route("/client-error", get(|| async { (StatusCode::BAD_REQUEST, "bad request") }))
-        .route("/server-error", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "overloaded") }))
+        .route(
+            "/json",
+            post(|body: String| async move {
+                (
+                    [("content-type", "application/json")],
+                    format!("{{\"echo\":{}}}", body.len()),
+                )
+            }),
+        )
+        .route(
+            "/client-error",
+            get(|| async { (StatusCode::BAD_REQUEST, "bad request") }),
+        )
+        .route(
+            "/server-error",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "overloaded") }),
+        )
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route("/stream", get(stream_tokens))
         .route("/model", get(model_from_header))

@@ -34,23 +34,37 @@ impl Scrape {
     }
 
     /// Samples named `name` whose labels include every pair of `labels`.
-    pub fn matching<'a>(&'a self, name: &'a str, labels: &'a [(&str, &str)]) -> impl Iterator<Item = &'a Sample> {
+    pub fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = &'a Sample> {
         self.samples.iter().filter(move |s| {
-            s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
         })
     }
 
     /// The one sample matching; panics when none or several match.
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let found: Vec<_> = self.matching(name, labels).collect();
-        assert_eq!(found.len(), 1, "expected one {name}{labels:?}, found {found:#?}");
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one {name}{labels:?}, found {found:#?}"
+        );
         found[0].value
     }
 
     /// The one sample matching, or `None`.
     pub fn try_get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let found: Vec<_> = self.matching(name, labels).collect();
-        assert!(found.len() <= 1, "expected at most one {name}{labels:?}, found {found:#?}");
+        assert!(
+            found.len() <= 1,
+            "expected at most one {name}{labels:?}, found {found:#?}"
+        );
         found.first().map(|s| s.value)
     }
 
@@ -66,7 +80,11 @@ impl Scrape {
 
     /// Distinct values of `label` on series named `name`.
     pub fn label_values(&self, name: &str, label: &str) -> std::collections::BTreeSet<String> {
-        self.samples.iter().filter(|s| s.name == name).filter_map(|s| s.labels.get(label).cloned()).collect()
+        self.samples
+            .iter()
+            .filter(|s| s.name == name)
+            .filter_map(|s| s.labels.get(label).cloned())
+            .collect()
     }
 }
 
@@ -82,13 +100,22 @@ fn parse_sample(line: &str) -> Sample {
     let value = match value {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
-        v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        v => v
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}")),
     };
     let (name, labels) = match name_and_labels.find('{') {
-        Some(open) => (&name_and_labels[..open], parse_labels(&name_and_labels[open + 1..name_and_labels.len() - 1])),
+        Some(open) => (
+            &name_and_labels[..open],
+            parse_labels(&name_and_labels[open + 1..name_and_labels.len() - 1]),
+        ),
         None => (name_and_labels, BTreeMap::new()),
     };
-    Sample { name: name.to_owned(), labels, value }
+    Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    }
 }
 
 fn find_label_end(line: &str, open: usize) -> usize {

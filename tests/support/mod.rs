@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod exposition;
+pub mod grpc;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,7 +22,9 @@ use inferwatch::{InferenceLayer, InferenceLayerBuilder};
 pub use exposition::Scrape;
 
 /// A layer recording into its own (not global) Prometheus registry, so tests don't share counts.
-pub fn isolated_layer(configure: impl FnOnce(InferenceLayerBuilder) -> InferenceLayerBuilder) -> (InferenceLayer, PrometheusExporter) {
+pub fn isolated_layer(
+    configure: impl FnOnce(InferenceLayerBuilder) -> InferenceLayerBuilder,
+) -> (InferenceLayer, PrometheusExporter) {
     let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
     let layer = configure(InferenceLayer::builder().recorder(recorder)).build();
     (layer, exporter)
@@ -29,7 +32,9 @@ pub fn isolated_layer(configure: impl FnOnce(InferenceLayerBuilder) -> Inference
 
 /// Serves `router` on an ephemeral loopback port.
 pub async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
     addr
@@ -42,7 +47,9 @@ pub fn client() -> HttpClient {
 }
 
 pub fn h2_client() -> HttpClient {
-    Client::builder(TokioExecutor::new()).http2_only(true).build_http()
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http()
 }
 
 /// A whole response: status, headers, body bytes and trailers.
@@ -54,17 +61,33 @@ pub struct Collected {
     pub trailers: Option<HeaderMap>,
 }
 
-pub async fn send(client: &HttpClient, addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Collected {
-    let mut request = Request::builder().method(method).uri(format!("http://{addr}{path}"));
+pub async fn send(
+    client: &HttpClient,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Collected {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    let request = request.body(Full::new(Bytes::from(body.to_owned()))).expect("request");
+    let request = request
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .expect("request");
     let response = client.request(request).await.expect("response");
     let (parts, body) = response.into_parts();
     let collected = body.collect().await.expect("body");
     let trailers = collected.trailers().cloned();
-    Collected { status: parts.status, headers: parts.headers, body: collected.to_bytes(), trailers }
+    Collected {
+        status: parts.status,
+        headers: parts.headers,
+        body: collected.to_bytes(),
+        trailers,
+    }
 }
 
 pub async fn get(client: &HttpClient, addr: SocketAddr, path: &str) -> Collected {
@@ -94,7 +117,9 @@ where
     Fut: Future<Output = ()>,
 {
     use futures_util::StreamExt;
-    futures_util::stream::iter(0..n).for_each_concurrent(concurrency, f).await;
+    futures_util::stream::iter(0..n)
+        .for_each_concurrent(concurrency, f)
+        .await;
 }
 
 pub fn empty_body() -> Empty<Bytes> {

@@ -1,1 +1,87 @@
-fn main() {}
+//! Per-request cost of the layers, in process: a bare axum router, the router with `InferenceLayer` (and a
+//! handler that reports model and tokens, so every metric of the contract is recorded), and the router with
+//! axum-prometheus's layer. The overhead of a layer is its time minus the bare router's.
+//!
+//! `cargo bench --bench layer_overhead`
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::post;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::Request;
+use http_body_util::BodyExt;
+use inferwatch::prometheus::PrometheusBuilder;
+use inferwatch::{InferenceLayer, RequestHandle, operation};
+use tower::ServiceExt;
+
+const ANSWER: &str = "{\"choices\":[{\"text\":\"hello world\"}]}";
+
+async fn plain() -> &'static str {
+    ANSWER
+}
+
+async fn reporting(handle: RequestHandle) -> &'static str {
+    handle.set_model("toy");
+    handle.set_operation(operation::TEXT_COMPLETION);
+    handle.add_input_tokens(12);
+    handle.mark_first_token();
+    handle.add_output_tokens(2);
+    ANSWER
+}
+
+fn request() -> Request<Body> {
+    Request::post("/v1/completions")
+        .header("content-type", "application/json")
+        .body(Body::from("{\"prompt\":\"hi\"}"))
+        .expect("request")
+}
+
+async fn call(router: &Router) {
+    let response = router.clone().oneshot(request()).await.expect("infallible");
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(body.len(), ANSWER.len());
+}
+
+fn layers(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let bare = Router::new().route("/v1/completions", post(plain));
+
+    let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
+    let inferwatch = Router::new()
+        .route("/v1/completions", post(reporting))
+        .layer(InferenceLayer::builder().recorder(recorder).build());
+
+    // axum-prometheus spawns its upkeep task, so it needs the runtime entered.
+    let (prometheus_layer, _handle) = runtime.block_on(async { axum_prometheus::PrometheusMetricLayer::pair() });
+    let axum_prometheus = Router::new()
+        .route("/v1/completions", post(plain))
+        .layer(prometheus_layer);
+
+    let identity = Router::new()
+        .route("/v1/completions", post(plain))
+        .layer(tower::layer::layer_fn(|s| s));
+
+    // Warm every label combination so the benchmark measures the steady state.
+    runtime.block_on(async {
+        for router in [&bare, &identity, &inferwatch, &axum_prometheus] {
+            call(router).await;
+        }
+    });
+    assert!(exporter.render().contains("inferwatch_tokens_total"));
+
+    let mut group = c.benchmark_group("router");
+    group.bench_function("bare", |b| b.to_async(&runtime).iter(|| call(&bare)));
+    group.bench_function("identity_layer", |b| b.to_async(&runtime).iter(|| call(&identity)));
+    group.bench_function("inferwatch", |b| b.to_async(&runtime).iter(|| call(&inferwatch)));
+    group.bench_function("axum_prometheus", |b| {
+        b.to_async(&runtime).iter(|| call(&axum_prometheus))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, layers);
+criterion_main!(benches);

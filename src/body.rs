@@ -2,6 +2,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -31,19 +32,17 @@ impl<B: Body, O: Observer> Body for ResponseBody<B, O> {
     type Data = B::Data;
     type Error = B::Error;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
         let Some(in_flight) = this.in_flight.as_mut() else {
             return Poll::Ready(frame);
         };
+        let mut at = None;
         let end = match &frame {
             Some(Ok(frame)) => {
                 if frame.is_data() {
-                    in_flight.on_data_frame();
+                    at = Some(in_flight.on_data_frame());
                 } else if let Some(trailers) = frame.trailers_ref() {
                     in_flight.on_trailers(trailers);
                 }
@@ -56,7 +55,7 @@ impl<B: Body, O: Observer> Body for ResponseBody<B, O> {
         if let Some(end) = end
             && let Some(in_flight) = this.in_flight.take()
         {
-            in_flight.finish(end);
+            in_flight.finish_at(end, at.unwrap_or_else(Instant::now));
         }
         Poll::Ready(frame)
     }

@@ -95,20 +95,17 @@ pub const OTHER: &str = "_OTHER";
 
 /// OpenTelemetry's HTTP duration buckets, extended to five minutes.
 pub const HTTP_DURATION_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
-    120.0, 300.0,
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
 /// 0.01 s doubling to 327.68 s: generations that last minutes stay visible.
 pub const GEN_AI_DURATION_BUCKETS: &[f64] = &[
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84,
-    327.68,
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 327.68,
 ];
 
 /// OpenTelemetry's GenAI time-to-first-token buckets, extended by 20, 40 and 80 s.
 pub const TIME_TO_FIRST_TOKEN_BUCKETS: &[f64] = &[
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-    20.0, 40.0, 80.0,
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
 ];
 
 /// OpenTelemetry's GenAI time-per-output-token buckets, extended by 5, 7.5 and 10 s.
@@ -118,8 +115,7 @@ pub const TIME_PER_OUTPUT_TOKEN_BUCKETS: &[f64] = &[
 
 /// Powers of 4 from 1 to 4^12 tokens.
 pub const TOKEN_COUNT_BUCKETS: &[f64] = &[
-    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
-    16777216.0,
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
 ];
 
 /// Requests seen by the layer, by how they ended.
@@ -165,11 +161,7 @@ pub const RPC_SERVER_CALL_DURATION: MetricDef = MetricDef {
     otel_name: Some("rpc.server.call.duration"),
     kind: MetricKind::Histogram,
     unit: "s",
-    labels: &[
-        label::RPC_SYSTEM_NAME,
-        label::RPC_METHOD,
-        label::RPC_STATUS_CODE,
-    ],
+    labels: &[label::RPC_SYSTEM_NAME, label::RPC_METHOD, label::RPC_STATUS_CODE],
     buckets: HTTP_DURATION_BUCKETS,
     description: "Duration of gRPC calls, from receipt to the end of the response stream (trailers).",
 };
@@ -304,11 +296,7 @@ mod tests {
     #[test]
     fn bucket_defaults_are_sorted_and_reach_minutes() {
         for m in ALL.iter().filter(|m| m.kind == MetricKind::Histogram) {
-            assert!(
-                m.buckets.windows(2).all(|w| w[0] < w[1]),
-                "{} buckets unsorted",
-                m.name
-            );
+            assert!(m.buckets.windows(2).all(|w| w[0] < w[1]), "{} buckets unsorted", m.name);
         }
         assert_eq!(HTTP_DURATION_BUCKETS.last(), Some(&300.0));
         assert_eq!(GEN_AI_DURATION_BUCKETS.len(), 16);
@@ -326,12 +314,7 @@ mod tests {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             );
-            assert_eq!(
-                m.kind == MetricKind::Counter,
-                m.name.ends_with("_total"),
-                "{}",
-                m.name
-            );
+            assert_eq!(m.kind == MetricKind::Counter, m.name.ends_with("_total"), "{}", m.name);
             assert_eq!(m.unit == "s", m.name.ends_with("_seconds"), "{}", m.name);
         }
     }

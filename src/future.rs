@@ -54,10 +54,7 @@ where
                 {
                     in_flight.finish(End::Complete);
                 }
-                Poll::Ready(Ok(Response::from_parts(
-                    parts,
-                    ResponseBody::new(body, in_flight),
-                )))
+                Poll::Ready(Ok(Response::from_parts(parts, ResponseBody::new(body, in_flight))))
             }
             Err(error) => {
                 if let Some(in_flight) = in_flight {

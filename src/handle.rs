@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
+use crate::classify::Protocol;
 use crate::label_sets::LabelSets;
 use crate::labels::LabelValue;
+use crate::observer::RequestInfo;
 
 /// Well-known `gen_ai.operation.name` values (OpenTelemetry GenAI conventions).
 pub mod operation {
@@ -109,6 +111,7 @@ struct Meta {
 }
 
 struct HandleState {
+    info: RequestInfo,
     labels: Arc<LabelSets>,
     input_tokens: AtomicU64,
     output_tokens: AtomicU64,
@@ -147,34 +150,47 @@ impl fmt::Debug for RequestHandle {
 }
 
 impl RequestHandle {
-    pub(crate) fn new(labels: Arc<LabelSets>) -> Self {
+    pub(crate) fn new(labels: Arc<LabelSets>, info: RequestInfo) -> Self {
         let state = HandleState {
+            info,
             labels,
             input_tokens: AtomicU64::new(0),
             output_tokens: AtomicU64::new(0),
             meta: Mutex::new(Meta::default()),
         };
-        Self {
-            state: Arc::new(state),
-        }
+        Self { state: Arc::new(state) }
     }
 
     /// A handle attached to no layer: what the axum extractor gives when the layer is missing. Calls on it are
     /// accepted and recorded nowhere.
     pub fn detached() -> Self {
         static LABELS: OnceLock<Arc<LabelSets>> = OnceLock::new();
-        Self::new(
-            LABELS
-                .get_or_init(|| Arc::new(LabelSets::default()))
-                .clone(),
-        )
+        let labels = LABELS.get_or_init(|| Arc::new(LabelSets::default())).clone();
+        let info = RequestInfo {
+            method: http::Method::GET,
+            protocol: Protocol::Http,
+            route: labels.routes.other(),
+            start: Instant::now(),
+        };
+        Self::new(labels, info)
+    }
+
+    /// What the layer knew when the request arrived.
+    pub fn info(&self) -> &RequestInfo {
+        &self.state.info
+    }
+
+    /// Fills token counts still at zero (from a [`TokenUsage`] response extension).
+    pub(crate) fn fill_usage(&self, usage: TokenUsage) {
+        let fill = |counter: &AtomicU64, n: u64| {
+            let _ = counter.compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+        };
+        fill(&self.state.input_tokens, usage.input_tokens);
+        fill(&self.state.output_tokens, usage.output_tokens);
     }
 
     fn meta(&self) -> MutexGuard<'_, Meta> {
-        self.state
-            .meta
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.state.meta.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Names the model (`gen_ai.request.model`). Names beyond the layer's cap or allow-list, empty names, names

@@ -7,53 +7,58 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, StatusCode};
 
 use crate::classify::{End, GrpcCode, Protocol, classify};
-use crate::handle::TokenUsage;
+use crate::handle::{RequestHandle, TokenUsage};
 use crate::layer::Shared;
-use crate::observer::{Observer, RequestInfo, RequestSummary};
+use crate::observer::{Observer, RequestSummary};
 
+/// Kept small: it travels inside the response future and body, which servers move around; what is fixed for
+/// the request lives in the handle's allocation.
 pub(crate) struct InFlight<O: Observer> {
     shared: Arc<Shared<O>>,
-    info: RequestInfo,
+    handle: RequestHandle,
     data: Option<O::Data>,
-    status: Option<StatusCode>,
-    grpc_code: Option<GrpcCode>,
-    usage_extension: Option<TokenUsage>,
     first_frame: Option<Instant>,
     data_frames: u32,
+    status: Option<StatusCode>,
+    grpc_code: Option<GrpcCode>,
 }
 
 impl<O: Observer> InFlight<O> {
-    pub(crate) fn start(shared: Arc<Shared<O>>, info: RequestInfo, headers: &HeaderMap) -> Self {
-        let data = shared.observer.on_request(&info, headers);
+    pub(crate) fn start(shared: Arc<Shared<O>>, handle: RequestHandle, headers: &HeaderMap) -> Self {
+        let data = shared.observer.on_request(&handle, headers);
         Self {
             shared,
-            info,
+            handle,
             data: Some(data),
-            status: None,
-            grpc_code: None,
-            usage_extension: None,
             first_frame: None,
             data_frames: 0,
+            status: None,
+            grpc_code: None,
         }
     }
 
     pub(crate) fn on_response<B>(&mut self, response: &http::Response<B>) {
         self.status = Some(response.status());
-        if self.info.protocol == Protocol::Grpc {
+        if self.handle.info().protocol == Protocol::Grpc {
             self.grpc_code = GrpcCode::from_headers(response.headers());
         }
-        self.usage_extension = response.extensions().get::<TokenUsage>().copied();
+        if let Some(usage) = response.extensions().get::<TokenUsage>() {
+            self.handle.fill_usage(*usage);
+        }
     }
 
-    pub(crate) fn on_data_frame(&mut self) {
+    /// Notes a data frame; returns when it came, so that a frame that ends the body also ends the request.
+    pub(crate) fn on_data_frame(&mut self) -> Instant {
+        let now = Instant::now();
         if self.first_frame.is_none() {
-            self.first_frame = Some(Instant::now());
+            self.first_frame = Some(now);
         }
         self.data_frames = self.data_frames.saturating_add(1);
+        now
     }
 
     pub(crate) fn on_trailers(&mut self, trailers: &HeaderMap) {
-        if self.info.protocol == Protocol::Grpc
+        if self.handle.info().protocol == Protocol::Grpc
             && let Some(code) = GrpcCode::from_headers(trailers)
         {
             self.grpc_code = Some(code);
@@ -61,44 +66,37 @@ impl<O: Observer> InFlight<O> {
     }
 
     /// Finishes the request now. Dropping an unfinished `InFlight` finishes it as dropped (or panicked).
-    pub(crate) fn finish(mut self, end: End) {
-        self.complete(end);
+    pub(crate) fn finish(self, end: End) {
+        self.finish_at(end, Instant::now());
     }
 
-    fn complete(&mut self, end: End) {
+    /// Finishes the request, as of `now`.
+    pub(crate) fn finish_at(mut self, end: End, now: Instant) {
+        self.complete(end, now);
+    }
+
+    fn complete(&mut self, end: End, now: Instant) {
         let Some(data) = self.data.take() else { return };
-        let now = Instant::now();
-        let start = self.info.start;
-        let mut reported = self.info.handle.reported();
+        let info = self.handle.info();
+        let start = info.start;
+        let mut reported = self.handle.reported();
         if reported.operation.is_none() {
             reported.operation = self.shared.labels.default_operation.clone();
         }
-        if let Some(ext) = self.usage_extension {
-            let usage = &mut reported.usage;
-            if usage.input_tokens == 0 {
-                usage.input_tokens = ext.input_tokens;
-            }
-            if usage.output_tokens == 0 {
-                usage.output_tokens = ext.output_tokens;
-            }
-        }
         let streamed = reported.stream.unwrap_or(self.data_frames > 1);
-        let first_token = reported
-            .first_token
-            .or(if streamed { self.first_frame } else { None });
+        let first_token = reported.first_token.or(if streamed { self.first_frame } else { None });
         let time_per_output_token = match (first_token, reported.usage.output_tokens) {
-            (Some(first), n) if n >= 2 => {
-                Some(per_token(now.saturating_duration_since(first), n - 1))
-            }
+            (Some(first), n) if n >= 2 => Some(per_token(now.saturating_duration_since(first), n - 1)),
             _ => None,
         };
-        let (outcome, error_type) = classify(self.info.protocol, end, self.status, self.grpc_code);
-        let grpc_code = match self.info.protocol {
+        let (outcome, error_type) = classify(info.protocol, end, self.status, self.grpc_code);
+        let grpc_code = match info.protocol {
             Protocol::Grpc => crate::classify::grpc_status(self.status, self.grpc_code, end),
             Protocol::Http => None,
         };
         let summary = RequestSummary {
-            info: &self.info,
+            info,
+            handle: &self.handle,
             end,
             outcome,
             error_type,
@@ -126,6 +124,6 @@ impl<O: Observer> Drop for InFlight<O> {
         } else {
             End::Dropped
         };
-        self.complete(end);
+        self.complete(end, Instant::now());
     }
 }

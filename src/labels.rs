@@ -1,6 +1,8 @@
 //! Bounded label values: whatever clients send, a label has a bounded number of distinct values.
 
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxBuildHasher;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -68,7 +70,8 @@ pub struct BoundedLabels {
     max_bytes: usize,
     policy: LabelPolicy,
     other: LabelValue,
-    values: RwLock<HashMap<Arc<str>, LabelValue>>,
+    // Fx, not SipHash: the table is capped, so colliding names cannot grow it, and requests hash a name each.
+    values: RwLock<HashMap<Arc<str>, LabelValue, FxBuildHasher>>,
 }
 
 impl fmt::Debug for BoundedLabels {
@@ -87,7 +90,7 @@ impl BoundedLabels {
             max_bytes,
             policy,
             other: LabelValue::new(0, OTHER),
-            values: RwLock::new(HashMap::new()),
+            values: RwLock::new(HashMap::default()),
         }
     }
 
@@ -122,16 +125,15 @@ impl BoundedLabels {
 
     /// The label value for `name`: itself when valid and admitted, `_OTHER` otherwise.
     pub fn get(&self, name: &str) -> LabelValue {
-        if !self.is_valid(name) {
+        if name.len() > self.max_bytes {
             return self.other();
         }
-        if let Some(v) = self
-            .values
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-        {
+        if let Some(v) = self.values.read().unwrap_or_else(PoisonError::into_inner).get(name) {
             return v.clone();
+        }
+        // Only names not admitted yet are checked in full: admitted ones were valid.
+        if !self.is_valid(name) {
+            return self.other();
         }
         match &self.policy {
             LabelPolicy::AllowList(allowed) if !allowed.contains(name) => return self.other(),
@@ -161,10 +163,7 @@ impl BoundedLabels {
 
     /// Number of admitted distinct values (not counting `_OTHER`).
     pub fn len(&self) -> usize {
-        self.values
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.values.read().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// True when no value has been admitted yet.
@@ -173,10 +172,7 @@ impl BoundedLabels {
     }
 
     fn is_valid(&self, name: &str) -> bool {
-        !name.is_empty()
-            && name.len() <= self.max_bytes
-            && name != OTHER
-            && !name.chars().any(char::is_control)
+        !name.is_empty() && name.len() <= self.max_bytes && name != OTHER && !name.chars().any(char::is_control)
     }
 }
 
@@ -216,8 +212,7 @@ mod tests {
 
     #[test]
     fn seeds_do_not_count_against_the_cap() {
-        let labels = BoundedLabels::new(LabelPolicy::FirstN(1), MAX_NAME_BYTES)
-            .with_seeds(&["chat", "embeddings"]);
+        let labels = BoundedLabels::new(LabelPolicy::FirstN(1), MAX_NAME_BYTES).with_seeds(&["chat", "embeddings"]);
         assert_eq!(labels.get("chat").as_str(), "chat");
         assert_eq!(labels.get("rerank").as_str(), "rerank");
         assert!(labels.get("other").is_other());

@@ -8,9 +8,7 @@ use metrics::Recorder;
 use tower_layer::Layer;
 
 use crate::instruments::{MetricsObserver, Sink};
-use crate::label_sets::{
-    DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_ROUTES, LabelSets,
-};
+use crate::label_sets::{DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_ROUTES, LabelSets};
 use crate::labels::LabelPolicy;
 use crate::observer::Observer;
 use crate::service::InferenceService;
@@ -165,10 +163,7 @@ impl InferenceLayerBuilder {
 
     fn label_sets(&self) -> Arc<LabelSets> {
         let mut labels = LabelSets::new(self.models.clone(), self.max_operations, self.max_routes);
-        labels.default_operation = self
-            .default_operation
-            .as_deref()
-            .map(|op| labels.operations.get(op));
+        labels.default_operation = self.default_operation.as_deref().map(|op| labels.operations.get(op));
         Arc::new(labels)
     }
 
@@ -176,6 +171,14 @@ impl InferenceLayerBuilder {
     pub fn build(self) -> InferenceLayer<MetricsObserver> {
         let labels = self.label_sets();
         let observer = MetricsObserver::new(self.sink);
+        InferenceLayer {
+            shared: Arc::new(Shared { labels, observer }),
+        }
+    }
+
+    /// Builds the layer with `observer` alone: no metrics, only what `observer` does with each request.
+    pub fn build_observer<O: Observer>(self, observer: O) -> InferenceLayer<O> {
+        let labels = self.label_sets();
         InferenceLayer {
             shared: Arc::new(Shared { labels, observer }),
         }

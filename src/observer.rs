@@ -23,8 +23,6 @@ pub struct RequestInfo {
     pub route: LabelValue,
     /// When the layer received the request.
     pub start: Instant,
-    /// The handle the handler reports through.
-    pub handle: RequestHandle,
 }
 
 /// Everything measured about a finished request.
@@ -33,6 +31,8 @@ pub struct RequestInfo {
 pub struct RequestSummary<'a> {
     /// The request as it arrived.
     pub info: &'a RequestInfo,
+    /// The handle the handler reported through.
+    pub handle: &'a RequestHandle,
     /// How the response stream ended.
     pub end: End,
     /// How the request is classified.
@@ -49,7 +49,8 @@ pub struct RequestSummary<'a> {
     pub time_to_first_token: Option<Duration>,
     /// `(end - first token) / (output tokens - 1)`, when there were at least 2 output tokens.
     pub time_per_output_token: Option<Duration>,
-    /// What the handler reported, with token counts completed from a [`TokenUsage`] response extension.
+    /// What the handler reported, with token counts completed from a
+    /// [`TokenUsage`](crate::TokenUsage) response extension.
     pub reported: Reported,
     /// Whether the response was streamed (declared by the handler, or more than one data frame).
     pub streamed: bool,
@@ -70,7 +71,7 @@ pub trait Observer: Send + Sync + 'static {
     type Data: Send + 'static;
 
     /// A request arrived; runs before the inner service is called.
-    fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::Data;
+    fn on_request(&self, handle: &RequestHandle, headers: &HeaderMap) -> Self::Data;
 
     /// The request finished. Called exactly once per request, on every path.
     fn on_finish(&self, data: Self::Data, summary: &RequestSummary<'_>);
@@ -79,11 +80,8 @@ pub trait Observer: Send + Sync + 'static {
 impl<A: Observer, B: Observer> Observer for (A, B) {
     type Data = (A::Data, B::Data);
 
-    fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::Data {
-        (
-            self.0.on_request(info, headers),
-            self.1.on_request(info, headers),
-        )
+    fn on_request(&self, handle: &RequestHandle, headers: &HeaderMap) -> Self::Data {
+        (self.0.on_request(handle, headers), self.1.on_request(handle, headers))
     }
 
     fn on_finish(&self, (a, b): Self::Data, summary: &RequestSummary<'_>) {
@@ -96,7 +94,7 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
 impl Observer for () {
     type Data = ();
 
-    fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {}
+    fn on_request(&self, _: &RequestHandle, _: &HeaderMap) {}
 
     fn on_finish(&self, _: (), _: &RequestSummary<'_>) {}
 }

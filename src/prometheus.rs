@@ -95,9 +95,7 @@ impl PrometheusBuilder {
         self
     }
 
-    fn exporter_builder(
-        &self,
-    ) -> Result<metrics_exporter_prometheus::PrometheusBuilder, PrometheusError> {
+    fn exporter_builder(&self) -> Result<metrics_exporter_prometheus::PrometheusBuilder, PrometheusError> {
         let mut builder = metrics_exporter_prometheus::PrometheusBuilder::new();
         for (name, bounds) in &self.buckets {
             builder = builder
@@ -189,10 +187,7 @@ impl PrometheusExporter {
     /// A router serving `GET /metrics`, to merge into the application's router.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let exporter = self.clone();
-        Router::new().route(
-            "/metrics",
-            get(move || std::future::ready(exporter.response())),
-        )
+        Router::new().route("/metrics", get(move || std::future::ready(exporter.response())))
     }
 
     fn response(&self) -> impl IntoResponse + use<> {
@@ -201,10 +196,7 @@ impl PrometheusExporter {
 
     /// Serves `/metrics` on its own address (so it need not be public), in a task of the current tokio
     /// runtime. Returns once the address is bound.
-    pub async fn spawn_listener(
-        &self,
-        addr: impl ToSocketAddrs,
-    ) -> std::io::Result<MetricsListener> {
+    pub async fn spawn_listener(&self, addr: impl ToSocketAddrs) -> std::io::Result<MetricsListener> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let router: Router = self.router();

@@ -65,17 +65,16 @@ where
         let start = Instant::now();
         let protocol = Protocol::of_request(request.headers());
         let route = route_of(&request, protocol, &self.shared.labels);
-        let handle = RequestHandle::new(self.shared.labels.clone());
-        request.extensions_mut().insert(handle.clone());
         let info = RequestInfo {
             method: request.method().clone(),
             protocol,
             route,
             start,
-            handle,
         };
+        let handle = RequestHandle::new(self.shared.labels.clone(), info);
+        request.extensions_mut().insert(handle.clone());
         // Created before the inner call so that a panic inside it still finishes the request.
-        let in_flight = InFlight::start(self.shared.clone(), info, request.headers());
+        let in_flight = InFlight::start(self.shared.clone(), handle, request.headers());
         let future = self.inner.call(request);
         ResponseFuture::new(future, in_flight)
     }
@@ -103,11 +102,7 @@ fn is_grpc_method_path(path: &str) -> bool {
     let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
         return false;
     };
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-    };
+    let ident = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
     ident(service) && ident(method)
 }
 
@@ -117,9 +112,7 @@ mod tests {
 
     #[test]
     fn grpc_paths() {
-        assert!(is_grpc_method_path(
-            "/inference.GRPCInferenceService/ModelInfer"
-        ));
+        assert!(is_grpc_method_path("/inference.GRPCInferenceService/ModelInfer"));
         assert!(!is_grpc_method_path("/inference.GRPCInferenceService/"));
         assert!(!is_grpc_method_path("/a/b/c"));
         assert!(!is_grpc_method_path("/a b/c"));

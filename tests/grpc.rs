@@ -17,13 +17,9 @@ const RPC_COUNT: &str = "rpc_server_call_duration_seconds_count";
 
 async fn start() -> (SocketAddr, PrometheusExporter) {
     let (layer, exporter) = isolated_layer(|b| b);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = tonic::transport::Server::builder()
-        .layer(layer)
-        .add_service(Generator);
+    let server = tonic::transport::Server::builder().layer(layer).add_service(Generator);
     tokio::spawn(server.serve_with_incoming(TcpListenerStream::new(listener)));
     (addr, exporter)
 }
@@ -52,11 +48,7 @@ async fn unary_statuses_come_from_the_headers() {
     let client = GeneratorClient::connect(addr).await;
     for _ in 0..2 {
         assert_eq!(
-            client
-                .unary(UNARY, req("toy", 0, Code::Ok))
-                .await
-                .expect("ok")
-                .text,
+            client.unary(UNARY, req("toy", 0, Code::Ok)).await.expect("ok").text,
             "hello world"
         );
     }
@@ -78,54 +70,33 @@ async fn unary_statuses_come_from_the_headers() {
     assert_eq!(s.get(RPC_COUNT, &rpc(method, "UNAVAILABLE")), 1.0);
     let route = ("route", UNARY);
     assert_eq!(
-        s.get(
-            REQUESTS,
-            &[route, ("outcome", "ok"), ("gen_ai_request_model", "toy")]
-        ),
+        s.get(REQUESTS, &[route, ("outcome", "ok"), ("gen_ai_request_model", "toy")]),
         2.0
     );
     assert_eq!(s.get(REQUESTS, &[route, ("outcome", "client_error")]), 1.0);
     assert_eq!(s.get(REQUESTS, &[route, ("outcome", "server_error")]), 1.0);
     // gRPC calls are not counted as HTTP requests.
     assert_eq!(s.series("http_server_request_duration_seconds_count"), 0);
-    let tokens = [
-        ("gen_ai_request_model", "toy"),
-        ("gen_ai_token_type", "input"),
-    ];
+    let tokens = [("gen_ai_request_model", "toy"), ("gen_ai_token_type", "input")];
     assert_eq!(s.get("inferwatch_tokens_total", &tokens), 4.0 * 3.0);
-    let tokens = [
-        ("gen_ai_request_model", "toy"),
-        ("gen_ai_token_type", "output"),
-    ];
+    let tokens = [("gen_ai_request_model", "toy"), ("gen_ai_token_type", "output")];
     assert_eq!(s.get("inferwatch_tokens_total", &tokens), 2.0 * 2.0);
-    let errors = [
-        ("gen_ai_request_model", "toy"),
-        ("error_type", "UNAVAILABLE"),
-    ];
-    assert_eq!(
-        s.get("gen_ai_server_request_duration_seconds_count", &errors),
-        1.0
-    );
+    let errors = [("gen_ai_request_model", "toy"), ("error_type", "UNAVAILABLE")];
+    assert_eq!(s.get("gen_ai_server_request_duration_seconds_count", &errors), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_statuses_come_from_the_trailers() {
     let (addr, exporter) = start().await;
     let client = GeneratorClient::connect(addr).await;
-    let mut ok = client
-        .stream(req("toy", 4, Code::Ok))
-        .await
-        .expect("stream");
+    let mut ok = client.stream(req("toy", 4, Code::Ok)).await.expect("stream");
     let mut texts = Vec::new();
     while let Some(reply) = ok.next().await {
         texts.push(reply.expect("message").text);
     }
     assert_eq!(texts, ["t0", "t1", "t2", "t3"]);
 
-    let mut failing = client
-        .stream(req("toy", 3, Code::Internal))
-        .await
-        .expect("stream");
+    let mut failing = client.stream(req("toy", 3, Code::Internal)).await.expect("stream");
     let mut received = 0;
     let mut status = None;
     while let Some(reply) = failing.next().await {
@@ -140,19 +111,10 @@ async fn streaming_statuses_come_from_the_trailers() {
     let method = "test.v1.Generator/GenerateStream";
     assert_eq!(s.get(RPC_COUNT, &rpc(method, "OK")), 1.0);
     assert_eq!(s.get(RPC_COUNT, &rpc(method, "INTERNAL")), 1.0);
+    assert_eq!(s.get(REQUESTS, &[("route", STREAM), ("outcome", "ok")]), 1.0);
+    assert_eq!(s.get(REQUESTS, &[("route", STREAM), ("outcome", "server_error")]), 1.0);
     assert_eq!(
-        s.get(REQUESTS, &[("route", STREAM), ("outcome", "ok")]),
-        1.0
-    );
-    assert_eq!(
-        s.get(REQUESTS, &[("route", STREAM), ("outcome", "server_error")]),
-        1.0
-    );
-    assert_eq!(
-        s.get(
-            "inferwatch_tokens_total",
-            &[("gen_ai_token_type", "output")]
-        ),
+        s.get("inferwatch_tokens_total", &[("gen_ai_token_type", "output")]),
         7.0
     );
     // Several messages make a stream: its first one is the first token, and TPOT spans the rest.
@@ -198,29 +160,19 @@ async fn unknown_methods_and_dropped_streams() {
     stream.next().await.expect("one").expect("message");
     drop(stream);
     let settled = eventually(Duration::from_secs(5), || {
-        scrape(&exporter).try_get(REQUESTS, &[("route", STREAM), ("outcome", "cancelled")])
-            == Some(1.0)
+        scrape(&exporter).try_get(REQUESTS, &[("route", STREAM), ("outcome", "cancelled")]) == Some(1.0)
     })
     .await;
     assert!(settled, "a dropped stream is cancelled");
 
     let s = scrape(&exporter);
+    assert_eq!(s.get(RPC_COUNT, &rpc("test.v1.Generator/Nope", "UNIMPLEMENTED")), 1.0);
     assert_eq!(
-        s.get(RPC_COUNT, &rpc("test.v1.Generator/Nope", "UNIMPLEMENTED")),
+        s.get(REQUESTS, &[("route", "_OTHER"), ("outcome", "server_error")]),
         1.0
     );
     assert_eq!(
-        s.get(
-            REQUESTS,
-            &[("route", "_OTHER"), ("outcome", "server_error")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        s.get(
-            RPC_COUNT,
-            &rpc("test.v1.Generator/GenerateStream", "CANCELLED")
-        ),
+        s.get(RPC_COUNT, &rpc("test.v1.Generator/GenerateStream", "CANCELLED")),
         1.0
     );
     assert_eq!(s.sum("inferwatch_requests_in_flight", &[]), 0.0);

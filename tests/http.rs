@@ -31,39 +31,23 @@ async fn counts_each_outcome_by_route() {
     assert_eq!(
         s.get(
             REQUESTS,
-            &[
-                ("route", "/ok"),
-                ("outcome", "ok"),
-                ("gen_ai_request_model", "")
-            ]
+            &[("route", "/ok"), ("outcome", "ok"), ("gen_ai_request_model", "")]
         ),
         3.0
     );
     assert_eq!(
-        s.get(
-            REQUESTS,
-            &[("route", "/client-error"), ("outcome", "client_error")]
-        ),
+        s.get(REQUESTS, &[("route", "/client-error"), ("outcome", "client_error")]),
         1.0
     );
     assert_eq!(
-        s.get(
-            REQUESTS,
-            &[("route", "/server-error"), ("outcome", "server_error")]
-        ),
+        s.get(REQUESTS, &[("route", "/server-error"), ("outcome", "server_error")]),
         2.0
     );
     assert_eq!(
-        s.get(
-            REQUESTS,
-            &[("route", "_OTHER"), ("outcome", "client_error")]
-        ),
+        s.get(REQUESTS, &[("route", "_OTHER"), ("outcome", "client_error")]),
         1.0
     );
-    assert_eq!(
-        s.get(REQUESTS, &[("route", "/empty"), ("outcome", "ok")]),
-        1.0
-    );
+    assert_eq!(s.get(REQUESTS, &[("route", "/empty"), ("outcome", "ok")]), 1.0);
     assert_eq!(s.sum(REQUESTS, &[]), 8.0);
     let ok = [
         ("http_request_method", "GET"),
@@ -71,19 +55,13 @@ async fn counts_each_outcome_by_route() {
         ("http_response_status_code", "200"),
     ];
     assert_eq!(s.get(&format!("{HTTP_DURATION}_count"), &ok), 3.0);
-    let unavailable = [
-        ("http_route", "/server-error"),
-        ("http_response_status_code", "503"),
-    ];
+    let unavailable = [("http_route", "/server-error"), ("http_response_status_code", "503")];
     assert_eq!(s.get(&format!("{HTTP_DURATION}_count"), &unavailable), 2.0);
     assert_eq!(s.sum(IN_FLIGHT, &[]), 0.0);
     // Requests that named no model and reported no tokens are not inference requests.
     assert_eq!(s.series("gen_ai_server_request_duration_seconds_count"), 0);
     assert_eq!(
-        s.get(
-            "inferwatch_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
-        ),
+        s.get("inferwatch_build_info", &[("version", env!("CARGO_PKG_VERSION"))]),
         1.0
     );
     assert_eq!(s.types[HTTP_DURATION], "histogram");
@@ -95,18 +73,11 @@ async fn stream_duration_ttft_and_tpot_follow_the_body() {
     let (layer, exporter) = isolated_layer(|b| b);
     let addr = serve(routes().layer(layer)).await;
     // First token after 150 ms, then 4 more 40 ms apart: ≥ 310 ms in all, TTFT ≥ 150 ms, TPOT ≥ 40 ms.
-    let r = get(
-        &client(),
-        addr,
-        "/stream?tokens=5&first_delay_ms=150&delay_ms=40",
-    )
-    .await;
+    let r = get(&client(), addr, "/stream?tokens=5&first_delay_ms=150&delay_ms=40").await;
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body,
-        (0..5)
-            .map(|i| format!("data: token{i}\n\n"))
-            .collect::<String>()
+        (0..5).map(|i| format!("data: token{i}\n\n")).collect::<String>()
     );
 
     let s = scrape(&exporter);
@@ -139,28 +110,19 @@ async fn stream_duration_ttft_and_tpot_follow_the_body() {
     let per_token = s.get(&format!("{tpot}_sum"), &model);
     assert!((0.04..0.3).contains(&per_token), "tpot {per_token}");
     let genai = [("gen_ai_request_model", "toy"), ("error_type", "")];
-    assert_eq!(
-        s.get("gen_ai_server_request_duration_seconds_count", &genai),
-        1.0
-    );
+    assert_eq!(s.get("gen_ai_server_request_duration_seconds_count", &genai), 1.0);
     let tokens = "inferwatch_tokens_total";
     assert_eq!(
         s.get(
             tokens,
-            &[
-                ("gen_ai_request_model", "toy"),
-                ("gen_ai_token_type", "input")
-            ]
+            &[("gen_ai_request_model", "toy"), ("gen_ai_token_type", "input")]
         ),
         7.0
     );
     assert_eq!(
         s.get(
             tokens,
-            &[
-                ("gen_ai_request_model", "toy"),
-                ("gen_ai_token_type", "output")
-            ]
+            &[("gen_ai_request_model", "toy"), ("gen_ai_token_type", "output")]
         ),
         5.0
     );
@@ -204,46 +166,29 @@ async fn an_explicit_first_token_mark_wins_over_the_first_frame() {
 async fn a_client_hanging_up_mid_stream_is_cancelled_and_leaves_nothing_in_flight() {
     let (layer, exporter) = isolated_layer(|b| b);
     let addr = serve(routes().layer(layer)).await;
-    let request = http::Request::get(format!(
-        "http://{addr}/stream?tokens=200&first_delay_ms=0&delay_ms=20"
-    ))
-    .body(http_body_util::Full::new(bytes::Bytes::new()))
-    .expect("request");
+    let request = http::Request::get(format!("http://{addr}/stream?tokens=200&first_delay_ms=0&delay_ms=20"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
     let response = client().request(request).await.expect("response");
     let mut body = response.into_body();
     for _ in 0..2 {
         body.frame().await.expect("a frame").expect("no error");
     }
-    assert_eq!(
-        scrape(&exporter).get(IN_FLIGHT, &[("route", "/stream")]),
-        1.0
-    );
+    assert_eq!(scrape(&exporter).get(IN_FLIGHT, &[("route", "/stream")]), 1.0);
     drop(body);
 
     let settled = eventually(Duration::from_secs(5), || {
         scrape(&exporter).get(IN_FLIGHT, &[("route", "/stream")]) == 0.0
     })
     .await;
-    assert!(
-        settled,
-        "in-flight must return to 0 after the client hangs up"
-    );
+    assert!(settled, "in-flight must return to 0 after the client hangs up");
     let s = scrape(&exporter);
-    assert_eq!(
-        s.get(REQUESTS, &[("route", "/stream"), ("outcome", "cancelled")]),
-        1.0
-    );
+    assert_eq!(s.get(REQUESTS, &[("route", "/stream"), ("outcome", "cancelled")]), 1.0);
     assert_eq!(s.sum(REQUESTS, &[("route", "/stream")]), 1.0);
     let genai = [("gen_ai_request_model", "toy"), ("error_type", "cancelled")];
-    assert_eq!(
-        s.get("gen_ai_server_request_duration_seconds_count", &genai),
-        1.0
-    );
+    assert_eq!(s.get("gen_ai_server_request_duration_seconds_count", &genai), 1.0);
     // The tokens produced before the hang-up are counted: at least the two frames read.
-    let output = s.get(
-        "inferwatch_tokens_total",
-        &[("gen_ai_token_type", "output")],
-    );
+    let output = s.get("inferwatch_tokens_total", &[("gen_ai_token_type", "output")]);
     assert!((2.0..200.0).contains(&output), "output tokens {output}");
 }
 
@@ -261,10 +206,7 @@ async fn a_panicking_handler_leaves_nothing_in_flight() {
     let s = scrape(&exporter);
     assert_eq!(s.get(IN_FLIGHT, &[("route", "/panic")]), 0.0);
     assert_eq!(
-        s.get(
-            REQUESTS,
-            &[("route", "/panic"), ("outcome", "server_error")]
-        ),
+        s.get(REQUESTS, &[("route", "/panic"), ("outcome", "server_error")]),
         1.0
     );
     assert_eq!(
@@ -284,17 +226,11 @@ async fn token_usage_from_response_extensions() {
     let s = scrape(&exporter);
     let m = ("gen_ai_request_model", "ext-model");
     assert_eq!(
-        s.get(
-            "inferwatch_tokens_total",
-            &[m, ("gen_ai_token_type", "input")]
-        ),
+        s.get("inferwatch_tokens_total", &[m, ("gen_ai_token_type", "input")]),
         11.0
     );
     assert_eq!(
-        s.get(
-            "inferwatch_tokens_total",
-            &[m, ("gen_ai_token_type", "output")]
-        ),
+        s.get("inferwatch_tokens_total", &[m, ("gen_ai_token_type", "output")]),
         13.0
     );
     assert_eq!(
@@ -305,10 +241,7 @@ async fn token_usage_from_response_extensions() {
         1.0
     );
     // A single JSON body is not a stream: no time to first token without a mark.
-    assert_eq!(
-        s.series("gen_ai_server_time_to_first_token_seconds_count"),
-        0
-    );
+    assert_eq!(s.series("gen_ai_server_time_to_first_token_seconds_count"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,17 +280,10 @@ async fn ten_thousand_distinct_paths_and_models_stay_bounded() {
     let routes = s.label_values(REQUESTS, "route");
     assert_eq!(routes.into_iter().collect::<Vec<_>>(), ["/model", "_OTHER"]);
     let models = s.label_values(REQUESTS, "gen_ai_request_model");
-    assert_eq!(
-        models.len(),
-        32 + 2,
-        "32 admitted, _OTHER, and empty for the 404s"
-    );
+    assert_eq!(models.len(), 32 + 2, "32 admitted, _OTHER, and empty for the 404s");
     assert!(models.contains("_OTHER") && models.contains(""));
     assert_eq!(
-        s.get(
-            REQUESTS,
-            &[("route", "/model"), ("gen_ai_request_model", "_OTHER")]
-        ),
+        s.get(REQUESTS, &[("route", "/model"), ("gen_ai_request_model", "_OTHER")]),
         10_000.0 - 32.0 + 3.0
     );
     assert_eq!(s.series(REQUESTS), 32 + 1 + 1);
@@ -396,8 +322,5 @@ async fn responses_are_identical_with_and_without_the_layer() {
         }
     }
     let h2 = send(&support::h2_client(), wrapped, "GET", "/trailers", &[], "").await;
-    assert_eq!(
-        h2.trailers.expect("trailers over HTTP/2")["x-checksum"],
-        "abc123"
-    );
+    assert_eq!(h2.trailers.expect("trailers over HTTP/2")["x-checksum"], "abc123");
 }

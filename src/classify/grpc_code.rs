@@ -146,17 +146,11 @@ mod tests {
         h.insert("grpc-status", "0".parse().unwrap());
         assert_eq!(GrpcCode::from_headers(&h), Some(GrpcCode::Ok));
         h.insert("grpc-status", "14".parse().unwrap());
-        assert_eq!(
-            GrpcCode::from_headers(&h).map(GrpcCode::as_str),
-            Some("UNAVAILABLE")
-        );
+        assert_eq!(GrpcCode::from_headers(&h).map(GrpcCode::as_str), Some("UNAVAILABLE"));
         h.insert("grpc-status", "99".parse().unwrap());
         assert_eq!(GrpcCode::from_headers(&h), Some(GrpcCode::Unrecognized));
         h.insert("grpc-status", "abc".parse().unwrap());
-        assert_eq!(
-            GrpcCode::from_headers(&h).map(GrpcCode::as_str),
-            Some("_OTHER")
-        );
+        assert_eq!(GrpcCode::from_headers(&h).map(GrpcCode::as_str), Some("_OTHER"));
         assert_eq!(GrpcCode::from_i32(-1), GrpcCode::Unrecognized);
     }
 }

@@ -137,11 +137,7 @@ pub fn classify(
 }
 
 /// The gRPC status of a call; `None` when it was dropped before any status was known.
-pub fn grpc_status(
-    status: Option<StatusCode>,
-    grpc: Option<GrpcCode>,
-    end: End,
-) -> Option<GrpcCode> {
+pub fn grpc_status(status: Option<StatusCode>, grpc: Option<GrpcCode>, end: End) -> Option<GrpcCode> {
     if let Some(code) = grpc {
         return Some(code);
     }
@@ -163,21 +159,12 @@ mod tests {
         assert_eq!(c(302, End::Complete), (Outcome::Ok, None));
         assert_eq!(c(404, End::Complete).0, Outcome::ClientError);
         assert_eq!(
-            c(503, End::Complete)
-                .1
-                .map(|e| e.as_str().to_owned())
-                .as_deref(),
+            c(503, End::Complete).1.map(|e| e.as_str().to_owned()).as_deref(),
             Some("503")
         );
-        assert_eq!(
-            c(200, End::Dropped),
-            (Outcome::Cancelled, Some(ErrorType::Cancelled))
-        );
+        assert_eq!(c(200, End::Dropped), (Outcome::Cancelled, Some(ErrorType::Cancelled)));
         assert_eq!(c(500, End::Dropped).0, Outcome::ServerError);
-        assert_eq!(
-            c(200, End::Panic),
-            (Outcome::ServerError, Some(ErrorType::Panic))
-        );
+        assert_eq!(c(200, End::Panic), (Outcome::ServerError, Some(ErrorType::Panic)));
     }
 
     #[test]
@@ -189,31 +176,14 @@ mod tests {
             c(Some(GrpcCode::InvalidArgument), End::Complete).0,
             Outcome::ClientError
         );
-        assert_eq!(
-            c(Some(GrpcCode::Internal), End::Complete).0,
-            Outcome::ServerError
-        );
-        assert_eq!(
-            c(Some(GrpcCode::Cancelled), End::Complete).0,
-            Outcome::Cancelled
-        );
+        assert_eq!(c(Some(GrpcCode::Internal), End::Complete).0, Outcome::ServerError);
+        assert_eq!(c(Some(GrpcCode::Cancelled), End::Complete).0, Outcome::Cancelled);
         assert_eq!(
             c(None, End::Complete),
-            (
-                Outcome::ServerError,
-                Some(ErrorType::Grpc(GrpcCode::Unknown))
-            )
+            (Outcome::ServerError, Some(ErrorType::Grpc(GrpcCode::Unknown)))
         );
-        assert_eq!(
-            c(None, End::Dropped),
-            (Outcome::Cancelled, Some(ErrorType::Cancelled))
-        );
-        let not_found = classify(
-            Protocol::Grpc,
-            End::Complete,
-            Some(StatusCode::NOT_FOUND),
-            None,
-        );
+        assert_eq!(c(None, End::Dropped), (Outcome::Cancelled, Some(ErrorType::Cancelled)));
+        let not_found = classify(Protocol::Grpc, End::Complete, Some(StatusCode::NOT_FOUND), None);
         assert_eq!(not_found.1, Some(ErrorType::Grpc(GrpcCode::Unimplemented)));
     }
 }

@@ -21,18 +21,8 @@ impl<K, H> Default for HandleCache<K, H> {
 
 impl<K: Eq + Hash + Copy, H: Clone> HandleCache<K, H> {
     /// Runs `f` on the handle for `key`, registering it with `register` the first time.
-    pub(crate) fn with<R>(
-        &self,
-        key: K,
-        register: impl FnOnce() -> H,
-        f: impl FnOnce(&H) -> R,
-    ) -> R {
-        if let Some(handle) = self
-            .map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-        {
+    pub(crate) fn with<R>(&self, key: K, register: impl FnOnce() -> H, f: impl FnOnce(&H) -> R) -> R {
+        if let Some(handle) = self.map.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
             return f(handle);
         }
         let handle = self

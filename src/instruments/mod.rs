@@ -1,26 +1,27 @@
 //! [`MetricsObserver`]: records the metric contract for every request.
 
 mod cache;
+mod inference;
 mod sink;
 
 pub(crate) use sink::Sink;
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
 use crate::classify::{ErrorType, GrpcCode, Protocol};
 use crate::contract::{self as c, OTHER};
+use crate::handle::RequestHandle;
 use crate::labels::LabelValue;
-use crate::observer::{Observer, RequestInfo, RequestSummary};
+use crate::observer::{Observer, RequestSummary};
 use cache::HandleCache;
+use inference::InferenceHandles;
 
 /// Model key of requests whose handler named no model (label value empty).
 const NO_MODEL: u32 = u32::MAX;
-const INPUT: u8 = 0;
-const OUTPUT: u8 = 1;
 
 /// Records the [metric contract](crate::contract) through the `metrics` facade.
 ///
@@ -33,11 +34,8 @@ pub struct MetricsObserver {
     requests: HandleCache<(u32, u32, u8), Counter>,
     http_duration: HandleCache<(u8, u32, u16), Histogram>,
     rpc_duration: HandleCache<(u32, u8), Histogram>,
-    gen_ai_duration: HandleCache<(u32, u32, u16), Histogram>,
-    time_to_first_token: HandleCache<(u32, u32), Histogram>,
-    time_per_output_token: HandleCache<(u32, u32), Histogram>,
-    tokens: HandleCache<(u32, u8), Counter>,
-    request_tokens: HandleCache<(u32, u8), Histogram>,
+    inference: HandleCache<(u32, u32), Arc<InferenceHandles>>,
+    gen_ai_errors: HandleCache<(u32, u32, u16), Histogram>,
 }
 
 impl fmt::Debug for MetricsObserver {
@@ -55,11 +53,8 @@ impl MetricsObserver {
             requests: HandleCache::default(),
             http_duration: HandleCache::default(),
             rpc_duration: HandleCache::default(),
-            gen_ai_duration: HandleCache::default(),
-            time_to_first_token: HandleCache::default(),
-            time_per_output_token: HandleCache::default(),
-            tokens: HandleCache::default(),
-            request_tokens: HandleCache::default(),
+            inference: HandleCache::default(),
+            gen_ai_errors: HandleCache::default(),
         }
     }
 
@@ -70,29 +65,20 @@ impl MetricsObserver {
                 let (method_key, method) = method_label(&s.info.method);
                 let status = s.status.map_or(0, |st| st.as_u16());
                 let register = || {
-                    let status = s
-                        .status
-                        .map(|st| st.as_str().to_owned())
-                        .unwrap_or_default();
-                    self.sink.histogram(
-                        &c::HTTP_SERVER_REQUEST_DURATION,
-                        &[method, route.as_str(), &status],
-                    )
+                    let status = s.status.map(|st| st.as_str().to_owned()).unwrap_or_default();
+                    self.sink
+                        .histogram(&c::HTTP_SERVER_REQUEST_DURATION, &[method, route.as_str(), &status])
                 };
                 self.http_duration
-                    .with((method_key, route.id(), status), register, |h| {
-                        h.record(seconds)
-                    });
+                    .with((method_key, route.id(), status), register, |h| h.record(seconds));
             }
             Protocol::Grpc => {
                 // A call dropped before any status was sent was cancelled by its client.
                 let code = s.grpc_code.unwrap_or(GrpcCode::Cancelled);
                 let register = || {
                     let method = route.as_str().strip_prefix('/').unwrap_or(OTHER);
-                    self.sink.histogram(
-                        &c::RPC_SERVER_CALL_DURATION,
-                        &["grpc", method, code.as_str()],
-                    )
+                    self.sink
+                        .histogram(&c::RPC_SERVER_CALL_DURATION, &["grpc", method, code.as_str()])
                 };
                 self.rpc_duration
                     .with((route.id(), code as u8), register, |h| h.record(seconds));
@@ -106,64 +92,53 @@ impl MetricsObserver {
             operation.map_or(0, LabelValue::id),
             operation.map_or(OTHER, LabelValue::as_str),
         );
-        let error = s.error_type.as_ref();
-        let register = || {
-            let error = error.map_or("", ErrorType::as_str);
-            self.sink
-                .histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &[op.1, model.1, error])
+        let labels = inference::Labels {
+            sink: &self.sink,
+            operation: op.1,
+            model: model.1,
         };
-        self.gen_ai_duration
-            .with((op.0, model.0, error_key(error)), register, |h| {
-                h.record(seconds)
+        // Token metrics are per model, but (operation, model) pairs are few: one lookup serves them all.
+        self.inference
+            .with((op.0, model.0), Default::default, |handles: &Arc<InferenceHandles>| {
+                match s.error_type.as_ref() {
+                    None => handles.duration_ok(&labels).record(seconds),
+                    Some(error) => {
+                        let register = || {
+                            let values = [op.1, model.1, error.as_str()];
+                            self.sink.histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &values)
+                        };
+                        self.gen_ai_errors
+                            .with((op.0, model.0, error_key(error)), register, |h| h.record(seconds));
+                    }
+                }
+                if let Some(ttft) = s.time_to_first_token {
+                    handles.time_to_first_token(&labels).record(ttft.as_secs_f64());
+                }
+                if let Some(tpot) = s.time_per_output_token {
+                    handles.time_per_output_token(&labels).record(tpot.as_secs_f64());
+                }
+                let usage = s.reported.usage;
+                for (kind, count) in [usage.input_tokens, usage.output_tokens].into_iter().enumerate() {
+                    if count > 0 {
+                        handles.tokens(&labels, kind).increment(count);
+                        handles.request_tokens(&labels, kind).record(count as f64);
+                    }
+                }
             });
-
-        if let Some(ttft) = s.time_to_first_token {
-            let register = || {
-                self.sink
-                    .histogram(&c::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, &[op.1, model.1])
-            };
-            self.time_to_first_token
-                .with((op.0, model.0), register, |h| h.record(ttft.as_secs_f64()));
-        }
-        if let Some(tpot) = s.time_per_output_token {
-            let register = || {
-                self.sink
-                    .histogram(&c::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, &[op.1, model.1])
-            };
-            self.time_per_output_token
-                .with((op.0, model.0), register, |h| h.record(tpot.as_secs_f64()));
-        }
-        let usage = s.reported.usage;
-        for (kind, name, count) in [
-            (INPUT, "input", usage.input_tokens),
-            (OUTPUT, "output", usage.output_tokens),
-        ] {
-            if count == 0 {
-                continue;
-            }
-            let register = || self.sink.counter(&c::TOKENS_TOTAL, &[model.1, name]);
-            self.tokens
-                .with((model.0, kind), register, |h| h.increment(count));
-            let register = || self.sink.histogram(&c::REQUEST_TOKENS, &[model.1, name]);
-            self.request_tokens
-                .with((model.0, kind), register, |h| h.record(count as f64));
-        }
     }
 }
 
 impl Observer for MetricsObserver {
     type Data = Gauge;
 
-    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Gauge {
+    fn on_request(&self, handle: &RequestHandle, _headers: &HeaderMap) -> Gauge {
         self.build_info.get_or_init(|| {
-            let gauge = self
-                .sink
-                .gauge(&c::BUILD_INFO, &[env!("CARGO_PKG_VERSION")]);
+            let gauge = self.sink.gauge(&c::BUILD_INFO, &[env!("CARGO_PKG_VERSION")]);
             // The exporter helper sets it too; setting 1 twice is harmless and covers other recorders.
             gauge.set(1.0);
             gauge
         });
-        let route = &info.route;
+        let route = &handle.info().route;
         let register = || self.sink.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]);
         let gauge = self.in_flight.with(route.id(), register, Gauge::clone);
         gauge.increment(1.0);
@@ -181,15 +156,11 @@ impl Observer for MetricsObserver {
         let route = &s.info.route;
         let outcome = s.outcome;
         let register = || {
-            self.sink.counter(
-                &c::REQUESTS_TOTAL,
-                &[route.as_str(), model.1, outcome.as_str()],
-            )
+            self.sink
+                .counter(&c::REQUESTS_TOTAL, &[route.as_str(), model.1, outcome.as_str()])
         };
         self.requests
-            .with((route.id(), model.0, outcome as u8), register, |h| {
-                h.increment(1)
-            });
+            .with((route.id(), model.0, outcome as u8), register, |h| h.increment(1));
         self.record_protocol_duration(s, seconds);
         if s.is_inference() {
             self.record_inference(s, model, seconds);
@@ -224,16 +195,15 @@ fn method_label(method: &Method) -> (u8, &'static str) {
     }
 }
 
-/// A dense key for an error type (0 is "no error").
-fn error_key(error: Option<&ErrorType>) -> u16 {
+/// A dense key for an error type.
+fn error_key(error: &ErrorType) -> u16 {
     match error {
-        None => 0,
-        Some(ErrorType::HttpStatus(status)) => status.as_u16(),
-        Some(ErrorType::Grpc(code)) => 1000 + *code as u16,
-        Some(ErrorType::Cancelled) => 2000,
-        Some(ErrorType::ServiceError) => 2001,
-        Some(ErrorType::BodyError) => 2002,
-        Some(ErrorType::Panic) => 2003,
+        ErrorType::HttpStatus(status) => status.as_u16(),
+        ErrorType::Grpc(code) => 1000 + *code as u16,
+        ErrorType::Cancelled => 2000,
+        ErrorType::ServiceError => 2001,
+        ErrorType::BodyError => 2002,
+        ErrorType::Panic => 2003,
     }
 }
 
@@ -244,9 +214,6 @@ mod tests {
     #[test]
     fn methods_are_bounded() {
         assert_eq!(method_label(&Method::POST).1, "POST");
-        assert_eq!(
-            method_label(&Method::from_bytes(b"BREW").unwrap()),
-            (u8::MAX, OTHER)
-        );
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), (u8::MAX, OTHER));
     }
 }

@@ -50,17 +50,10 @@ async fn stream_tokens(handle: RequestHandle, Query(p): Query<StreamParams>) -> 
                 tokio::time::sleep(Duration::from_millis(p.delay_ms)).await;
             }
             handle.add_output_tokens(1);
-            Some((
-                Ok::<_, Infallible>(Bytes::from(format!("data: token{i}\n\n"))),
-                i + 1,
-            ))
+            Some((Ok::<_, Infallible>(Bytes::from(format!("data: token{i}\n\n"))), i + 1))
         }
     });
-    (
-        [("content-type", "text/event-stream")],
-        Body::from_stream(chunks),
-    )
-        .into_response()
+    ([("content-type", "text/event-stream")], Body::from_stream(chunks)).into_response()
 }
 
 /// Names the model from the `x-model` header, reports 3 input and 5 output tokens.

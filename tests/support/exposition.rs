@@ -34,11 +34,7 @@ impl Scrape {
     }
 
     /// Samples named `name` whose labels include every pair of `labels`.
-    pub fn matching<'a>(
-        &'a self,
-        name: &'a str,
-        labels: &'a [(&str, &str)],
-    ) -> impl Iterator<Item = &'a Sample> {
+    pub fn matching<'a>(&'a self, name: &'a str, labels: &'a [(&str, &str)]) -> impl Iterator<Item = &'a Sample> {
         self.samples.iter().filter(move |s| {
             s.name == name
                 && labels
@@ -50,11 +46,7 @@ impl Scrape {
     /// The one sample matching; panics when none or several match.
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let found: Vec<_> = self.matching(name, labels).collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "expected one {name}{labels:?}, found {found:#?}"
-        );
+        assert_eq!(found.len(), 1, "expected one {name}{labels:?}, found {found:#?}");
         found[0].value
     }
 
@@ -100,9 +92,7 @@ fn parse_sample(line: &str) -> Sample {
     let value = match value {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
-        v => v
-            .parse()
-            .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
     };
     let (name, labels) = match name_and_labels.find('{') {
         Some(open) => (

@@ -61,10 +61,7 @@ impl UnaryService<GenerateRequest> for Unary {
             handle.set_operation("text_completion");
             handle.add_input_tokens(r.prompt.split_whitespace().count() as u64);
             if r.fail_code != 0 {
-                return Err(Status::new(
-                    Code::from_i32(r.fail_code),
-                    "failed on request",
-                ));
+                return Err(Status::new(Code::from_i32(r.fail_code), "failed on request"));
             }
             handle.add_output_tokens(2);
             Ok(Response::new(GenerateReply {
@@ -95,18 +92,10 @@ impl ServerStreamingService<GenerateRequest> for Streaming {
                     tokio::time::sleep(Duration::from_millis(u64::from(r.delay_ms))).await;
                     if i < r.tokens {
                         handle.add_output_tokens(1);
-                        Some((
-                            Ok(GenerateReply {
-                                text: format!("t{i}"),
-                            }),
-                            i + 1,
-                        ))
+                        Some((Ok(GenerateReply { text: format!("t{i}") }), i + 1))
                     } else if i == r.tokens && r.fail_code != 0 {
                         Some((
-                            Err(Status::new(
-                                Code::from_i32(r.fail_code),
-                                "failed mid-stream",
-                            )),
+                            Err(Status::new(Code::from_i32(r.fail_code), "failed mid-stream")),
                             i + 1,
                         ))
                     } else {
@@ -172,36 +161,21 @@ impl GeneratorClient {
     ) -> impl Future<Output = Result<GenerateReply, Status>> + use<> {
         let mut grpc = self.grpc.clone();
         async move {
-            grpc.ready()
-                .await
-                .map_err(|e| Status::unknown(e.to_string()))?;
+            grpc.ready().await.map_err(|e| Status::unknown(e.to_string()))?;
             let codec = ProstCodec::<GenerateRequest, GenerateReply>::default();
             let reply = grpc
-                .unary(
-                    Request::new(request),
-                    PathAndQuery::from_static(path),
-                    codec,
-                )
+                .unary(Request::new(request), PathAndQuery::from_static(path), codec)
                 .await?;
             Ok(reply.into_inner())
         }
     }
 
-    pub async fn stream(
-        &self,
-        request: GenerateRequest,
-    ) -> Result<tonic::Streaming<GenerateReply>, Status> {
+    pub async fn stream(&self, request: GenerateRequest) -> Result<tonic::Streaming<GenerateReply>, Status> {
         let mut grpc = self.grpc.clone();
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unknown(e.to_string()))?;
+        grpc.ready().await.map_err(|e| Status::unknown(e.to_string()))?;
         let codec = ProstCodec::<GenerateRequest, GenerateReply>::default();
         let response = grpc
-            .server_streaming(
-                Request::new(request),
-                PathAndQuery::from_static(STREAM),
-                codec,
-            )
+            .server_streaming(Request::new(request), PathAndQuery::from_static(STREAM), codec)
             .await?;
         Ok(response.into_inner())
     }

@@ -32,9 +32,7 @@ pub fn isolated_layer(
 
 /// Serves `router` on an ephemeral loopback port.
 pub async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
     addr
@@ -47,9 +45,7 @@ pub fn client() -> HttpClient {
 }
 
 pub fn h2_client() -> HttpClient {
-    Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http()
+    Client::builder(TokioExecutor::new()).http2_only(true).build_http()
 }
 
 /// A whole response: status, headers, body bytes and trailers.
@@ -69,15 +65,11 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Collected {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"));
+    let mut request = Request::builder().method(method).uri(format!("http://{addr}{path}"));
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    let request = request
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .expect("request");
+    let request = request.body(Full::new(Bytes::from(body.to_owned()))).expect("request");
     let response = client.request(request).await.expect("response");
     let (parts, body) = response.into_parts();
     let collected = body.collect().await.expect("body");

@@ -6,7 +6,7 @@
 //! where names, labels and buckets are spelled; `docs/METRICS.md` is generated from it (see [`markdown_table`]) and
 //! a test keeps the two identical.
 
-use metrics::{Recorder, Unit};
+use metrics::{Key, Label, Level, Metadata, Recorder, Unit};
 
 /// What kind of instrument a metric is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,6 +265,17 @@ pub fn describe(recorder: &dyn Recorder) {
             MetricKind::Histogram => recorder.describe_histogram(name, unit, help),
         }
     }
+}
+
+/// Sets `inferwatch_build_info{version} 1` on `recorder`, so an exposition names the version before any traffic.
+/// [`PrometheusBuilder`](crate::prometheus::PrometheusBuilder) does it; call it for any other recorder.
+pub fn set_build_info(recorder: &dyn Recorder) {
+    static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+    let key = Key::from_parts(
+        BUILD_INFO.name,
+        vec![Label::new(label::VERSION, env!("CARGO_PKG_VERSION"))],
+    );
+    recorder.register_gauge(&key, &METADATA).set(1.0);
 }
 
 /// The contract as a Markdown table; `docs/METRICS.md` embeds exactly this.

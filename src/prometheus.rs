@@ -132,7 +132,7 @@ impl PrometheusBuilder {
 
 fn prepare(recorder: &dyn Recorder) {
     contract::describe(recorder);
-    crate::instruments::register_build_info(recorder);
+    contract::set_build_info(recorder);
 }
 
 /// Renders the exposition; clones share one registry. Keep one alive: the upkeep thread stops with the last.

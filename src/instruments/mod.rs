@@ -168,11 +168,6 @@ impl Observer for MetricsObserver {
     }
 }
 
-/// Sets `inferwatch_build_info` on `recorder`, so the exposition names the version before any traffic.
-pub(crate) fn register_build_info(recorder: &dyn metrics::Recorder) {
-    sink::gauge_on(recorder, &c::BUILD_INFO, &[env!("CARGO_PKG_VERSION")]).set(1.0);
-}
-
 /// Standard methods keep their name; anything else is `_OTHER`, as OpenTelemetry prescribes.
 fn method_label(method: &Method) -> (u8, &'static str) {
     const KNOWN: [Method; 9] = [

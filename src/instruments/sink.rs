@@ -41,10 +41,6 @@ impl Sink {
     }
 }
 
-pub(crate) fn gauge_on(recorder: &dyn Recorder, def: &MetricDef, values: &[&str]) -> Gauge {
-    recorder.register_gauge(&key(def, values), &METADATA)
-}
-
 /// The key for `def` with `values` for its labels, in the contract's order.
 fn key(def: &MetricDef, values: &[&str]) -> Key {
     debug_assert_eq!(def.labels.len(), values.len(), "{}", def.name);

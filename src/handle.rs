@@ -1,13 +1,13 @@
 //! The per-request handle through which a handler tells the layer what the request was about.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::classify::Protocol;
 use crate::label_sets::LabelSets;
-use crate::labels::LabelValue;
+use crate::labels::{BoundedLabels, LabelValue};
 use crate::observer::RequestInfo;
 
 /// Well-known `gen_ai.operation.name` values (OpenTelemetry GenAI conventions).
@@ -86,11 +86,11 @@ pub struct TokenUsage {
 
 /// What the handler reported, read once when the request finishes.
 #[derive(Clone, Debug, Default)]
-pub struct Reported {
+pub struct Reported<'a> {
     /// The bounded model label, if the handler named a model.
-    pub model: Option<LabelValue>,
+    pub model: Option<&'a LabelValue>,
     /// The bounded operation label, if the handler named one.
-    pub operation: Option<LabelValue>,
+    pub operation: Option<&'a LabelValue>,
     /// The finish reason, if set.
     pub finish_reason: Option<FinishReason>,
     /// When the handler marked the first token.
@@ -101,21 +101,31 @@ pub struct Reported {
     pub usage: TokenUsage,
 }
 
-#[derive(Default)]
-struct Meta {
-    model: Option<LabelValue>,
-    operation: Option<LabelValue>,
-    finish_reason: Option<FinishReason>,
-    first_token: Option<Instant>,
-    stream: Option<bool>,
-}
+const UNSET: u32 = u32::MAX;
+const FINISH_REASONS: [FinishReason; 6] = [
+    FinishReason::Stop,
+    FinishReason::Length,
+    FinishReason::ContentFilter,
+    FinishReason::ToolCalls,
+    FinishReason::Error,
+    FinishReason::Other,
+];
 
+/// Plain atomics, no lock: handlers call these on every token, and the layer reads them once at the end.
 struct HandleState {
     info: RequestInfo,
     labels: Arc<LabelSets>,
     input_tokens: AtomicU64,
     output_tokens: AtomicU64,
-    meta: Mutex<Meta>,
+    /// Label ids, `UNSET` until named.
+    model: AtomicU32,
+    operation: AtomicU32,
+    /// Nanoseconds from the start, plus one; 0 until marked.
+    first_token: AtomicU64,
+    /// Index into `FINISH_REASONS`, plus one; 0 until set.
+    finish_reason: AtomicU8,
+    /// 0 undeclared, 1 not streamed, 2 streamed.
+    stream: AtomicU8,
 }
 
 /// The per-request handle: the layer puts one into each request's extensions.
@@ -156,7 +166,11 @@ impl RequestHandle {
             labels,
             input_tokens: AtomicU64::new(0),
             output_tokens: AtomicU64::new(0),
-            meta: Mutex::new(Meta::default()),
+            model: AtomicU32::new(UNSET),
+            operation: AtomicU32::new(UNSET),
+            first_token: AtomicU64::new(0),
+            finish_reason: AtomicU8::new(0),
+            stream: AtomicU8::new(0),
         };
         Self { state: Arc::new(state) }
     }
@@ -189,27 +203,25 @@ impl RequestHandle {
         fill(&self.state.output_tokens, usage.output_tokens);
     }
 
-    fn meta(&self) -> MutexGuard<'_, Meta> {
-        self.state.meta.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Names the model (`gen_ai.request.model`). Names beyond the layer's cap or allow-list, empty names, names
     /// with control characters and names over 128 bytes become `_OTHER`.
     pub fn set_model(&self, model: &str) {
-        let label = self.state.labels.models.get(model);
-        self.meta().model = Some(label);
+        let id = self.state.labels.models.get_ref(model).id();
+        self.state.model.store(id, Ordering::Relaxed);
     }
 
     /// Like [`set_model`](Self::set_model) for raw bytes (a header, gRPC metadata); invalid UTF-8 is `_OTHER`.
     pub fn set_model_bytes(&self, model: &[u8]) {
-        let label = self.state.labels.models.get_bytes(model);
-        self.meta().model = Some(label);
+        match std::str::from_utf8(model) {
+            Ok(model) => self.set_model(model),
+            Err(_) => self.state.model.store(0, Ordering::Relaxed),
+        }
     }
 
     /// Names the operation (`gen_ai.operation.name`); see [`operation`](crate::operation) for well-known values.
     pub fn set_operation(&self, operation: &str) {
-        let label = self.state.labels.operations.get(operation);
-        self.meta().operation = Some(label);
+        let id = self.state.labels.operations.get_ref(operation).id();
+        self.state.operation.store(id, Ordering::Relaxed);
     }
 
     /// Adds billable input tokens.
@@ -225,21 +237,30 @@ impl RequestHandle {
     /// Marks the first output token now. The first mark wins; without one, the first body frame of a streamed
     /// response counts.
     pub fn mark_first_token(&self) {
-        let mut meta = self.meta();
-        if meta.first_token.is_none() {
-            meta.first_token = Some(Instant::now());
+        if self.state.first_token.load(Ordering::Relaxed) != 0 {
+            return;
         }
+        let since_start = self.state.info.start.elapsed().as_nanos();
+        let mark = u64::try_from(since_start).unwrap_or(u64::MAX - 1) + 1;
+        let _ = self
+            .state
+            .first_token
+            .compare_exchange(0, mark, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// Sets why generation stopped.
     pub fn set_finish_reason(&self, reason: FinishReason) {
-        self.meta().finish_reason = Some(reason);
+        let index = FINISH_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(FINISH_REASONS.len() - 1);
+        self.state.finish_reason.store(index as u8 + 1, Ordering::Relaxed);
     }
 
     /// Declares whether the response is streamed. Without it, a response whose body has more than one data
     /// frame counts as streamed; time to first token from body frames is only measured for streamed responses.
     pub fn set_stream(&self, stream: bool) {
-        self.meta().stream = Some(stream);
+        self.state.stream.store(if stream { 2 } else { 1 }, Ordering::Relaxed);
     }
 
     /// Input tokens reported so far.
@@ -253,21 +274,39 @@ impl RequestHandle {
     }
 
     /// Everything reported so far.
-    pub fn reported(&self) -> Reported {
-        let usage = TokenUsage {
-            input_tokens: self.input_tokens(),
-            output_tokens: self.output_tokens(),
+    pub fn reported(&self) -> Reported<'_> {
+        let state = &*self.state;
+        let model = label(state.model.load(Ordering::Relaxed), &state.labels.models);
+        let operation = label(state.operation.load(Ordering::Relaxed), &state.labels.operations);
+        // The layer's default applies where the handler named no operation.
+        let operation = operation.or(state.labels.default_operation.as_ref());
+        let first_token = match state.first_token.load(Ordering::Relaxed) {
+            0 => None,
+            mark => state.info.start.checked_add(std::time::Duration::from_nanos(mark - 1)),
         };
-        let meta = self.meta();
+        let finish = state.finish_reason.load(Ordering::Relaxed);
         Reported {
-            model: meta.model.clone(),
-            operation: meta.operation.clone(),
-            finish_reason: meta.finish_reason,
-            first_token: meta.first_token,
-            stream: meta.stream,
-            usage,
+            model,
+            operation,
+            finish_reason: usize::from(finish)
+                .checked_sub(1)
+                .and_then(|i| FINISH_REASONS.get(i))
+                .copied(),
+            first_token,
+            stream: match state.stream.load(Ordering::Relaxed) {
+                0 => None,
+                s => Some(s == 2),
+            },
+            usage: TokenUsage {
+                input_tokens: self.input_tokens(),
+                output_tokens: self.output_tokens(),
+            },
         }
     }
+}
+
+fn label(id: u32, set: &BoundedLabels) -> Option<&LabelValue> {
+    (id != UNSET).then(|| set.by_id(id))
 }
 
 #[cfg(test)]

@@ -79,10 +79,7 @@ impl<O: Observer> InFlight<O> {
         let Some(data) = self.data.take() else { return };
         let info = self.handle.info();
         let start = info.start;
-        let mut reported = self.handle.reported();
-        if reported.operation.is_none() {
-            reported.operation = self.shared.labels.default_operation.clone();
-        }
+        let reported = self.handle.reported();
         let streamed = reported.stream.unwrap_or(self.data_frames > 1);
         let first_token = reported.first_token.or(if streamed { self.first_frame } else { None });
         let time_per_output_token = match (first_token, reported.usage.output_tokens) {

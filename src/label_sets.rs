@@ -24,8 +24,11 @@ impl LabelSets {
         Self {
             routes: BoundedLabels::new(LabelPolicy::FirstN(max_routes), MAX_ROUTE_BYTES),
             models: BoundedLabels::new(models, MAX_NAME_BYTES),
-            operations: BoundedLabels::new(LabelPolicy::FirstN(max_operations), MAX_NAME_BYTES)
-                .with_seeds(operation::WELL_KNOWN),
+            operations: BoundedLabels::with_seeds(
+                LabelPolicy::FirstN(max_operations),
+                MAX_NAME_BYTES,
+                operation::WELL_KNOWN,
+            ),
             default_operation: None,
         }
     }

@@ -1,10 +1,11 @@
 //! Bounded label values: whatever clients send, a label has a bounded number of distinct values.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rustc_hash::FxBuildHasher;
-use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::contract::OTHER;
 
@@ -59,19 +60,28 @@ impl fmt::Display for LabelValue {
 /// Which values a [`BoundedLabels`] admits.
 #[derive(Clone, Debug)]
 pub enum LabelPolicy {
-    /// The first `n` distinct valid values, in order of arrival; later ones are `_OTHER`.
+    /// The first `n` distinct valid values, in order of arrival; later ones are `_OTHER`. Caps above
+    /// [`MAX_DISTINCT`] are lowered to it.
     FirstN(usize),
     /// Exactly these values; anything else is `_OTHER`.
     AllowList(HashSet<String>),
 }
 
+/// The most distinct values one label set admits, whatever its policy says.
+pub const MAX_DISTINCT: usize = 16_384;
+
 /// An interner that maps names to a bounded set of [`LabelValue`]s.
+///
+/// Lookups take no lock (requests intern a route, a model and an operation each): values live in an insert-only
+/// open-addressing table. Admitting a new value takes a mutex, which also enforces the cap.
 pub struct BoundedLabels {
     max_bytes: usize,
     policy: LabelPolicy,
+    cap: usize,
     other: LabelValue,
-    // Fx, not SipHash: the table is capped, so colliding names cannot grow it, and requests hash a name each.
-    values: RwLock<HashMap<Arc<str>, LabelValue, FxBuildHasher>>,
+    table: Box<[OnceLock<LabelValue>]>,
+    by_id: Box<[OnceLock<LabelValue>]>,
+    admitted: Mutex<usize>,
 }
 
 impl fmt::Debug for BoundedLabels {
@@ -86,36 +96,30 @@ impl fmt::Debug for BoundedLabels {
 impl BoundedLabels {
     /// A set admitting values allowed by `policy` that are at most `max_bytes` long.
     pub fn new(policy: LabelPolicy, max_bytes: usize) -> Self {
-        Self {
+        Self::with_seeds(policy, max_bytes, &[])
+    }
+
+    /// Like [`new`](Self::new), with `seeds` admitted up front (they do not count against a `FirstN` cap).
+    pub fn with_seeds(policy: LabelPolicy, max_bytes: usize, seeds: &[&str]) -> Self {
+        let cap = match &policy {
+            LabelPolicy::FirstN(n) => n.saturating_add(seeds.len()),
+            LabelPolicy::AllowList(allowed) => allowed.len() + seeds.len(),
+        }
+        .min(MAX_DISTINCT);
+        let slots = (cap * 2).next_power_of_two().max(16);
+        let labels = Self {
             max_bytes,
             policy,
+            cap,
             other: LabelValue::new(0, OTHER),
-            values: RwLock::new(HashMap::default()),
+            table: (0..slots).map(|_| OnceLock::new()).collect(),
+            by_id: (0..=cap).map(|_| OnceLock::new()).collect(),
+            admitted: Mutex::new(0),
+        };
+        for seed in seeds {
+            labels.admit(seed, true);
         }
-    }
-
-    /// Pre-admits `names` (they do not count against a `FirstN` cap).
-    pub(crate) fn with_seeds(self, names: &[&str]) -> Self {
-        {
-            let mut values = self.values.write().unwrap_or_else(PoisonError::into_inner);
-            for name in names {
-                let id = values.len() as u32 + 1;
-                values
-                    .entry(Arc::from(*name))
-                    .or_insert_with(|| LabelValue::new(id, name));
-            }
-        }
-        Self {
-            policy: self.policy_with_extra(names.len()),
-            ..self
-        }
-    }
-
-    fn policy_with_extra(&self, extra: usize) -> LabelPolicy {
-        match &self.policy {
-            LabelPolicy::FirstN(n) => LabelPolicy::FirstN(n.saturating_add(extra)),
-            allow => allow.clone(),
-        }
+        labels
     }
 
     /// The catch-all value.
@@ -125,32 +129,18 @@ impl BoundedLabels {
 
     /// The label value for `name`: itself when valid and admitted, `_OTHER` otherwise.
     pub fn get(&self, name: &str) -> LabelValue {
+        self.get_ref(name).clone()
+    }
+
+    /// Like [`get`](Self::get), borrowed.
+    pub fn get_ref(&self, name: &str) -> &LabelValue {
         if name.len() > self.max_bytes {
-            return self.other();
+            return &self.other;
         }
-        if let Some(v) = self.values.read().unwrap_or_else(PoisonError::into_inner).get(name) {
-            return v.clone();
+        match self.find(name) {
+            Ok(value) => value,
+            Err(_) => self.admit(name, false),
         }
-        // Only names not admitted yet are checked in full: admitted ones were valid.
-        if !self.is_valid(name) {
-            return self.other();
-        }
-        match &self.policy {
-            LabelPolicy::AllowList(allowed) if !allowed.contains(name) => return self.other(),
-            _ => {}
-        }
-        let mut values = self.values.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(v) = values.get(name) {
-            return v.clone();
-        }
-        if let LabelPolicy::FirstN(cap) = self.policy
-            && values.len() >= cap
-        {
-            return self.other();
-        }
-        let value = LabelValue::new(values.len() as u32 + 1, name);
-        values.insert(Arc::from(name), value.clone());
-        value
     }
 
     /// Like [`get`](Self::get) for raw bytes (a header, gRPC metadata): invalid UTF-8 is `_OTHER`.
@@ -161,14 +151,59 @@ impl BoundedLabels {
         }
     }
 
+    /// The value with this id (`_OTHER` for 0 or an unknown id).
+    pub fn by_id(&self, id: u32) -> &LabelValue {
+        let slot = usize::try_from(id).ok().and_then(|i| self.by_id.get(i));
+        slot.and_then(OnceLock::get).unwrap_or(&self.other)
+    }
+
     /// Number of admitted distinct values (not counting `_OTHER`).
     pub fn len(&self) -> usize {
-        self.values.read().unwrap_or_else(PoisonError::into_inner).len()
+        *self.admitted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// True when no value has been admitted yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The admitted value for `name`, or the first empty slot of its probe sequence.
+    fn find(&self, name: &str) -> Result<&LabelValue, Option<&OnceLock<LabelValue>>> {
+        let mask = self.table.len() - 1;
+        let start = FxBuildHasher.hash_one(name) as usize;
+        for probe in 0..self.table.len() {
+            let slot = &self.table[(start + probe) & mask];
+            match slot.get() {
+                Some(value) if value.as_str() == name => return Ok(value),
+                Some(_) => continue,
+                None => return Err(Some(slot)),
+            }
+        }
+        Err(None)
+    }
+
+    fn admit(&self, name: &str, seed: bool) -> &LabelValue {
+        if !self.is_valid(name) {
+            return &self.other;
+        }
+        if let LabelPolicy::AllowList(allowed) = &self.policy
+            && !seed
+            && !allowed.contains(name)
+        {
+            return &self.other;
+        }
+        let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
+        // Inserts are serialised here, so this second look is final.
+        let slot = match self.find(name) {
+            Ok(value) => return value,
+            Err(Some(slot)) if *admitted < self.cap => slot,
+            Err(_) => return &self.other,
+        };
+        *admitted += 1;
+        let id = *admitted as u32;
+        let value = slot.get_or_init(|| LabelValue::new(id, name));
+        let _ = self.by_id[*admitted].set(value.clone());
+        value
     }
 
     fn is_valid(&self, name: &str) -> bool {
@@ -181,6 +216,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn many_threads_admit_exactly_the_cap() {
+        let labels = Arc::new(BoundedLabels::new(LabelPolicy::FirstN(50), MAX_NAME_BYTES));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let labels = labels.clone();
+                std::thread::spawn(move || {
+                    (0..500)
+                        .map(|i| labels.get(&format!("m{}", (i * 7 + t) % 200)).id())
+                        .max()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().expect("thread").expect("ids") <= 50);
+        }
+        assert_eq!(labels.len(), 50);
+        let admitted: HashSet<String> = (1..=50).map(|id| labels.by_id(id).as_str().to_owned()).collect();
+        assert_eq!(admitted.len(), 50);
+    }
+
+    #[test]
     fn caps_distinct_values() {
         let labels = BoundedLabels::new(LabelPolicy::FirstN(2), MAX_NAME_BYTES);
         assert_eq!(labels.get("a").as_str(), "a");
@@ -188,6 +244,8 @@ mod tests {
         assert!(labels.get("c").is_other());
         assert_eq!(labels.get("a").as_str(), "a");
         assert_eq!(labels.len(), 2);
+        assert_eq!(labels.by_id(labels.get("b").id()).as_str(), "b");
+        assert!(labels.by_id(99).is_other());
     }
 
     #[test]
@@ -212,7 +270,7 @@ mod tests {
 
     #[test]
     fn seeds_do_not_count_against_the_cap() {
-        let labels = BoundedLabels::new(LabelPolicy::FirstN(1), MAX_NAME_BYTES).with_seeds(&["chat", "embeddings"]);
+        let labels = BoundedLabels::with_seeds(LabelPolicy::FirstN(1), MAX_NAME_BYTES, &["chat", "embeddings"]);
         assert_eq!(labels.get("chat").as_str(), "chat");
         assert_eq!(labels.get("rerank").as_str(), "rerank");
         assert!(labels.get("other").is_other());

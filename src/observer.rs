@@ -51,7 +51,7 @@ pub struct RequestSummary<'a> {
     pub time_per_output_token: Option<Duration>,
     /// What the handler reported, with token counts completed from a
     /// [`TokenUsage`](crate::TokenUsage) response extension.
-    pub reported: Reported,
+    pub reported: Reported<'a>,
     /// Whether the response was streamed (declared by the handler, or more than one data frame).
     pub streamed: bool,
 }

@@ -15,7 +15,6 @@ use metrics::{Counter, Gauge, Histogram};
 use crate::classify::{ErrorType, GrpcCode, Protocol};
 use crate::contract::{self as c, OTHER};
 use crate::handle::RequestHandle;
-use crate::labels::LabelValue;
 use crate::observer::{Observer, RequestSummary};
 use cache::HandleCache;
 use inference::InferenceHandles;
@@ -88,10 +87,7 @@ impl MetricsObserver {
 
     fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) {
         let operation = s.reported.operation.as_ref();
-        let op = (
-            operation.map_or(0, LabelValue::id),
-            operation.map_or(OTHER, LabelValue::as_str),
-        );
+        let op = (operation.map_or(0, |o| o.id()), operation.map_or(OTHER, |o| o.as_str()));
         let labels = inference::Labels {
             sink: &self.sink,
             operation: op.1,

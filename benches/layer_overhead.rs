@@ -73,6 +73,11 @@ fn layers(c: &mut Criterion) {
     });
     assert!(exporter.render().contains("inferwatch_tokens_total"));
 
+    // The recorder's own share: the metric operations one inference request makes (gauge up and down, 3 counters,
+    // 6 histograms), on handles registered up front, without any layer.
+    let (floor_recorder, _floor_exporter) = PrometheusBuilder::new().build().expect("exporter");
+    let floor = RecorderFloor::new(&floor_recorder);
+
     let mut group = c.benchmark_group("router");
     group.bench_function("bare", |b| b.to_async(&runtime).iter(|| call(&bare)));
     group.bench_function("identity_layer", |b| b.to_async(&runtime).iter(|| call(&identity)));
@@ -81,6 +86,37 @@ fn layers(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| call(&axum_prometheus))
     });
     group.finish();
+
+    c.bench_function("recorder_floor/contract_ops_per_request", |b| b.iter(|| floor.record()));
+}
+
+struct RecorderFloor {
+    gauge: metrics::Gauge,
+    counters: [metrics::Counter; 3],
+    histograms: [metrics::Histogram; 6],
+}
+
+impl RecorderFloor {
+    fn new(recorder: &dyn metrics::Recorder) -> Self {
+        let metadata = metrics::Metadata::new("bench", metrics::Level::INFO, None);
+        let key = |name: &str, i: usize| metrics::Key::from_parts(name.to_owned(), vec![metrics::Label::new("i", i.to_string())]);
+        Self {
+            gauge: recorder.register_gauge(&key("g", 0), &metadata),
+            counters: std::array::from_fn(|i| recorder.register_counter(&key("c_total", i), &metadata)),
+            histograms: std::array::from_fn(|i| recorder.register_histogram(&key("h", i), &metadata)),
+        }
+    }
+
+    fn record(&self) {
+        self.gauge.increment(1.0);
+        for c in &self.counters {
+            c.increment(1);
+        }
+        for h in &self.histograms {
+            h.record(0.5);
+        }
+        self.gauge.decrement(1.0);
+    }
 }
 
 criterion_group!(benches, layers);

@@ -99,7 +99,9 @@ struct RecorderFloor {
 impl RecorderFloor {
     fn new(recorder: &dyn metrics::Recorder) -> Self {
         let metadata = metrics::Metadata::new("bench", metrics::Level::INFO, None);
-        let key = |name: &str, i: usize| metrics::Key::from_parts(name.to_owned(), vec![metrics::Label::new("i", i.to_string())]);
+        let key = |name: &str, i: usize| {
+            metrics::Key::from_parts(name.to_owned(), vec![metrics::Label::new("i", i.to_string())])
+        };
         Self {
             gauge: recorder.register_gauge(&key("g", 0), &metadata),
             counters: std::array::from_fn(|i| recorder.register_counter(&key("c_total", i), &metadata)),

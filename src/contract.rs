@@ -88,6 +88,8 @@ pub mod label {
     pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai_token_type";
     /// The crate version.
     pub const VERSION: &str = "version";
+    /// Stage name: a well-known one (`tokenize`, `generate`, `decode`, …), one of the application's, or `_OTHER`.
+    pub const STAGE: &str = "stage";
 }
 
 /// The value used for anything outside a bounded label set.
@@ -111,6 +113,12 @@ pub const TIME_TO_FIRST_TOKEN_BUCKETS: &[f64] = &[
 /// OpenTelemetry's GenAI time-per-output-token buckets, extended by 5, 7.5 and 10 s.
 pub const TIME_PER_OUTPUT_TOKEN_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// 100 µs to two minutes: a tokenizer pass and a whole generation both land inside.
+pub const STAGE_DURATION_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0,
 ];
 
 /// Powers of 4 from 1 to 4^12 tokens.
@@ -225,6 +233,17 @@ pub const REQUEST_TOKENS: MetricDef = MetricDef {
     description: "Input and output tokens per request, by model.",
 };
 
+/// Time spent in one stage (tokenize, generate, decode, …) of a request.
+pub const STAGE_DURATION: MetricDef = MetricDef {
+    name: "inferwatch_stage_duration_seconds",
+    otel_name: Some("inferwatch.stage.duration"),
+    kind: MetricKind::Histogram,
+    unit: "s",
+    labels: &[label::STAGE, label::GEN_AI_REQUEST_MODEL],
+    buckets: STAGE_DURATION_BUCKETS,
+    description: "Duration of request stages (tokenize, generate, decode, ...) started through the request handle.",
+};
+
 /// Always 1; the label says which inferwatch version records.
 pub const BUILD_INFO: MetricDef = MetricDef {
     name: "inferwatch_build_info",
@@ -247,6 +266,7 @@ pub const ALL: &[MetricDef] = &[
     GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
     TOKENS_TOTAL,
     REQUEST_TOKENS,
+    STAGE_DURATION,
     BUILD_INFO,
 ];
 

@@ -40,12 +40,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = {
+            let _entered = this.in_flight.as_ref().map(InFlight::enter);
+            ready!(this.inner.poll(cx))
+        };
         let mut in_flight = this.in_flight.take();
         match result {
-            Ok(response) => {
+            Ok(mut response) => {
                 if let Some(in_flight) = in_flight.as_mut() {
-                    in_flight.on_response(&response);
+                    in_flight.on_response(&mut response);
                 }
                 let (parts, body) = response.into_parts();
                 // An empty body may never be polled: the request ends with its headers.

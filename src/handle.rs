@@ -9,6 +9,7 @@ use crate::classify::Protocol;
 use crate::label_sets::LabelSets;
 use crate::labels::{BoundedLabels, LabelValue};
 use crate::observer::RequestInfo;
+use crate::stage::Stage;
 
 /// Well-known `gen_ai.operation.name` values (OpenTelemetry GenAI conventions).
 pub mod operation {
@@ -126,6 +127,9 @@ struct HandleState {
     finish_reason: AtomicU8,
     /// 0 undeclared, 1 not streamed, 2 streamed.
     stream: AtomicU8,
+    /// The request span, from the tracing observer until the request finishes.
+    #[cfg(feature = "tracing")]
+    span: std::sync::Mutex<Option<tracing::Span>>,
 }
 
 /// The per-request handle: the layer puts one into each request's extensions.
@@ -171,6 +175,8 @@ impl RequestHandle {
             first_token: AtomicU64::new(0),
             finish_reason: AtomicU8::new(0),
             stream: AtomicU8::new(0),
+            #[cfg(feature = "tracing")]
+            span: std::sync::Mutex::new(None),
         };
         Self { state: Arc::new(state) }
     }
@@ -273,6 +279,46 @@ impl RequestHandle {
         self.state.output_tokens.load(Ordering::Relaxed)
     }
 
+    /// Starts a stage of this request (`tokenize`, `generate`, `decode`, or a name of the application's): a child
+    /// span of the request span and an `inferwatch_stage_duration_seconds` observation when it ends.
+    pub fn stage(&self, name: &str) -> Stage {
+        Stage::start(self, name)
+    }
+
+    pub(crate) fn stage_label(&self, name: &str) -> LabelValue {
+        self.state.labels.stages.get(name)
+    }
+
+    pub(crate) fn record_stage(&self, stage: &LabelValue, seconds: f64) {
+        if let Some(sink) = &self.state.labels.stage_sink {
+            let model = label(self.state.model.load(Ordering::Relaxed), &self.state.labels.models);
+            sink.record(stage, model, seconds);
+        }
+    }
+
+    /// Reports the prompt text. It goes onto the request span (`gen_ai.input.messages`), cut to the configured
+    /// length, only when the layer was built with
+    /// [`capture_content`](crate::InferenceLayerBuilder::capture_content); otherwise it is dropped here. Never
+    /// logged.
+    pub fn record_prompt(&self, text: &str) {
+        #[cfg(feature = "tracing")]
+        if let Some(max) = self.state.labels.capture_content {
+            crate::trace::capture(self, "gen_ai.input.messages", text, max);
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = text;
+    }
+
+    /// Reports the completion text; see [`record_prompt`](Self::record_prompt).
+    pub fn record_completion(&self, text: &str) {
+        #[cfg(feature = "tracing")]
+        if let Some(max) = self.state.labels.capture_content {
+            crate::trace::capture(self, "gen_ai.output.messages", text, max);
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = text;
+    }
+
     /// Everything reported so far.
     pub fn reported(&self) -> Reported<'_> {
         let state = &*self.state;
@@ -302,6 +348,35 @@ impl RequestHandle {
                 output_tokens: self.output_tokens(),
             },
         }
+    }
+}
+
+#[cfg(feature = "tracing")]
+impl RequestHandle {
+    pub(crate) fn attach_span(&self, span: tracing::Span) {
+        *self
+            .state
+            .span
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(span);
+    }
+
+    /// The request span (`Span::none()` when no tracing observer runs, or once the request has finished).
+    pub fn span(&self) -> tracing::Span {
+        let span = self
+            .state
+            .span
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        span.clone().unwrap_or_else(tracing::Span::none)
+    }
+
+    pub(crate) fn detach_span(&self) {
+        self.state
+            .span
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 }
 

@@ -21,12 +21,17 @@ pub(crate) struct InFlight<O: Observer> {
     data_frames: u32,
     status: Option<StatusCode>,
     grpc_code: Option<GrpcCode>,
+    /// Entered while the inner service and body are polled, so their logs and spans nest under the request.
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 impl<O: Observer> InFlight<O> {
     pub(crate) fn start(shared: Arc<Shared<O>>, handle: RequestHandle, headers: &HeaderMap) -> Self {
         let data = shared.observer.on_request(&handle, headers);
         Self {
+            #[cfg(feature = "tracing")]
+            span: handle.span(),
             shared,
             handle,
             data: Some(data),
@@ -37,7 +42,18 @@ impl<O: Observer> InFlight<O> {
         }
     }
 
-    pub(crate) fn on_response<B>(&mut self, response: &http::Response<B>) {
+    #[cfg(feature = "tracing")]
+    pub(crate) fn enter(&self) -> tracing::span::Entered<'_> {
+        self.span.enter()
+    }
+
+    #[cfg(not(feature = "tracing"))]
+    pub(crate) fn enter(&self) {}
+
+    pub(crate) fn on_response<B>(&mut self, response: &mut http::Response<B>) {
+        if let Some(data) = &self.data {
+            self.shared.observer.on_response_headers(data, response.headers_mut());
+        }
         self.status = Some(response.status());
         if self.handle.info().protocol == Protocol::Grpc {
             self.grpc_code = GrpcCode::from_headers(response.headers());

@@ -12,11 +12,21 @@ use crate::label_sets::{DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_
 use crate::labels::LabelPolicy;
 use crate::observer::Observer;
 use crate::service::InferenceService;
+use crate::stage::StageSink;
+#[cfg(feature = "tracing")]
+use crate::trace::{TraceOptions, TracingObserver};
 
 pub(crate) struct Shared<O> {
     pub(crate) labels: Arc<LabelSets>,
     pub(crate) observer: O,
 }
+
+/// The observers [`InferenceLayerBuilder::build`] installs: metrics, and with the `tracing` feature, spans and logs.
+#[cfg(feature = "tracing")]
+pub type DefaultObserver = (MetricsObserver, TracingObserver);
+/// The observers [`InferenceLayerBuilder::build`] installs: metrics, and with the `tracing` feature, spans and logs.
+#[cfg(not(feature = "tracing"))]
+pub type DefaultObserver = MetricsObserver;
 
 /// A tower [`Layer`] that measures every request of the service it wraps: counts, in-flight, duration to the
 /// end of the response body, outcome, and for inference requests time to first token, time per output token
@@ -24,7 +34,7 @@ pub(crate) struct Shared<O> {
 ///
 /// On an axum `Router`, add it with `Router::layer` (so that axum's `MatchedPath` is known to it); on tonic, with
 /// `Server::builder().layer(...)`.
-pub struct InferenceLayer<O = MetricsObserver> {
+pub struct InferenceLayer<O = DefaultObserver> {
     shared: Arc<Shared<O>>,
 }
 
@@ -45,7 +55,8 @@ impl<O> fmt::Debug for InferenceLayer<O> {
 }
 
 impl InferenceLayer {
-    /// A layer with default limits, recording into the global `metrics` recorder.
+    /// A layer with default limits, recording into the global `metrics` recorder (and, with the `tracing`
+    /// feature, into whatever `tracing` subscriber is installed).
     pub fn new() -> Self {
         Self::builder().build()
     }
@@ -93,6 +104,9 @@ pub struct InferenceLayerBuilder {
     max_routes: usize,
     default_operation: Option<String>,
     sink: Sink,
+    capture_content: Option<usize>,
+    #[cfg(feature = "tracing")]
+    trace: TraceOptions,
 }
 
 impl fmt::Debug for InferenceLayerBuilder {
@@ -111,6 +125,9 @@ impl Default for InferenceLayerBuilder {
             max_routes: DEFAULT_MAX_ROUTES,
             default_operation: None,
             sink: Sink::Global,
+            capture_content: None,
+            #[cfg(feature = "tracing")]
+            trace: TraceOptions::default(),
         }
     }
 }
@@ -153,6 +170,30 @@ impl InferenceLayerBuilder {
         self
     }
 
+    /// Lets spans carry prompt and completion text (`gen_ai.input.messages`, `gen_ai.output.messages`), each cut
+    /// to `max_chars` characters, when handlers report it with
+    /// [`RequestHandle::record_prompt`] / [`RequestHandle::record_completion`]. Off by default; never in logs.
+    pub fn capture_content(mut self, max_chars: usize) -> Self {
+        self.capture_content = Some(max_chars);
+        self
+    }
+
+    /// Whether the request span continues a trace from incoming `traceparent` / `tracestate` (the default), or
+    /// always starts a new one (for public endpoints whose callers' trace ids should not be trusted).
+    #[cfg(feature = "tracing")]
+    pub fn accept_trace_context(mut self, accept: bool) -> Self {
+        self.trace.accept_incoming = accept;
+        self
+    }
+
+    /// Writes `traceparent` into response headers so that a client can find its trace. Off by default: it is the
+    /// one change the layer can make to a response, and only when asked.
+    #[cfg(feature = "tracing")]
+    pub fn traceparent_in_response(mut self, enabled: bool) -> Self {
+        self.trace.response_traceparent = enabled;
+        self
+    }
+
     /// Records into `recorder` instead of the global `metrics` recorder.
     ///
     /// Useful to keep the layer's metrics out of the global registry, or to run several isolated layers (tests).
@@ -161,33 +202,45 @@ impl InferenceLayerBuilder {
         self
     }
 
-    fn label_sets(&self) -> Arc<LabelSets> {
+    fn label_sets(&self, stage_sink: Option<Arc<dyn StageSink>>) -> Arc<LabelSets> {
         let mut labels = LabelSets::new(self.models.clone(), self.max_operations, self.max_routes);
         labels.default_operation = self.default_operation.as_deref().map(|op| labels.operations.get(op));
+        labels.stage_sink = stage_sink;
+        labels.capture_content = self.capture_content;
         Arc::new(labels)
     }
 
-    /// Builds the layer with the metrics observer.
-    pub fn build(self) -> InferenceLayer<MetricsObserver> {
-        let labels = self.label_sets();
-        let observer = MetricsObserver::new(self.sink);
+    fn default_observer(&self, metrics: MetricsObserver) -> DefaultObserver {
+        #[cfg(feature = "tracing")]
+        return (metrics, TracingObserver::new(self.trace.clone()));
+        #[cfg(not(feature = "tracing"))]
+        return metrics;
+    }
+
+    /// Builds the layer: metrics, and with the `tracing` feature request spans and summary log lines.
+    pub fn build(self) -> InferenceLayer {
+        let metrics = MetricsObserver::new(self.sink.clone());
+        let labels = self.label_sets(Some(metrics.stage_sink()));
+        let observer = self.default_observer(metrics);
         InferenceLayer {
             shared: Arc::new(Shared { labels, observer }),
         }
     }
 
-    /// Builds the layer with `observer` alone: no metrics, only what `observer` does with each request.
+    /// Builds the layer with the default observers followed by `extra`.
+    pub fn build_with<O: Observer>(self, extra: O) -> InferenceLayer<(DefaultObserver, O)> {
+        let metrics = MetricsObserver::new(self.sink.clone());
+        let labels = self.label_sets(Some(metrics.stage_sink()));
+        let observer = (self.default_observer(metrics), extra);
+        InferenceLayer {
+            shared: Arc::new(Shared { labels, observer }),
+        }
+    }
+
+    /// Builds the layer with `observer` alone: no metrics (stages record no durations either), only what
+    /// `observer` does with each request.
     pub fn build_observer<O: Observer>(self, observer: O) -> InferenceLayer<O> {
-        let labels = self.label_sets();
-        InferenceLayer {
-            shared: Arc::new(Shared { labels, observer }),
-        }
-    }
-
-    /// Builds the layer with the metrics observer followed by `extra`.
-    pub fn build_with<O: Observer>(self, extra: O) -> InferenceLayer<(MetricsObserver, O)> {
-        let labels = self.label_sets();
-        let observer = (MetricsObserver::new(self.sink), extra);
+        let labels = self.label_sets(None);
         InferenceLayer {
             shared: Arc::new(Shared { labels, observer }),
         }

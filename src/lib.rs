@@ -39,6 +39,8 @@
 //!
 //! - `axum` (default): routes from axum's `MatchedPath`, [`RequestHandle`] as an extractor.
 //! - `prometheus` (default): [`prometheus::PrometheusBuilder`], the `/metrics` route and standalone listener.
+//! - `tracing` (default): request and stage spans, W3C trace context, a summary log line per request.
+//! - `otlp` (default): `telemetry::init`, JSON logs with trace ids and OTLP span export.
 //! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
 //!
 //! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
@@ -63,6 +65,9 @@ mod instruments;
 mod label_sets;
 mod layer;
 mod service;
+pub mod stage;
+#[cfg(feature = "tracing")]
+pub mod trace;
 
 pub use body::ResponseBody;
 pub use classify::{ErrorType, GrpcCode, Outcome, Protocol};
@@ -71,6 +76,9 @@ pub use future::ResponseFuture;
 pub use handle::{FinishReason, Reported, RequestHandle, TokenUsage, operation};
 pub use instruments::MetricsObserver;
 pub use label_sets::{DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_ROUTES};
-pub use layer::{InferenceLayer, InferenceLayerBuilder};
+pub use layer::{DefaultObserver, InferenceLayer, InferenceLayerBuilder};
 pub use observer::{Observer, RequestInfo, RequestSummary};
 pub use service::InferenceService;
+pub use stage::{EnteredStage, Stage, StageFuture, stage_name};
+#[cfg(feature = "tracing")]
+pub use trace::TracingObserver;

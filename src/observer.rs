@@ -73,6 +73,10 @@ pub trait Observer: Send + Sync + 'static {
     /// A request arrived; runs before the inner service is called.
     fn on_request(&self, handle: &RequestHandle, headers: &HeaderMap) -> Self::Data;
 
+    /// The inner service produced a response; `headers` are about to be sent. Observers must leave them alone
+    /// unless the user asked for a change (e.g. `traceparent` in responses).
+    fn on_response_headers(&self, _data: &Self::Data, _headers: &mut HeaderMap) {}
+
     /// The request finished. Called exactly once per request, on every path.
     fn on_finish(&self, data: Self::Data, summary: &RequestSummary<'_>);
 }
@@ -82,6 +86,11 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
 
     fn on_request(&self, handle: &RequestHandle, headers: &HeaderMap) -> Self::Data {
         (self.0.on_request(handle, headers), self.1.on_request(handle, headers))
+    }
+
+    fn on_response_headers(&self, (a, b): &Self::Data, headers: &mut HeaderMap) {
+        self.0.on_response_headers(a, headers);
+        self.1.on_response_headers(b, headers);
     }
 
     fn on_finish(&self, (a, b): Self::Data, summary: &RequestSummary<'_>) {

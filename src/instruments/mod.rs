@@ -15,7 +15,9 @@ use metrics::{Counter, Gauge, Histogram};
 use crate::classify::{ErrorType, GrpcCode, Protocol};
 use crate::contract::{self as c, OTHER};
 use crate::handle::RequestHandle;
+use crate::labels::LabelValue;
 use crate::observer::{Observer, RequestSummary};
+use crate::stage::StageSink;
 use cache::HandleCache;
 use inference::InferenceHandles;
 
@@ -26,7 +28,12 @@ const NO_MODEL: u32 = u32::MAX;
 ///
 /// Handles are registered the first time a label combination is seen and reused afterwards. With the global
 /// recorder, install it before the first request: handles registered before that point at the no-op recorder.
+#[derive(Clone)]
 pub struct MetricsObserver {
+    inner: Arc<Instruments>,
+}
+
+struct Instruments {
     sink: Sink,
     build_info: OnceLock<Gauge>,
     in_flight: HandleCache<u32, Gauge>,
@@ -35,6 +42,7 @@ pub struct MetricsObserver {
     rpc_duration: HandleCache<(u32, u8), Histogram>,
     inference: HandleCache<(u32, u32), Arc<InferenceHandles>>,
     gen_ai_errors: HandleCache<(u32, u32, u16), Histogram>,
+    stages: HandleCache<(u32, u32), Histogram>,
 }
 
 impl fmt::Debug for MetricsObserver {
@@ -46,6 +54,18 @@ impl fmt::Debug for MetricsObserver {
 impl MetricsObserver {
     pub(crate) fn new(sink: Sink) -> Self {
         Self {
+            inner: Arc::new(Instruments::new(sink)),
+        }
+    }
+
+    pub(crate) fn stage_sink(&self) -> Arc<dyn StageSink> {
+        self.inner.clone()
+    }
+}
+
+impl Instruments {
+    fn new(sink: Sink) -> Self {
+        Self {
             sink,
             build_info: OnceLock::new(),
             in_flight: HandleCache::default(),
@@ -54,6 +74,7 @@ impl MetricsObserver {
             rpc_duration: HandleCache::default(),
             inference: HandleCache::default(),
             gen_ai_errors: HandleCache::default(),
+            stages: HandleCache::default(),
         }
     }
 
@@ -124,9 +145,27 @@ impl MetricsObserver {
     }
 }
 
+impl StageSink for Instruments {
+    fn record(&self, stage: &LabelValue, model: Option<&LabelValue>, seconds: f64) {
+        let model = model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
+        let register = || self.sink.histogram(&c::STAGE_DURATION, &[stage.as_str(), model.1]);
+        self.stages.with((stage.id(), model.0), register, |h| h.record(seconds));
+    }
+}
+
 impl Observer for MetricsObserver {
     type Data = Gauge;
 
+    fn on_request(&self, handle: &RequestHandle, headers: &HeaderMap) -> Gauge {
+        self.inner.on_request(handle, headers)
+    }
+
+    fn on_finish(&self, in_flight: Gauge, summary: &RequestSummary<'_>) {
+        self.inner.on_finish(in_flight, summary);
+    }
+}
+
+impl Instruments {
     fn on_request(&self, handle: &RequestHandle, _headers: &HeaderMap) -> Gauge {
         self.build_info.get_or_init(|| {
             let gauge = self.sink.gauge(&c::BUILD_INFO, &[env!("CARGO_PKG_VERSION")]);

@@ -1,0 +1,230 @@
+//! Request and stage spans, W3C trace context, and one summary log line per request (feature `tracing`).
+//!
+//! Spans are `tracing` spans; with `tracing-opentelemetry` in the subscriber (as
+//! [`telemetry::init`](crate::telemetry) sets up) they become OpenTelemetry spans and carry trace ids.
+
+mod propagation;
+
+use http::HeaderMap;
+use opentelemetry::trace::Status;
+use opentelemetry::{Array, StringValue, Value};
+use tracing::field::Empty;
+use tracing::{Level, Span};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::classify::{Outcome, Protocol};
+use crate::handle::RequestHandle;
+use crate::observer::{Observer, RequestSummary};
+
+/// The target of every span and log line inferwatch emits (filter with `RUST_LOG=inferwatch=...`).
+pub const TARGET: &str = "inferwatch";
+
+/// How request spans treat trace context.
+#[derive(Clone, Debug)]
+pub(crate) struct TraceOptions {
+    pub(crate) accept_incoming: bool,
+    pub(crate) response_traceparent: bool,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        Self {
+            accept_incoming: true,
+            response_traceparent: false,
+        }
+    }
+}
+
+/// Creates a server span per request, ends it at the end of the response body, and logs one summary line.
+#[derive(Clone, Debug)]
+pub struct TracingObserver {
+    options: TraceOptions,
+}
+
+impl TracingObserver {
+    pub(crate) fn new(options: TraceOptions) -> Self {
+        Self { options }
+    }
+}
+
+impl Observer for TracingObserver {
+    type Data = Span;
+
+    fn on_request(&self, handle: &RequestHandle, headers: &HeaderMap) -> Span {
+        let span = request_span(handle);
+        if span.is_disabled() {
+            return span;
+        }
+        if self.options.accept_incoming
+            && let Some(parent) = propagation::extract(headers)
+        {
+            let _ = span.set_parent(parent);
+        }
+        handle.attach_span(span.clone());
+        span
+    }
+
+    fn on_response_headers(&self, span: &Span, headers: &mut HeaderMap) {
+        if self.options.response_traceparent && !span.is_disabled() {
+            propagation::inject(&span.context(), headers);
+        }
+    }
+
+    fn on_finish(&self, span: Span, summary: &RequestSummary<'_>) {
+        summary.handle.detach_span();
+        if span.is_disabled() {
+            // No subscriber wants spans; the summary line may still be wanted.
+            log_summary(summary);
+            return;
+        }
+        record_summary(&span, summary);
+        // The span's end time is its last exit: this one, at the end of the response body.
+        span.in_scope(|| log_summary(summary));
+    }
+}
+
+fn request_span(handle: &RequestHandle) -> Span {
+    let info = handle.info();
+    let route = info.route.as_str();
+    let span = tracing::info_span!(
+        target: TARGET,
+        parent: None,
+        "request",
+        otel.name = Empty,
+        otel.kind = "server",
+        http.request.method = Empty,
+        http.route = Empty,
+        http.response.status_code = Empty,
+        rpc.system.name = Empty,
+        rpc.method = Empty,
+        rpc.status_code = Empty,
+        gen_ai.operation.name = Empty,
+        gen_ai.request.model = Empty,
+        gen_ai.request.stream = Empty,
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        gen_ai.server.time_to_first_token = Empty,
+        error.type = Empty,
+        inferwatch.outcome = Empty,
+    );
+    if span.is_disabled() {
+        return span;
+    }
+    match info.protocol {
+        Protocol::Http => {
+            let method = info.method.as_str();
+            let name = if info.route.is_other() {
+                method.to_owned()
+            } else {
+                format!("{method} {route}")
+            };
+            span.record("otel.name", name);
+            span.record("http.request.method", method);
+            if !info.route.is_other() {
+                span.record("http.route", route);
+            }
+        }
+        Protocol::Grpc => {
+            let method = route.strip_prefix('/').unwrap_or(route);
+            span.record("otel.name", method);
+            span.record("rpc.system.name", "grpc");
+            span.record("rpc.method", method);
+        }
+    }
+    span
+}
+
+fn record_summary(span: &Span, s: &RequestSummary<'_>) {
+    if let Some(status) = s.status.filter(|_| s.info.protocol == Protocol::Http) {
+        span.record("http.response.status_code", status.as_u16());
+    }
+    if let Some(code) = s.grpc_code {
+        span.record("rpc.status_code", code.as_str());
+    }
+    let r = &s.reported;
+    if let Some(op) = r.operation {
+        span.record("gen_ai.operation.name", op.as_str());
+    }
+    if let Some(model) = r.model {
+        span.record("gen_ai.request.model", model.as_str());
+        // The span name of an inference: `{operation} {model}`, as the GenAI conventions have it.
+        if s.info.protocol == Protocol::Http {
+            let op = r.operation.map_or("inference", |o| o.as_str());
+            span.record("otel.name", format!("{op} {}", model.as_str()));
+        }
+    }
+    if s.is_inference() {
+        span.record("gen_ai.request.stream", s.streamed);
+        span.record("gen_ai.usage.input_tokens", r.usage.input_tokens);
+        span.record("gen_ai.usage.output_tokens", r.usage.output_tokens);
+    }
+    if let Some(reason) = r.finish_reason {
+        let reasons = Array::String(vec![StringValue::from(reason.as_str())]);
+        span.set_attribute("gen_ai.response.finish_reasons", Value::Array(reasons));
+    }
+    if let Some(ttft) = s.time_to_first_token {
+        span.record("gen_ai.server.time_to_first_token", ttft.as_secs_f64());
+    }
+    span.record("inferwatch.outcome", s.outcome.as_str());
+    if let Some(error) = &s.error_type {
+        span.record("error.type", error.as_str());
+        if s.outcome == Outcome::ServerError {
+            span.set_status(Status::error(error.as_str().to_owned()));
+        }
+    }
+}
+
+/// One line per finished request: server errors at ERROR, client errors at WARN, the rest at INFO.
+fn log_summary(s: &RequestSummary<'_>) {
+    let info = s.info;
+    let status = match (s.grpc_code, s.status) {
+        (Some(code), _) => code.as_str().to_owned(),
+        (None, Some(status)) => status.as_str().to_owned(),
+        (None, None) => String::new(),
+    };
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    macro_rules! summary {
+        ($level:expr) => {
+            tracing::event!(
+                target: TARGET,
+                $level,
+                method = info.method.as_str(),
+                route = info.route.as_str(),
+                status = status.as_str(),
+                outcome = s.outcome.as_str(),
+                model = s.reported.model.map_or("", |m| m.as_str()),
+                duration_ms = ms(s.duration),
+                ttft_ms = s.time_to_first_token.map_or(f64::NAN, ms),
+                input_tokens = s.reported.usage.input_tokens,
+                output_tokens = s.reported.usage.output_tokens,
+                finish_reason = s.reported.finish_reason.map_or("", |r| r.as_str()),
+                error_type = s.error_type.as_ref().map_or("", |e| e.as_str()),
+                "request finished"
+            )
+        };
+    }
+    match s.outcome {
+        Outcome::ServerError => summary!(Level::ERROR),
+        Outcome::ClientError => summary!(Level::WARN),
+        Outcome::Ok | Outcome::Cancelled => summary!(Level::INFO),
+    }
+}
+
+/// A stage span under the request span; `Span::none()` when the request has no span.
+pub(crate) fn stage_span(handle: &RequestHandle, name: &str) -> Span {
+    let parent = handle.span();
+    if parent.is_disabled() {
+        return Span::none();
+    }
+    tracing::info_span!(target: TARGET, parent: &parent, "stage", otel.name = name, inferwatch.stage = name)
+}
+
+/// Puts `text` on the request span as `key`, cut to `max_chars` characters.
+pub(crate) fn capture(handle: &RequestHandle, key: &'static str, text: &str, max_chars: usize) {
+    let span = handle.span();
+    if span.is_disabled() {
+        return;
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    span.set_attribute(key, cut);
+}

@@ -12,6 +12,9 @@
 //!      -d '{"model":"toy","prompt":"Say hello","max_tokens":8,"stream":true}'
 //! curl -s localhost:8080/metrics
 //! ```
+//!
+//! With `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318` (or `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` and port 4317)
+//! each request is exported as a span with `tokenize`, `generate` and `decode` children.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -28,7 +31,8 @@ use axum::{Json, Router};
 use clap::Parser;
 use futures_util::stream::{self, Stream, StreamExt};
 use inferwatch::prometheus::PrometheusBuilder;
-use inferwatch::{FinishReason, InferenceLayer, RequestHandle, operation};
+use inferwatch::telemetry::TelemetryBuilder;
+use inferwatch::{FinishReason, InferenceLayer, RequestHandle, Stage, operation, stage_name};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
@@ -143,28 +147,43 @@ async fn completions(
     handle.set_operation(operation::TEXT_COMPLETION);
     handle.set_stream(request.stream);
     let prompt = request.prompt.text();
-    let input_tokens = count_tokens(&prompt);
+    handle.record_prompt(&prompt);
+    let input_tokens = {
+        let _tokenize = handle.stage(stage_name::TOKENIZE).entered();
+        count_tokens(&prompt)
+    };
     handle.add_input_tokens(input_tokens);
+    tracing::info!(input_tokens, max_tokens = request.max_tokens, "prompt tokenized");
     let (words, finish) = generate(&prompt, request.max_tokens);
     let id = format!("cmpl-{:016x}", rand_id());
     if request.stream {
-        let events = stream_completion(state.token_delay, handle, id, request.model, words, finish);
+        let generate = handle.stage(stage_name::GENERATE);
+        let events = stream_completion(state.token_delay, handle, generate, id, request.model, words, finish);
         return Sse::new(events).into_response();
     }
-    for _ in &words {
-        tokio::time::sleep(state.token_delay).await;
-        // The client sees nothing until the end, but the model knows when its first token came out.
-        handle.mark_first_token();
-        handle.add_output_tokens(1);
-    }
+    let generation = async {
+        for _ in &words {
+            tokio::time::sleep(state.token_delay).await;
+            // The client sees nothing until the end, but the model knows when its first token came out.
+            handle.mark_first_token();
+            handle.add_output_tokens(1);
+        }
+    };
+    handle.stage(stage_name::GENERATE).instrument(generation).await;
     handle.set_finish_reason(finish);
     let output_tokens = words.len() as u64;
+    // Detokenizing is CPU work: off the async runtime, still under the request's span.
+    let decode = handle.stage(stage_name::DECODE);
+    let text = tokio::task::spawn_blocking(move || decode.in_scope(|| words.concat()))
+        .await
+        .unwrap_or_default();
+    handle.record_completion(&text);
     Json(json!({
         "id": id,
         "object": "text_completion",
         "created": unix_now(),
         "model": request.model,
-        "choices": [{"text": words.concat(), "index": 0, "logprobs": null, "finish_reason": finish.as_str()}],
+        "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": finish.as_str()}],
         "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens, "total_tokens": input_tokens + output_tokens},
     }))
     .into_response()
@@ -174,6 +193,7 @@ async fn completions(
 fn stream_completion(
     delay: Duration,
     handle: RequestHandle,
+    generate: Stage,
     id: String,
     model: String,
     words: Vec<String>,
@@ -197,6 +217,8 @@ fn stream_completion(
         }
     });
     let last = stream::once(async move {
+        // The generate stage ends with the last token (or when the client hangs up and the stream is dropped).
+        generate.end();
         handle.set_finish_reason(finish);
         Event::default().data(chunk("", Some(finish.as_str())).to_string())
     });
@@ -223,6 +245,8 @@ async fn models() -> Json<Value> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    // JSON logs on stdout; spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
+    let _telemetry = TelemetryBuilder::new().service_name("inferwatch-axum-example").init()?;
     let exporter = PrometheusBuilder::new().install()?;
     let state = Arc::new(AppState {
         token_delay: Duration::from_millis(args.token_delay_ms),
@@ -236,7 +260,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Merged after the layer: scrapes are not inference traffic.
         .merge(exporter.router());
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
-    println!("inferwatch example listening on http://{}", listener.local_addr()?);
+    tracing::info!(addr = %listener.local_addr()?, "inferwatch example listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

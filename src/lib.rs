@@ -66,6 +66,8 @@ mod label_sets;
 mod layer;
 mod service;
 pub mod stage;
+#[cfg(feature = "otlp")]
+pub mod telemetry;
 #[cfg(feature = "tracing")]
 pub mod trace;
 

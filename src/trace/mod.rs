@@ -136,7 +136,7 @@ fn request_span(handle: &RequestHandle) -> Span {
 
 fn record_summary(span: &Span, s: &RequestSummary<'_>) {
     if let Some(status) = s.status.filter(|_| s.info.protocol == Protocol::Http) {
-        span.record("http.response.status_code", status.as_u16());
+        span.record("http.response.status_code", i64::from(status.as_u16()));
     }
     if let Some(code) = s.grpc_code {
         span.record("rpc.status_code", code.as_str());
@@ -147,16 +147,12 @@ fn record_summary(span: &Span, s: &RequestSummary<'_>) {
     }
     if let Some(model) = r.model {
         span.record("gen_ai.request.model", model.as_str());
-        // The span name of an inference: `{operation} {model}`, as the GenAI conventions have it.
-        if s.info.protocol == Protocol::Http {
-            let op = r.operation.map_or("inference", |o| o.as_str());
-            span.record("otel.name", format!("{op} {}", model.as_str()));
-        }
     }
     if s.is_inference() {
         span.record("gen_ai.request.stream", s.streamed);
-        span.record("gen_ai.usage.input_tokens", r.usage.input_tokens);
-        span.record("gen_ai.usage.output_tokens", r.usage.output_tokens);
+        // tracing-opentelemetry exports u64 as strings; OpenTelemetry wants ints.
+        span.record("gen_ai.usage.input_tokens", as_i64(r.usage.input_tokens));
+        span.record("gen_ai.usage.output_tokens", as_i64(r.usage.output_tokens));
     }
     if let Some(reason) = r.finish_reason {
         let reasons = Array::String(vec![StringValue::from(reason.as_str())]);
@@ -172,6 +168,10 @@ fn record_summary(span: &Span, s: &RequestSummary<'_>) {
             span.set_status(Status::error(error.as_str().to_owned()));
         }
     }
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// One line per finished request: server errors at ERROR, client errors at WARN, the rest at INFO.

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod exposition;
 pub mod grpc;
+pub mod otlp;
 
 use std::future::Future;
 use std::net::SocketAddr;

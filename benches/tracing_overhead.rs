@@ -15,6 +15,7 @@ use inferwatch::{InferenceLayer, RequestHandle, stage_name};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower::ServiceExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
 const ANSWER: &str = "{\"choices\":[{\"text\":\"hello world\"}]}";
@@ -53,13 +54,10 @@ async fn call(router: &Router) {
 }
 
 fn spans(c: &mut Criterion) {
-    // Every span sampled and built, none exported: the cost of tracing itself.
+    // Every span sampled and built, none exported: the cost of tracing itself. The layer is configured as
+    // `telemetry::init` configures it, for all routers alike (the TRACE level lets TraceLayer's DEBUG spans in).
     let provider = SdkTracerProvider::builder().build();
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("bench"))
-        .with_location(false)
-        .with_threads(false)
-        .with_tracked_inactivity(false);
+    let otel = inferwatch::telemetry::opentelemetry_layer(provider.tracer("bench"), LevelFilter::TRACE);
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(otel)).expect("subscriber");
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -28,15 +28,31 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{Layer as _, Registry};
+use tracing_subscriber::{Layer, Registry};
 
 /// Sets up JSON logs and, where an endpoint is configured, OTLP export, with defaults and `OTEL_*` variables.
 pub fn init() -> Result<TelemetryGuard, TelemetryError> {
     TelemetryBuilder::new().init()
+}
+
+/// The tracing-opentelemetry layer as [`init`] configures it: spans up to `span_level`; no source locations,
+/// thread ids or busy/idle times on spans; and inferwatch's own summary lines kept out of spans (they repeat the
+/// span's attributes, and would be exported as span events).
+pub fn opentelemetry_layer<S>(tracer: opentelemetry_sdk::trace::Tracer, span_level: LevelFilter) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let not_summaries = filter_fn(|meta| !(meta.is_event() && meta.target() == crate::trace::TARGET));
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_filter(span_level.and(not_summaries))
 }
 
 /// How log lines look.
@@ -193,14 +209,7 @@ impl TelemetryBuilder {
     /// Installs the global `tracing` subscriber (and OpenTelemetry's global tracer provider and W3C propagator).
     pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
         let provider = self.tracer_provider()?;
-        let tracer = provider.tracer("inferwatch");
-        // Source locations, thread ids and busy/idle times would ride on every span: cost with no use here.
-        let otel = tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_location(false)
-            .with_threads(false)
-            .with_tracked_inactivity(false)
-            .with_filter(self.span_level);
+        let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&self.default_filter));
         let writer = self.writer.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
         let logs = match self.format {

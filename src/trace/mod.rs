@@ -7,8 +7,8 @@ mod propagation;
 
 use http::HeaderMap;
 use opentelemetry::trace::Status;
-use opentelemetry::{Array, StringValue, Value};
-use tracing::field::Empty;
+use opentelemetry::{Array, StringValue, Value as OtelValue};
+use tracing::field::{Empty, Field, Value};
 use tracing::{Level, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -86,87 +86,116 @@ impl Observer for TracingObserver {
 fn request_span(handle: &RequestHandle) -> Span {
     let info = handle.info();
     let route = info.route.as_str();
-    let span = tracing::info_span!(
-        target: TARGET,
-        parent: None,
-        "request",
-        otel.name = Empty,
-        otel.kind = "server",
-        http.request.method = Empty,
-        http.route = Empty,
-        http.response.status_code = Empty,
-        rpc.system.name = Empty,
-        rpc.method = Empty,
-        rpc.status_code = Empty,
-        gen_ai.operation.name = Empty,
-        gen_ai.request.model = Empty,
-        gen_ai.request.stream = Empty,
-        gen_ai.usage.input_tokens = Empty,
-        gen_ai.usage.output_tokens = Empty,
-        gen_ai.server.time_to_first_token = Empty,
-        error.type = Empty,
-        inferwatch.outcome = Empty,
-    );
-    if span.is_disabled() {
-        return span;
+    // Attributes known now are given at creation: each later `record` is a trip through the subscriber.
+    macro_rules! span {
+        ($name:expr, $($fields:tt)*) => {
+            tracing::info_span!(
+                target: TARGET,
+                parent: None,
+                "request",
+                otel.name = $name,
+                otel.kind = "server",
+                // FINISH_FIELDS, in this order and at these positions in every callsite.
+                http.response.status_code = Empty,
+                rpc.status_code = Empty,
+                gen_ai.operation.name = Empty,
+                gen_ai.request.model = Empty,
+                gen_ai.request.stream = Empty,
+                gen_ai.usage.input_tokens = Empty,
+                gen_ai.usage.output_tokens = Empty,
+                gen_ai.server.time_to_first_token = Empty,
+                error.type = Empty,
+                inferwatch.outcome = Empty,
+                $($fields)*
+            )
+        };
     }
     match info.protocol {
+        Protocol::Http if info.route.is_other() => {
+            let method = info.method.as_str();
+            span!(method, http.request.method = method,)
+        }
         Protocol::Http => {
             let method = info.method.as_str();
-            let name = if info.route.is_other() {
-                method.to_owned()
-            } else {
-                format!("{method} {route}")
-            };
-            span.record("otel.name", name);
-            span.record("http.request.method", method);
-            if !info.route.is_other() {
-                span.record("http.route", route);
-            }
+            span!(
+                format!("{method} {route}"),
+                http.request.method = method,
+                http.route = route,
+            )
         }
         Protocol::Grpc => {
             let method = route.strip_prefix('/').unwrap_or(route);
-            span.record("otel.name", method);
-            span.record("rpc.system.name", "grpc");
-            span.record("rpc.method", method);
+            span!(method, rpc.system.name = "grpc", rpc.method = method,)
         }
     }
-    span
 }
 
+/// Where the fields recorded at the end sit in each request span's field set (after `otel.name`, `otel.kind`).
+const FINISH_FIELDS: std::ops::Range<usize> = 2..12;
+
 fn record_summary(span: &Span, s: &RequestSummary<'_>) {
-    if let Some(status) = s.status.filter(|_| s.info.protocol == Protocol::Http) {
-        span.record("http.response.status_code", i64::from(status.as_u16()));
-    }
-    if let Some(code) = s.grpc_code {
-        span.record("rpc.status_code", code.as_str());
-    }
+    let Some(meta) = span.metadata() else { return };
+    let fields: Vec<Field> = meta
+        .fields()
+        .iter()
+        .skip(FINISH_FIELDS.start)
+        .take(FINISH_FIELDS.len())
+        .collect();
+    let [
+        status,
+        rpc_status,
+        operation,
+        model,
+        stream,
+        input,
+        output,
+        ttft,
+        error,
+        outcome,
+    ] = fields.as_slice()
+    else {
+        return;
+    };
+    debug_assert_eq!(status.name(), "http.response.status_code");
+    debug_assert_eq!(outcome.name(), "inferwatch.outcome");
     let r = &s.reported;
-    if let Some(op) = r.operation {
-        span.record("gen_ai.operation.name", op.as_str());
+    let http_status = s
+        .status
+        .filter(|_| s.info.protocol == Protocol::Http)
+        .map(|st| i64::from(st.as_u16()));
+    let inference = s.is_inference();
+    // tracing-opentelemetry exports u64 as strings; OpenTelemetry wants ints.
+    let (tokens_in, tokens_out) = (as_i64(r.usage.input_tokens), as_i64(r.usage.output_tokens));
+    let ttft_seconds = s.time_to_first_token.map(|d| d.as_secs_f64());
+    let grpc_code = s.grpc_code.map(|c| c.as_str());
+    let (op_name, model_name) = (r.operation.map(|o| o.as_str()), r.model.map(|m| m.as_str()));
+    let error_name = s.error_type.as_ref().map(|e| e.as_str());
+    let outcome_name = s.outcome.as_str();
+    fn dyn_value<T: Value>(v: &Option<T>) -> Option<&dyn Value> {
+        v.as_ref().map(|v| v as &dyn Value)
     }
-    if let Some(model) = r.model {
-        span.record("gen_ai.request.model", model.as_str());
-    }
-    if s.is_inference() {
-        span.record("gen_ai.request.stream", s.streamed);
-        // tracing-opentelemetry exports u64 as strings; OpenTelemetry wants ints.
-        span.record("gen_ai.usage.input_tokens", as_i64(r.usage.input_tokens));
-        span.record("gen_ai.usage.output_tokens", as_i64(r.usage.output_tokens));
-    }
+    let values = [
+        (status, dyn_value(&http_status)),
+        (rpc_status, dyn_value(&grpc_code)),
+        (operation, dyn_value(&op_name)),
+        (model, dyn_value(&model_name)),
+        (stream, inference.then_some(&s.streamed).map(|v| v as &dyn Value)),
+        (input, inference.then_some(&tokens_in).map(|v| v as &dyn Value)),
+        (output, inference.then_some(&tokens_out).map(|v| v as &dyn Value)),
+        (ttft, dyn_value(&ttft_seconds)),
+        (error, dyn_value(&error_name)),
+        (outcome, Some(&outcome_name as &dyn Value)),
+    ];
+    // One trip through the subscriber for all of them.
+    span.record_all(&meta.fields().value_set(&values));
     if let Some(reason) = r.finish_reason {
         let reasons = Array::String(vec![StringValue::from(reason.as_str())]);
-        span.set_attribute("gen_ai.response.finish_reasons", Value::Array(reasons));
+        span.set_attribute("gen_ai.response.finish_reasons", OtelValue::Array(reasons));
     }
-    if let Some(ttft) = s.time_to_first_token {
-        span.record("gen_ai.server.time_to_first_token", ttft.as_secs_f64());
-    }
-    span.record("inferwatch.outcome", s.outcome.as_str());
-    if let Some(error) = &s.error_type {
-        span.record("error.type", error.as_str());
-        if s.outcome == Outcome::ServerError {
-            span.set_status(Status::error(error.as_str().to_owned()));
-        }
+    if let Some(error) = &s.error_type
+        && s.outcome == Outcome::ServerError
+    {
+        span.set_status(Status::error(error.as_str().to_owned()));
     }
 }
 

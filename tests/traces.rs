@@ -328,15 +328,17 @@ async fn grpc_calls_are_server_spans_named_by_method() {
         .await
         .expect("ok");
     let client = GeneratorClient::connect(addr).await;
-    let failing = GenerateRequest {
-        model: "grpc-model".into(),
-        fail_code: tonic::Code::Unavailable as i32,
-        ..Default::default()
-    };
-    assert!(client.unary(UNARY, failing).await.is_err());
+    for code in [tonic::Code::Unavailable, tonic::Code::InvalidArgument] {
+        let failing = GenerateRequest {
+            model: "grpc-model".into(),
+            fail_code: code as i32,
+            ..Default::default()
+        };
+        assert_eq!(client.unary(UNARY, failing).await.expect_err("fails").code(), code);
+    }
 
-    let spans = f.spans_where(2, |s| attr_str(s, "gen_ai.request.model") == Some("grpc-model"));
-    assert_eq!(spans.len(), 2);
+    let spans = f.spans_where(3, |s| attr_str(s, "gen_ai.request.model") == Some("grpc-model"));
+    assert_eq!(spans.len(), 3);
     for span in &spans {
         assert_eq!(span.name, "test.v1.Generator/Generate");
         assert_eq!(kind(span), SpanKind::Server);
@@ -357,4 +359,10 @@ async fn grpc_calls_are_server_spans_named_by_method() {
         .expect("failed span");
     assert_eq!(status(failed), OtelStatus::Error);
     assert_eq!(attr_str(failed, "error.type"), Some("UNAVAILABLE"));
+    let invalid = spans
+        .iter()
+        .find(|s| attr_str(s, "rpc.status_code") == Some("INVALID_ARGUMENT"))
+        .expect("invalid-argument span");
+    assert_eq!(status(invalid), OtelStatus::Error, "every gRPC code but OK is an error");
+    assert_eq!(status(ok), OtelStatus::Unset);
 }

@@ -192,8 +192,10 @@ fn record_summary(span: &Span, s: &RequestSummary<'_>) {
         let reasons = Array::String(vec![StringValue::from(reason.as_str())]);
         span.set_attribute("gen_ai.response.finish_reasons", OtelValue::Array(reasons));
     }
+    // HTTP 4xx is the client's error and leaves the status unset; for gRPC every code but OK is an error.
+    let grpc_error = s.grpc_code.is_some_and(|c| c != crate::GrpcCode::Ok);
     if let Some(error) = &s.error_type
-        && s.outcome == Outcome::ServerError
+        && (s.outcome == Outcome::ServerError || grpc_error)
     {
         span.set_status(Status::error(error.as_str().to_owned()));
     }

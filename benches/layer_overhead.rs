@@ -4,21 +4,14 @@
 //!
 //! `cargo bench --bench layer_overhead`
 
+mod support;
+
 use axum::Router;
-use axum::body::Body;
 use axum::routing::post;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::Request;
-use http_body_util::BodyExt;
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::{InferenceLayer, RequestHandle, operation};
-use tower::ServiceExt;
-
-const ANSWER: &str = "{\"choices\":[{\"text\":\"hello world\"}]}";
-
-async fn plain() -> &'static str {
-    ANSWER
-}
+use support::{ANSWER, call, plain};
 
 async fn reporting(handle: RequestHandle) -> &'static str {
     handle.set_model("toy");
@@ -27,19 +20,6 @@ async fn reporting(handle: RequestHandle) -> &'static str {
     handle.mark_first_token();
     handle.add_output_tokens(2);
     ANSWER
-}
-
-fn request() -> Request<Body> {
-    Request::post("/v1/completions")
-        .header("content-type", "application/json")
-        .body(Body::from("{\"prompt\":\"hi\"}"))
-        .expect("request")
-}
-
-async fn call(router: &Router) {
-    let response = router.clone().oneshot(request()).await.expect("infallible");
-    let body = response.into_body().collect().await.expect("body").to_bytes();
-    assert_eq!(body.len(), ANSWER.len());
 }
 
 fn layers(c: &mut Criterion) {

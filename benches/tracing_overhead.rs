@@ -4,25 +4,18 @@
 //!
 //! `cargo bench --bench tracing_overhead`
 
+mod support;
+
 use axum::Router;
-use axum::body::Body;
 use axum::routing::post;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::Request;
-use http_body_util::BodyExt;
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::{InferenceLayer, RequestHandle, stage_name};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tower::ServiceExt;
+use support::{ANSWER, call, plain};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
-
-const ANSWER: &str = "{\"choices\":[{\"text\":\"hello world\"}]}";
-
-async fn plain() -> &'static str {
-    ANSWER
-}
 
 async fn reporting(handle: RequestHandle) -> &'static str {
     handle.set_model("toy");
@@ -39,18 +32,6 @@ async fn staged(handle: RequestHandle) -> &'static str {
     handle.add_input_tokens(12);
     handle.add_output_tokens(2);
     ANSWER
-}
-
-fn request() -> Request<Body> {
-    Request::post("/v1/completions")
-        .body(Body::from("{\"prompt\":\"hi\"}"))
-        .expect("request")
-}
-
-async fn call(router: &Router) {
-    let response = router.clone().oneshot(request()).await.expect("infallible");
-    let body = response.into_body().collect().await.expect("body").to_bytes();
-    assert_eq!(body.len(), ANSWER.len());
 }
 
 fn spans(c: &mut Criterion) {

@@ -301,22 +301,21 @@ impl RequestHandle {
     /// [`capture_content`](crate::InferenceLayerBuilder::capture_content); otherwise it is dropped here. Never
     /// logged.
     pub fn record_prompt(&self, text: &str) {
-        #[cfg(feature = "tracing")]
-        if let Some(max) = self.state.labels.capture_content {
-            crate::trace::capture(self, "gen_ai.input.messages", text, max);
-        }
-        #[cfg(not(feature = "tracing"))]
-        let _ = text;
+        self.capture("gen_ai.input.messages", text);
     }
 
     /// Reports the completion text; see [`record_prompt`](Self::record_prompt).
     pub fn record_completion(&self, text: &str) {
+        self.capture("gen_ai.output.messages", text);
+    }
+
+    fn capture(&self, key: &'static str, text: &str) {
         #[cfg(feature = "tracing")]
         if let Some(max) = self.state.labels.capture_content {
-            crate::trace::capture(self, "gen_ai.output.messages", text, max);
+            crate::trace::capture(self, key, text, max);
         }
         #[cfg(not(feature = "tracing"))]
-        let _ = text;
+        let _ = (key, text);
     }
 
     /// Everything reported so far.

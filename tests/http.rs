@@ -203,6 +203,13 @@ async fn a_panicking_handler_leaves_nothing_in_flight() {
         client().request(request).await.is_err(),
         "the connection dies with the panicking task"
     );
+    // The client can see the connection close before the unwinding task has finished recording.
+    let duration_count = format!("{HTTP_DURATION}_count");
+    let recorded = eventually(Duration::from_secs(5), || {
+        scrape(&exporter).try_get(&duration_count, &[("http_route", "/panic")]) == Some(1.0)
+    })
+    .await;
+    assert!(recorded, "the panicked request is recorded");
     let s = scrape(&exporter);
     assert_eq!(s.get(IN_FLIGHT, &[("route", "/panic")]), 0.0);
     assert_eq!(

@@ -14,10 +14,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHandle {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<RequestHandle>()
-            .cloned()
-            .unwrap_or_else(RequestHandle::detached))
+        Ok(crate::ext::from_extensions(&parts.extensions))
     }
 }

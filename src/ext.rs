@@ -17,7 +17,7 @@ pub trait InferenceRequestExt {
     fn inference(&self) -> RequestHandle;
 }
 
-fn from_extensions(extensions: &http::Extensions) -> RequestHandle {
+pub(crate) fn from_extensions(extensions: &http::Extensions) -> RequestHandle {
     extensions
         .get::<RequestHandle>()
         .cloned()

@@ -218,10 +218,8 @@ impl RequestHandle {
 
     /// Like [`set_model`](Self::set_model) for raw bytes (a header, gRPC metadata); invalid UTF-8 is `_OTHER`.
     pub fn set_model_bytes(&self, model: &[u8]) {
-        match std::str::from_utf8(model) {
-            Ok(model) => self.set_model(model),
-            Err(_) => self.state.model.store(0, Ordering::Relaxed),
-        }
+        let id = self.state.labels.models.get_bytes(model).id();
+        self.state.model.store(id, Ordering::Relaxed);
     }
 
     /// Names the operation (`gen_ai.operation.name`); see [`operation`](crate::operation) for well-known values.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode};
 
-use crate::classify::{End, GrpcCode, Protocol, classify};
+use crate::classify::{End, GrpcCode, Protocol, classify, grpc_status};
 use crate::handle::{RequestHandle, TokenUsage};
 use crate::layer::Shared;
 use crate::observer::{Observer, RequestSummary};
@@ -102,11 +102,11 @@ impl<O: Observer> InFlight<O> {
             (Some(first), n) if n >= 2 => Some(per_token(now.saturating_duration_since(first), n - 1)),
             _ => None,
         };
-        let (outcome, error_type) = classify(info.protocol, end, self.status, self.grpc_code);
         let grpc_code = match info.protocol {
-            Protocol::Grpc => crate::classify::grpc_status(self.status, self.grpc_code, end),
+            Protocol::Grpc => grpc_status(self.status, self.grpc_code, end),
             Protocol::Http => None,
         };
+        let (outcome, error_type) = classify(info.protocol, end, self.status, grpc_code);
         let summary = RequestSummary {
             info,
             handle: &self.handle,

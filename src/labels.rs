@@ -144,10 +144,10 @@ impl BoundedLabels {
     }
 
     /// Like [`get`](Self::get) for raw bytes (a header, gRPC metadata): invalid UTF-8 is `_OTHER`.
-    pub fn get_bytes(&self, name: &[u8]) -> LabelValue {
+    pub fn get_bytes(&self, name: &[u8]) -> &LabelValue {
         match std::str::from_utf8(name) {
-            Ok(name) => self.get(name),
-            Err(_) => self.other(),
+            Ok(name) => self.get_ref(name),
+            Err(_) => &self.other,
         }
     }
 

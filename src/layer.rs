@@ -210,18 +210,20 @@ impl InferenceLayerBuilder {
         Arc::new(labels)
     }
 
-    fn default_observer(&self, metrics: MetricsObserver) -> DefaultObserver {
+    /// The label sets and default observers, with stages recording through the metrics observer.
+    fn default_parts(&self) -> (Arc<LabelSets>, DefaultObserver) {
+        let metrics = MetricsObserver::new(self.sink.clone());
+        let labels = self.label_sets(Some(metrics.stage_sink()));
         #[cfg(feature = "tracing")]
-        return (metrics, TracingObserver::new(self.trace.clone()));
+        let observer = (metrics, TracingObserver::new(self.trace.clone()));
         #[cfg(not(feature = "tracing"))]
-        return metrics;
+        let observer = metrics;
+        (labels, observer)
     }
 
     /// Builds the layer: metrics, and with the `tracing` feature request spans and summary log lines.
     pub fn build(self) -> InferenceLayer {
-        let metrics = MetricsObserver::new(self.sink.clone());
-        let labels = self.label_sets(Some(metrics.stage_sink()));
-        let observer = self.default_observer(metrics);
+        let (labels, observer) = self.default_parts();
         InferenceLayer {
             shared: Arc::new(Shared { labels, observer }),
         }
@@ -229,11 +231,12 @@ impl InferenceLayerBuilder {
 
     /// Builds the layer with the default observers followed by `extra`.
     pub fn build_with<O: Observer>(self, extra: O) -> InferenceLayer<(DefaultObserver, O)> {
-        let metrics = MetricsObserver::new(self.sink.clone());
-        let labels = self.label_sets(Some(metrics.stage_sink()));
-        let observer = (self.default_observer(metrics), extra);
+        let (labels, observer) = self.default_parts();
         InferenceLayer {
-            shared: Arc::new(Shared { labels, observer }),
+            shared: Arc::new(Shared {
+                labels,
+                observer: (observer, extra),
+            }),
         }
     }
 

@@ -47,12 +47,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+/// The `tracing` target of every log line inferwatch writes.
+#[allow(dead_code)]
+pub(crate) const LOG_TARGET: &str = "inferwatch";
+
 pub mod classify;
 pub mod contract;
+#[cfg(feature = "health")]
+pub mod health;
 pub mod labels;
 pub mod observer;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+pub mod sampler;
 
 #[cfg(feature = "axum")]
 mod axum_ext;

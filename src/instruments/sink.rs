@@ -25,6 +25,15 @@ impl Sink {
         }
     }
 
+    /// Runs `f` with this sink as the recorder the `metrics` macros see (for crates that record through them).
+    #[cfg_attr(not(feature = "host"), allow(dead_code))]
+    pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        match self {
+            Sink::Global => f(),
+            Sink::Recorder(recorder) => metrics::with_local_recorder(recorder.as_ref(), f),
+        }
+    }
+
     pub(crate) fn counter(&self, def: &MetricDef, values: &[&str]) -> Counter {
         let key = key(def, values);
         self.with(|r| r.register_counter(&key, &METADATA))

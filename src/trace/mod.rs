@@ -17,7 +17,7 @@ use crate::handle::RequestHandle;
 use crate::observer::{Observer, RequestSummary};
 
 /// The target of every span and log line inferwatch emits (filter with `RUST_LOG=inferwatch=...`).
-pub const TARGET: &str = "inferwatch";
+pub const TARGET: &str = crate::LOG_TARGET;
 
 /// How request spans treat trace context.
 #[derive(Clone, Debug)]

@@ -90,10 +90,25 @@ pub mod label {
     pub const VERSION: &str = "version";
     /// Stage name: a well-known one (`tokenize`, `generate`, `decode`, …), one of the application's, or `_OTHER`.
     pub const STAGE: &str = "stage";
+    /// GPU UUID (`hw.id`).
+    pub const HW_ID: &str = "hw_id";
+    /// GPU model name (`hw.name`).
+    pub const HW_NAME: &str = "hw_name";
+    /// GPU index as NVML numbers devices.
+    pub const GPU: &str = "gpu";
+    /// Which reading failed: one of [`crate::sampler::GpuField`]'s names, or `device`.
+    pub const FIELD: &str = "field";
+    /// A configured filesystem path.
+    pub const MOUNTPOINT: &str = "mountpoint";
+    /// A registered health check, `component:measurement`.
+    pub const CHECK: &str = "check";
 }
 
 /// The value used for anything outside a bounded label set.
 pub const OTHER: &str = "_OTHER";
+
+mod host;
+pub use host::*;
 
 /// OpenTelemetry's HTTP duration buckets, extended to five minutes.
 pub const HTTP_DURATION_BUCKETS: &[f64] = &[
@@ -255,6 +270,17 @@ pub const BUILD_INFO: MetricDef = MetricDef {
     description: "Always 1; the version label names the inferwatch release recording these metrics.",
 };
 
+/// The latest result of each health check.
+pub const HEALTH_STATUS: MetricDef = MetricDef {
+    name: "inferwatch_health_status",
+    otel_name: Some("inferwatch.health.status"),
+    kind: MetricKind::Gauge,
+    unit: "1",
+    labels: &[label::CHECK],
+    buckets: &[],
+    description: "Latest result of each health check: 1 pass, 0.5 warn, 0 fail.",
+};
+
 /// Every metric of the contract, in documentation order.
 pub const ALL: &[MetricDef] = &[
     REQUESTS_TOTAL,
@@ -268,6 +294,29 @@ pub const ALL: &[MetricDef] = &[
     REQUEST_TOKENS,
     STAGE_DURATION,
     BUILD_INFO,
+    HEALTH_STATUS,
+    HW_GPU_UTILIZATION,
+    HW_GPU_MEMORY_USAGE,
+    HW_GPU_MEMORY_LIMIT,
+    HW_POWER,
+    HW_ENERGY,
+    HW_TEMPERATURE,
+    GPU_SM_CLOCK,
+    GPU_DEVICE_UP,
+    GPU_SAMPLER_UP,
+    GPU_SAMPLE_ERRORS,
+    SYSTEM_CPU_UTILIZATION,
+    SYSTEM_MEMORY_USAGE,
+    SYSTEM_MEMORY_LIMIT,
+    SYSTEM_FILESYSTEM_UTILIZATION,
+    PROCESS_CPU_SECONDS,
+    PROCESS_OPEN_FDS,
+    PROCESS_MAX_FDS,
+    PROCESS_VIRTUAL_MEMORY,
+    PROCESS_VIRTUAL_MEMORY_MAX,
+    PROCESS_RESIDENT_MEMORY,
+    PROCESS_START_TIME,
+    PROCESS_THREADS,
 ];
 
 /// Looks a metric up by its Prometheus name.
@@ -346,7 +395,11 @@ mod tests {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             );
             assert_eq!(m.kind == MetricKind::Counter, m.name.ends_with("_total"), "{}", m.name);
-            assert_eq!(m.unit == "s", m.name.ends_with("_seconds"), "{}", m.name);
+            assert_eq!(m.unit == "s", m.name.contains("_seconds"), "{}", m.name);
+            assert_eq!(m.unit == "By", m.name.ends_with("_bytes"), "{}", m.name);
+            if m.name.ends_with("_ratio") {
+                assert_eq!(m.unit, "1", "{}", m.name);
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod exposition;
+pub mod fake_gpu;
 pub mod grpc;
 pub mod otlp;
 

@@ -1,0 +1,241 @@
+//! Built-in checks: GPU memory headroom, host memory, CPU and disk, saturation of the inference layer, and an HTTP
+//! dependency. Each returns a [`Check`] to adjust (timeout, informational) before adding it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+
+use super::check::Check;
+use super::report::{Observation, Status};
+use crate::handle::RequestHandle;
+use crate::observer::{Observer, RequestSummary};
+use crate::sampler::{Snapshot, Snapshots};
+
+/// Ratios above which a check warns and fails (defaults: warn above 70 %, fail above 90 %).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// Warn above this share (0–1).
+    pub warn: f64,
+    /// Fail above this share (0–1).
+    pub fail: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self { warn: 0.7, fail: 0.9 }
+    }
+}
+
+impl Thresholds {
+    /// The verdict for `ratio`.
+    pub fn status(&self, ratio: f64) -> Status {
+        if ratio > self.fail {
+            Status::Fail
+        } else if ratio > self.warn {
+            Status::Warn
+        } else {
+            Status::Pass
+        }
+    }
+
+    /// An observation of `ratio`, reported in percent, with a message when it is not a pass.
+    fn observe(&self, ratio: f64, what: &str) -> Observation {
+        let percent = (ratio * 1000.0).round() / 10.0;
+        let observation = Observation::new(self.status(ratio)).observed(percent, "percent");
+        match observation.status {
+            Status::Pass => observation,
+            Status::Warn => observation.output(format!("{what} at {percent} %, above {} %", self.warn * 100.0)),
+            Status::Fail => observation.output(format!("{what} at {percent} %, above {} %", self.fail * 100.0)),
+        }
+    }
+}
+
+/// The sampler's latest snapshot, or a warning when there is none or it has gone stale (the sampler stopped).
+fn fresh(snapshots: &Snapshots) -> Result<Arc<Snapshot>, String> {
+    let snapshot = snapshots.latest();
+    let Some(taken_at) = snapshot.taken_at else {
+        return Err("no sample yet".into());
+    };
+    let age = SystemTime::now().duration_since(taken_at).unwrap_or(Duration::ZERO);
+    if age > snapshots.interval() * 3 + Duration::from_secs(1) {
+        return Err(format!("last sample is {} s old", age.as_secs()));
+    }
+    Ok(snapshot)
+}
+
+/// `gpu:memory`: memory in use on each GPU, one observation per device (componentId = UUID).
+///
+/// Without GPU readings (no NVML, sampler stopped) it warns: readiness stays up, `/health` shows why.
+pub fn gpu_memory(snapshots: Snapshots, thresholds: Thresholds) -> Check {
+    Check::new("gpu:memory", move || {
+        let snapshots = snapshots.clone();
+        async move {
+            let snapshot = match fresh(&snapshots) {
+                Ok(snapshot) => snapshot,
+                Err(stale) => return vec![Observation::warn(stale)],
+            };
+            let Some(gpu) = snapshot.gpu.as_ref().filter(|g| g.up) else {
+                return vec![Observation::warn(
+                    "no GPU readings: NVML unavailable or GPU sampling off",
+                )];
+            };
+            gpu.devices
+                .iter()
+                .map(|device| {
+                    let observation = match (device.lost, device.memory_used_ratio()) {
+                        (true, _) => Observation::fail("GPU lost"),
+                        (false, Some(ratio)) => thresholds.observe(ratio, "GPU memory"),
+                        (false, None) => Observation::warn("memory not readable"),
+                    };
+                    observation.component(device.device.uuid.clone(), "component")
+                })
+                .collect()
+        }
+    })
+}
+
+/// `memory:utilization`: host memory in use.
+pub fn host_memory(snapshots: Snapshots, thresholds: Thresholds) -> Check {
+    host_check("memory:utilization", snapshots, move |snapshot| {
+        let host = snapshot.host.as_ref()?;
+        Some(vec![
+            thresholds
+                .observe(host.memory_used_ratio(), "host memory")
+                .component("host", "system"),
+        ])
+    })
+}
+
+/// `cpu:utilization`: host CPU use across all cores.
+pub fn host_cpu(snapshots: Snapshots, thresholds: Thresholds) -> Check {
+    host_check("cpu:utilization", snapshots, move |snapshot| {
+        let host = snapshot.host.as_ref()?;
+        Some(vec![
+            thresholds
+                .observe(host.cpu_utilization_ratio, "host CPU")
+                .component("host", "system"),
+        ])
+    })
+}
+
+/// `disk:utilization`: each configured filesystem (componentId = mount point).
+pub fn disk(snapshots: Snapshots, thresholds: Thresholds) -> Check {
+    host_check("disk:utilization", snapshots, move |snapshot| {
+        let host = snapshot.host.as_ref()?;
+        let observations = host
+            .filesystems
+            .iter()
+            .map(|fs| {
+                thresholds
+                    .observe(fs.used_ratio, "filesystem")
+                    .component(fs.mount_point.clone(), "system")
+            })
+            .collect();
+        Some(observations)
+    })
+}
+
+fn host_check(
+    name: &'static str,
+    snapshots: Snapshots,
+    read: impl Fn(&Snapshot) -> Option<Vec<Observation>> + Send + Sync + 'static,
+) -> Check {
+    let read = Arc::new(read);
+    Check::new(name, move || {
+        let (snapshots, read) = (snapshots.clone(), read.clone());
+        async move {
+            match fresh(&snapshots) {
+                Ok(snapshot) => read(&snapshot).unwrap_or_else(|| vec![Observation::warn("host sampling off")]),
+                Err(stale) => vec![Observation::warn(stale)],
+            }
+        }
+    })
+}
+
+/// Counts the inference layer's requests in flight, for [`saturation`]. Add it to the layer with
+/// [`InferenceLayerBuilder::build_with`](crate::InferenceLayerBuilder::build_with).
+///
+/// ```
+/// use inferwatch::{InferenceLayer, health::{Health, InFlightCounter, checks}};
+///
+/// let in_flight = InFlightCounter::new();
+/// let layer = InferenceLayer::builder().build_with(in_flight.clone());
+/// let health = Health::builder().add_check(checks::saturation(in_flight, 64, Default::default())).build();
+/// # let _ = (layer, health);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct InFlightCounter {
+    count: Arc<AtomicUsize>,
+}
+
+impl InFlightCounter {
+    /// A counter at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests in flight now.
+    pub fn get(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// Decrements the counter when the request finishes, whichever way it does.
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<AtomicUsize>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Observer for InFlightCounter {
+    type Data = InFlightGuard;
+
+    fn on_request(&self, _handle: &RequestHandle, _headers: &HeaderMap) -> InFlightGuard {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        InFlightGuard(self.count.clone())
+    }
+
+    fn on_finish(&self, _guard: InFlightGuard, _summary: &RequestSummary<'_>) {}
+}
+
+/// `inference:saturation`: requests in flight against `limit` (the concurrency the server is sized for).
+pub fn saturation(in_flight: InFlightCounter, limit: usize, thresholds: Thresholds) -> Check {
+    let limit = limit.max(1);
+    Check::new("inference:saturation", move || {
+        let current = in_flight.get();
+        async move {
+            let ratio = current as f64 / limit as f64;
+            let status = thresholds.status(ratio);
+            let observation = Observation::new(status)
+                .observed(current as f64, "requests")
+                .component("inference", "component");
+            match status {
+                Status::Pass => observation,
+                _ => observation.output(format!("{current} requests in flight of a limit of {limit}")),
+            }
+        }
+    })
+}
+
+/// `{name}:responds`: `GET url` answers 2xx. Plain `http://` unless `reqwest`'s TLS features are enabled in your
+/// build. The registry's timeout bounds it.
+pub fn http_dependency(name: &str, url: impl Into<String>) -> Check {
+    let url: Arc<str> = url.into().into();
+    let client = reqwest::Client::new();
+    Check::new(format!("{name}:responds"), move || {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let observation = match client.get(&*url).send().await {
+                Ok(response) if response.status().is_success() => Observation::pass(),
+                Ok(response) => Observation::fail(format!("answered HTTP {}", response.status().as_u16())),
+                Err(error) => Observation::fail(format!("unreachable: {error}")),
+            };
+            observation.component(url.to_string(), "component")
+        }
+    })
+}

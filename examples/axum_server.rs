@@ -30,7 +30,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
 use futures_util::stream::{self, Stream, StreamExt};
+use inferwatch::health::{Health, InFlightCounter, Observation, checks};
 use inferwatch::prometheus::PrometheusBuilder;
+use inferwatch::sampler::Sampler;
 use inferwatch::telemetry::TelemetryBuilder;
 use inferwatch::{FinishReason, InferenceLayer, RequestHandle, Stage, operation, stage_name};
 use serde::Deserialize;
@@ -52,6 +54,15 @@ struct Args {
     /// Delay before each generated token, in milliseconds.
     #[arg(long, default_value_t = 10)]
     token_delay_ms: u64,
+    /// Requests in flight the server is sized for (readiness warns above 70 %, fails above 90 %).
+    #[arg(long, default_value_t = 256)]
+    max_concurrency: usize,
+    /// Seconds between GPU and host samples.
+    #[arg(long, default_value_t = 10.0)]
+    sample_interval_s: f64,
+    /// Seconds to keep serving after SIGTERM / Ctrl-C while `/readyz` answers 503, so load balancers drain.
+    #[arg(long, default_value_t = 0.0)]
+    drain_s: f64,
 }
 
 #[derive(Clone)]
@@ -251,25 +262,69 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = Arc::new(AppState {
         token_delay: Duration::from_millis(args.token_delay_ms),
     });
-    let layer = InferenceLayer::builder().allowed_models(MODELS.iter().copied()).build();
+    let in_flight = InFlightCounter::new();
+    let layer = InferenceLayer::builder()
+        .allowed_models(MODELS.iter().copied())
+        .build_with(in_flight.clone());
+    // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
+    let sampling = Sampler::builder()
+        .interval(Duration::from_secs_f64(args.sample_interval_s))
+        .filesystem(".")
+        .layer();
+    let snapshots = sampling.snapshots();
+    let health = Health::builder()
+        .add_check(checks::gpu_memory(snapshots.clone(), Default::default()))
+        .add_check(checks::host_memory(snapshots.clone(), Default::default()))
+        .add_check(checks::host_cpu(snapshots.clone(), Default::default()).informational())
+        .add_check(checks::disk(snapshots, Default::default()))
+        .add_check(checks::saturation(in_flight, args.max_concurrency, Default::default()))
+        .check("model:loaded", || async {
+            Observation::pass().observed(MODELS.len() as f64, "models")
+        })
+        .build();
     let app = Router::new()
         .route("/v1/completions", post(completions))
         .route("/v1/models", get(models))
         .with_state(state)
-        .layer(ServiceBuilder::new().layer(layer))
-        // Merged after the layer: scrapes are not inference traffic.
-        .merge(exporter.router());
+        .layer(ServiceBuilder::new().layer(sampling).layer(layer))
+        // Merged after the layer: scrapes and probes are not inference traffic.
+        .merge(exporter.router())
+        .merge(health.router());
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "inferwatch example listening");
+    let drain = Duration::from_secs_f64(args.drain_s);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Readiness fails at once; in-flight and new requests are still served while balancers notice.
+            health.mark_not_ready();
+            tracing::info!(drain_s = drain.as_secs_f64(), "shutting down: marked not ready");
+            tokio::time::sleep(drain).await;
+        })
         .await?;
     Ok(())
 }
 
 async fn shutdown_signal() {
-    // Without a signal handler the server just runs until killed.
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    let ctrl_c = async {
+        // Without a signal handler the server just runs until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
     }
 }

@@ -8,8 +8,12 @@ use nvml_wrapper::error::NvmlError;
 
 use super::gpu::{GpuDevice, GpuError, GpuField, GpuSource};
 
-/// Containers often mount only the versioned name of the library.
-const FALLBACK_LIBRARY: &str = "libnvidia-ml.so.1";
+/// nvml-wrapper 0.13 loads `libnvidia-ml.so.1` (the name containers mount); some installs only have the
+/// unversioned development name.
+#[cfg(unix)]
+const FALLBACK_LIBRARY: &str = "libnvidia-ml.so";
+#[cfg(not(unix))]
+const FALLBACK_LIBRARY: &str = "nvml.dll";
 
 /// Reads GPUs through NVML. One [`Nvml`] lives as long as the source, as NVML wants.
 ///

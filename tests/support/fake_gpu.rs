@@ -1,4 +1,5 @@
 //! A scripted GPU source: fixed readings per device and field, devices that can be lost mid-run.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -60,6 +60,7 @@ pub mod observer;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 pub mod sampler;
+pub mod slo;
 
 #[cfg(feature = "axum")]
 mod axum_ext;

@@ -1,0 +1,211 @@
+//! `POST /v1/completions`, `POST /v1/chat/completions` and `GET /v1/models`, reporting to inferwatch through the
+//! request handle: model, operation, tokens, stages and finish reason.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use inferwatch::{FinishReason, RequestHandle, Stage, operation, stage_name};
+use serde_json::{Value, json};
+
+use crate::openai::{self, ChatRequest, CompletionRequest, Kind};
+use crate::toy::{self, MODELS};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub token_delay: Duration,
+}
+
+/// What a validated request asks the model for.
+struct Job {
+    kind: Kind,
+    model: String,
+    prompt: String,
+    max_tokens: u32,
+    stream: bool,
+    include_usage: bool,
+}
+
+pub async fn completions(
+    State(state): State<Arc<AppState>>,
+    handle: RequestHandle,
+    body: Result<Json<CompletionRequest>, JsonRejection>,
+) -> Response {
+    handle.set_operation(operation::TEXT_COMPLETION);
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => return openai::rejected(rejection),
+    };
+    let max_tokens = match openai::max_tokens(request.max_tokens) {
+        Ok(n) => n,
+        Err(response) => return *response,
+    };
+    let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
+    let job = Job {
+        kind: Kind::Completion,
+        prompt: request.prompt.text(),
+        model: request.model,
+        max_tokens,
+        stream: request.stream,
+        include_usage,
+    };
+    run(&state, handle, job).await
+}
+
+pub async fn chat_completions(
+    State(state): State<Arc<AppState>>,
+    handle: RequestHandle,
+    body: Result<Json<ChatRequest>, JsonRejection>,
+) -> Response {
+    handle.set_operation(operation::CHAT);
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => return openai::rejected(rejection),
+    };
+    if request.messages.is_empty() {
+        let message = "messages must contain at least one message";
+        return openai::error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("messages"),
+            message,
+        );
+    }
+    let max_tokens = match openai::max_tokens(request.max_completion_tokens.or(request.max_tokens)) {
+        Ok(n) => n,
+        Err(response) => return *response,
+    };
+    // The toy's chat template: each message as "role: content", one per line.
+    let prompt: Vec<String> = request
+        .messages
+        .iter()
+        .map(|m| format!("{}: {}", m.role, m.content.text()))
+        .collect();
+    let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
+    let job = Job {
+        kind: Kind::Chat,
+        prompt: prompt.join("\n"),
+        model: request.model,
+        max_tokens,
+        stream: request.stream,
+        include_usage,
+    };
+    run(&state, handle, job).await
+}
+
+async fn run(state: &AppState, handle: RequestHandle, job: Job) -> Response {
+    if !MODELS.contains(&job.model.as_str()) {
+        return openai::not_found(&job.model);
+    }
+    handle.set_model(&job.model);
+    handle.set_stream(job.stream);
+    handle.record_prompt(&job.prompt);
+    let input_tokens = {
+        let _tokenize = handle.stage(stage_name::TOKENIZE).entered();
+        toy::count_tokens(&job.prompt)
+    };
+    handle.add_input_tokens(input_tokens);
+    tracing::info!(input_tokens, max_tokens = job.max_tokens, "prompt tokenized");
+    let (words, finish) = toy::generate(&job.prompt, job.max_tokens);
+    let id = openai::new_id(job.kind);
+    if job.stream {
+        let generate = handle.stage(stage_name::GENERATE);
+        let events = stream_tokens(
+            state.token_delay,
+            handle,
+            generate,
+            id,
+            job,
+            input_tokens,
+            words,
+            finish,
+        );
+        return Sse::new(events).into_response();
+    }
+    let generation = async {
+        for _ in &words {
+            tokio::time::sleep(state.token_delay).await;
+            // The client sees nothing until the end, but the model knows when its first token came out.
+            handle.mark_first_token();
+            handle.add_output_tokens(1);
+        }
+    };
+    handle.stage(stage_name::GENERATE).instrument(generation).await;
+    handle.set_finish_reason(finish);
+    let output_tokens = words.len() as u64;
+    // Detokenizing is CPU work: off the async runtime, still under the request's span.
+    let decode = handle.stage(stage_name::DECODE);
+    let text = tokio::task::spawn_blocking(move || decode.in_scope(|| words.concat()))
+        .await
+        .unwrap_or_default();
+    handle.record_completion(&text);
+    let usage = openai::usage(input_tokens, output_tokens);
+    Json(job.kind.response(&id, &job.model, &text, finish.as_str(), usage)).into_response()
+}
+
+/// One server-sent event per token, one carrying the finish reason, the usage when asked for, then `[DONE]`.
+#[allow(clippy::too_many_arguments)]
+fn stream_tokens(
+    delay: Duration,
+    handle: RequestHandle,
+    generate: Stage,
+    id: String,
+    job: Job,
+    input_tokens: u64,
+    words: Vec<String>,
+    finish: FinishReason,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let (kind, model) = (job.kind, Arc::<str>::from(job.model));
+    let id = Arc::<str>::from(id);
+    let output_tokens = words.len() as u64;
+    let tokens = stream::iter(words.into_iter().enumerate()).then({
+        let (handle, id, model) = (handle.clone(), id.clone(), model.clone());
+        move |(i, word)| {
+            let (handle, id, model) = (handle.clone(), id.clone(), model.clone());
+            async move {
+                tokio::time::sleep(delay).await;
+                handle.add_output_tokens(1);
+                Event::default().data(kind.chunk(&id, &model, &word, None, i == 0).to_string())
+            }
+        }
+    });
+    let last = stream::once({
+        let (id, model) = (id.clone(), model.clone());
+        async move {
+            // The generate stage ends with the last token (or when the client hangs up and the stream is dropped).
+            generate.end();
+            handle.set_finish_reason(finish);
+            let first = output_tokens == 0;
+            Event::default().data(kind.chunk(&id, &model, "", Some(finish.as_str()), first).to_string())
+        }
+    });
+    let usage = job.include_usage.then(|| {
+        let usage = openai::usage(input_tokens, output_tokens);
+        Event::default().data(kind.usage_chunk(&id, &model, usage).to_string())
+    });
+    tokens
+        .chain(last)
+        .chain(stream::iter(usage))
+        .chain(stream::once(async { Event::default().data("[DONE]") }))
+        .map(Ok)
+}
+
+pub async fn models() -> Json<Value> {
+    let data: Vec<Value> = MODELS
+        .iter()
+        .map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "inferwatch-example"}))
+        .collect();
+    Json(json!({"object": "list", "data": data}))
+}
+
+/// Unknown paths: an OpenAI-style 404 rather than an empty body.
+pub async fn fallback() -> Response {
+    openai::error(StatusCode::NOT_FOUND, "invalid_request_error", None, "Unknown endpoint")
+}

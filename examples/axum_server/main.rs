@@ -1,0 +1,141 @@
+//! A small OpenAI-compatible text-generation server wrapped by inferwatch.
+//!
+//! The model is a toy: a deterministic word generator, honestly labelled as one. Tokens are whitespace-separated
+//! words, counted from what it reads and produces, and emitted at a configurable pace so that time to first token,
+//! time per output token and client hang-ups behave as they do in front of a real model.
+//!
+//! ```text
+//! cargo run --example axum_server -- --addr 127.0.0.1:8080 --token-delay-ms 10
+//! curl -s localhost:8080/v1/completions -H 'content-type: application/json' \
+//!      -d '{"model":"toy","prompt":"Say hello","max_tokens":8}'
+//! curl -sN localhost:8080/v1/completions -H 'content-type: application/json' \
+//!      -d '{"model":"toy","prompt":"Say hello","max_tokens":8,"stream":true}'
+//! curl -s localhost:8080/metrics
+//! ```
+//!
+//! With `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318` (or `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` and port 4317)
+//! each request is exported as a span with `tokenize`, `generate` and `decode` children.
+
+mod handlers;
+mod openai;
+mod toy;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use clap::Parser;
+use inferwatch::InferenceLayer;
+use inferwatch::health::{Health, InFlightCounter, Observation, checks};
+use inferwatch::prometheus::PrometheusBuilder;
+use inferwatch::sampler::Sampler;
+use inferwatch::telemetry::TelemetryBuilder;
+use tower::ServiceBuilder;
+
+use handlers::AppState;
+use toy::MODELS;
+
+#[derive(Parser, Debug)]
+#[command(about = "OpenAI-compatible toy completion server instrumented with inferwatch")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Delay before each generated token, in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    token_delay_ms: u64,
+    /// Requests in flight the server is sized for (readiness warns above 70 %, fails above 90 %).
+    #[arg(long, default_value_t = 256)]
+    max_concurrency: usize,
+    /// Seconds between GPU and host samples.
+    #[arg(long, default_value_t = 10.0)]
+    sample_interval_s: f64,
+    /// Largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Seconds to keep serving after SIGTERM / Ctrl-C while `/readyz` answers 503, so load balancers drain.
+    #[arg(long, default_value_t = 0.0)]
+    drain_s: f64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    // JSON logs on stdout; spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
+    let _telemetry = TelemetryBuilder::new().service_name("inferwatch-axum-example").init()?;
+    let exporter = PrometheusBuilder::new().install()?;
+    let state = Arc::new(AppState {
+        token_delay: Duration::from_millis(args.token_delay_ms),
+    });
+    let in_flight = InFlightCounter::new();
+    let layer = InferenceLayer::builder()
+        .allowed_models(MODELS.iter().copied())
+        .build_with(in_flight.clone());
+    // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
+    let sampling = Sampler::builder()
+        .interval(Duration::from_secs_f64(args.sample_interval_s))
+        .filesystem(".")
+        .layer();
+    let snapshots = sampling.snapshots();
+    let health = Health::builder()
+        .add_check(checks::gpu_memory(snapshots.clone(), Default::default()))
+        .add_check(checks::host_memory(snapshots.clone(), Default::default()))
+        .add_check(checks::host_cpu(snapshots.clone(), Default::default()).informational())
+        .add_check(checks::disk(snapshots, Default::default()))
+        .add_check(checks::saturation(in_flight, args.max_concurrency, Default::default()))
+        .check("model:loaded", || async {
+            Observation::pass().observed(MODELS.len() as f64, "models")
+        })
+        .build();
+    let app = Router::new()
+        .route("/v1/completions", post(handlers::completions))
+        .route("/v1/chat/completions", post(handlers::chat_completions))
+        .route("/v1/models", get(handlers::models))
+        .fallback(handlers::fallback)
+        .layer(DefaultBodyLimit::max(args.max_body_bytes))
+        .with_state(state)
+        .layer(ServiceBuilder::new().layer(sampling).layer(layer))
+        // Merged after the layer: scrapes and probes are not inference traffic.
+        .merge(exporter.router())
+        .merge(health.router());
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "inferwatch example listening");
+    let drain = Duration::from_secs_f64(args.drain_s);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Readiness fails at once; in-flight and new requests are still served while balancers notice.
+            health.mark_not_ready();
+            tracing::info!(drain_s = drain.as_secs_f64(), "shutting down: marked not ready");
+            tokio::time::sleep(drain).await;
+        })
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        // Without a signal handler the server just runs until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -33,9 +33,14 @@ struct Job {
     include_usage: bool,
 }
 
+fn fault_requested(headers: &HeaderMap) -> bool {
+    headers.get(FAULT_HEADER).is_some_and(|v| v == "server-error")
+}
+
 pub async fn completions(
     State(state): State<Arc<AppState>>,
     handle: RequestHandle,
+    headers: HeaderMap,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Response {
     handle.set_operation(operation::TEXT_COMPLETION);
@@ -56,12 +61,13 @@ pub async fn completions(
         stream: request.stream,
         include_usage,
     };
-    run(&state, handle, job).await
+    run(&state, handle, job, fault_requested(&headers)).await
 }
 
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     handle: RequestHandle,
+    headers: HeaderMap,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Response {
     handle.set_operation(operation::CHAT);
@@ -97,14 +103,22 @@ pub async fn chat_completions(
         stream: request.stream,
         include_usage,
     };
-    run(&state, handle, job).await
+    run(&state, handle, job, fault_requested(&headers)).await
 }
 
-async fn run(state: &AppState, handle: RequestHandle, job: Job) -> Response {
+/// Demo fault injection: a request carrying this header fails with a 500, as if the GPU fell over mid-generation.
+pub const FAULT_HEADER: &str = "x-inferwatch-fault";
+
+async fn run(state: &AppState, handle: RequestHandle, job: Job, fault: bool) -> Response {
     if !MODELS.contains(&job.model.as_str()) {
         return openai::not_found(&job.model);
     }
     handle.set_model(&job.model);
+    if fault {
+        tracing::error!("injected fault: failing the request");
+        let message = "injected fault (x-inferwatch-fault: server-error)";
+        return openai::error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None, message);
+    }
     handle.set_stream(job.stream);
     handle.record_prompt(&job.prompt);
     let input_tokens = {

@@ -27,6 +27,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use clap::Parser;
 use inferwatch::InferenceLayer;
 use inferwatch::health::{Health, InFlightCounter, Observation, checks};
@@ -103,6 +104,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(health.router());
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "inferwatch example listening");
+    // Token-sized writes must leave at once: with Nagle's algorithm each would wait for the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let drain = Duration::from_secs_f64(args.drain_s);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -1,0 +1,140 @@
+//! The operations kit names only metrics the contract defines: every series in the Grafana dashboard and in the
+//! generated rules is a contract metric (or one of its `_bucket`/`_count`/`_sum` series), a recording rule the
+//! rules file defines, or a label the contract sets.
+
+use std::collections::BTreeSet;
+
+use inferwatch::contract::{self, MetricKind};
+use inferwatch::slo::{Rule, SloRules};
+
+const DASHBOARD: &str = include_str!("../examples/observability/grafana/dashboards/inferwatch.json");
+
+/// Prefixes of every name the kit may use; anything else in an expression is PromQL (functions, keywords).
+const PREFIXES: &[&str] = &["inferwatch_", "gen_ai_", "http_", "rpc_", "hw_", "system_", "process_", "job:"];
+
+/// Identifiers in a PromQL expression that look like ours.
+fn names(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut in_string = false;
+    for c in expr.chars().chain(std::iter::once(' ')) {
+        if c == '"' {
+            in_string = !in_string;
+            current.clear();
+            continue;
+        }
+        if !in_string && (c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            current.push(c);
+        } else {
+            if PREFIXES.iter().any(|p| current.starts_with(p)) {
+                out.push(current.clone());
+            }
+            current.clear();
+        }
+    }
+    out
+}
+
+fn recorded() -> BTreeSet<String> {
+    let groups = SloRules::new().groups().expect("default objectives");
+    groups.iter().flat_map(|g| &g.rules).filter(|r| matches!(r, Rule::Record { .. })).map(|r| r.name().to_string()).collect()
+}
+
+/// Why `name` is unknown, or `None` when the contract (or the rules file) has it.
+fn unknown(name: &str, recorded: &BTreeSet<String>) -> Option<String> {
+    if name.contains(':') {
+        return (!recorded.contains(name)).then(|| format!("{name}: no such recording rule"));
+    }
+    let labels: BTreeSet<&str> = contract::ALL.iter().flat_map(|m| m.labels.iter().copied()).collect();
+    if labels.contains(name) {
+        return None;
+    }
+    if contract::find(name).is_some() {
+        return None;
+    }
+    for suffix in ["_bucket", "_count", "_sum"] {
+        if let Some(base) = name.strip_suffix(suffix)
+            && contract::find(base).is_some_and(|m| m.kind == MetricKind::Histogram)
+        {
+            return None;
+        }
+    }
+    Some(format!("{name}: not in the contract"))
+}
+
+#[test]
+fn the_extractor_finds_names_and_flags_strangers() {
+    let found = names(r#"sum by (gen_ai_token_type) (rate(inferwatch_tokens_total{job=~"$job"}[5m])) / inferwatch_bogus"#);
+    assert_eq!(found, ["gen_ai_token_type", "inferwatch_tokens_total", "inferwatch_bogus"]);
+    let recorded = recorded();
+    assert_eq!(unknown("inferwatch_bogus", &recorded).as_deref(), Some("inferwatch_bogus: not in the contract"));
+    assert!(unknown("inferwatch_tokens_total_bucket", &recorded).is_some(), "a counter has no buckets");
+    assert!(unknown("job:inferwatch_nothing:ratio_rate5m", &recorded).is_some());
+    assert_eq!(unknown("gen_ai_server_time_to_first_token_seconds_bucket", &recorded), None);
+}
+
+#[test]
+fn every_dashboard_metric_is_in_the_contract() {
+    let dashboard: serde_json::Value = serde_json::from_str(DASHBOARD).expect("dashboard is JSON");
+    let recorded = recorded();
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let mut exprs = Vec::new();
+    for panel in panels {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(target["expr"].as_str().expect("expr").to_string());
+        }
+    }
+    let problems: Vec<String> =
+        exprs.iter().flat_map(|e| names(e)).filter_map(|n| unknown(&n, &recorded)).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // What operators look for first is there.
+    let titles: Vec<&str> = panels.iter().filter_map(|p| p["title"].as_str()).collect();
+    for wanted in [
+        "Request rate by outcome",
+        "Error ratio (server errors)",
+        "Inference request duration",
+        "Time to first token",
+        "Time per output token",
+        "Tokens per second",
+        "In flight",
+        "Stage breakdown (mean seconds per request)",
+        "GPU utilisation",
+        "GPU memory used",
+        "GPU power",
+        "Health checks (1 pass, 0.5 warn, 0 fail)",
+    ] {
+        assert!(titles.contains(&wanted), "missing panel {wanted}");
+    }
+    let used: BTreeSet<String> = exprs.iter().flat_map(|e| names(e)).collect();
+    for metric in ["inferwatch_requests_total", "gen_ai_server_time_to_first_token_seconds_bucket", "hw_power_watts"] {
+        assert!(used.contains(metric), "{metric} not charted");
+    }
+}
+
+#[test]
+fn every_rule_metric_is_in_the_contract() {
+    let recorded = recorded();
+    let groups = SloRules::new().groups().expect("default objectives");
+    let problems: Vec<String> = groups
+        .iter()
+        .flat_map(|g| &g.rules)
+        .flat_map(|r| names(r.expr()))
+        .filter_map(|n| unknown(&n, &recorded))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let alerts: BTreeSet<&str> =
+        groups.iter().flat_map(|g| &g.rules).filter(|r| matches!(r, Rule::Alert { .. })).map(Rule::name).collect();
+    let runbook = include_str!("../docs/RUNBOOK.md");
+    for alert in &alerts {
+        assert!(runbook.contains(&format!("## {alert}")), "docs/RUNBOOK.md has no section for {alert}");
+    }
+    for rule in groups.iter().flat_map(|g| &g.rules) {
+        if let Rule::Alert { labels, annotations, .. } = rule {
+            assert!(labels.iter().any(|(k, v)| k == "severity" && (v == "page" || v == "ticket")), "{rule:?}");
+            for key in ["summary", "description", "runbook_url"] {
+                assert!(annotations.iter().any(|(k, v)| k == key && !v.is_empty()), "{} lacks {key}", rule.name());
+            }
+        }
+    }
+}

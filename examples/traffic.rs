@@ -154,7 +154,8 @@ async fn one(client: &Client<HttpConnector, Full<Bytes>>, base: &str, plan: Plan
                 if let Some(data) = frame.data_ref() {
                     ttft.get_or_insert_with(|| started.elapsed());
                     text.extend_from_slice(data);
-                    if plan.hang_up {
+                    // Only a stream that is actually streaming can be hung up on; errors are read whole.
+                    if plan.hang_up && status == StatusCode::OK {
                         hung_up = true;
                         break;
                     }

@@ -10,7 +10,16 @@ use inferwatch::slo::{Rule, SloRules};
 const DASHBOARD: &str = include_str!("../examples/observability/grafana/dashboards/inferwatch.json");
 
 /// Prefixes of every name the kit may use; anything else in an expression is PromQL (functions, keywords).
-const PREFIXES: &[&str] = &["inferwatch_", "gen_ai_", "http_", "rpc_", "hw_", "system_", "process_", "job:"];
+const PREFIXES: &[&str] = &[
+    "inferwatch_",
+    "gen_ai_",
+    "http_",
+    "rpc_",
+    "hw_",
+    "system_",
+    "process_",
+    "job:",
+];
 
 /// Identifiers in a PromQL expression that look like ours.
 fn names(expr: &str) -> Vec<String> {
@@ -37,7 +46,12 @@ fn names(expr: &str) -> Vec<String> {
 
 fn recorded() -> BTreeSet<String> {
     let groups = SloRules::new().groups().expect("default objectives");
-    groups.iter().flat_map(|g| &g.rules).filter(|r| matches!(r, Rule::Record { .. })).map(|r| r.name().to_string()).collect()
+    groups
+        .iter()
+        .flat_map(|g| &g.rules)
+        .filter(|r| matches!(r, Rule::Record { .. }))
+        .map(|r| r.name().to_string())
+        .collect()
 }
 
 /// Why `name` is unknown, or `None` when the contract (or the rules file) has it.
@@ -64,13 +78,26 @@ fn unknown(name: &str, recorded: &BTreeSet<String>) -> Option<String> {
 
 #[test]
 fn the_extractor_finds_names_and_flags_strangers() {
-    let found = names(r#"sum by (gen_ai_token_type) (rate(inferwatch_tokens_total{job=~"$job"}[5m])) / inferwatch_bogus"#);
-    assert_eq!(found, ["gen_ai_token_type", "inferwatch_tokens_total", "inferwatch_bogus"]);
+    let found =
+        names(r#"sum by (gen_ai_token_type) (rate(inferwatch_tokens_total{job=~"$job"}[5m])) / inferwatch_bogus"#);
+    assert_eq!(
+        found,
+        ["gen_ai_token_type", "inferwatch_tokens_total", "inferwatch_bogus"]
+    );
     let recorded = recorded();
-    assert_eq!(unknown("inferwatch_bogus", &recorded).as_deref(), Some("inferwatch_bogus: not in the contract"));
-    assert!(unknown("inferwatch_tokens_total_bucket", &recorded).is_some(), "a counter has no buckets");
+    assert_eq!(
+        unknown("inferwatch_bogus", &recorded).as_deref(),
+        Some("inferwatch_bogus: not in the contract")
+    );
+    assert!(
+        unknown("inferwatch_tokens_total_bucket", &recorded).is_some(),
+        "a counter has no buckets"
+    );
     assert!(unknown("job:inferwatch_nothing:ratio_rate5m", &recorded).is_some());
-    assert_eq!(unknown("gen_ai_server_time_to_first_token_seconds_bucket", &recorded), None);
+    assert_eq!(
+        unknown("gen_ai_server_time_to_first_token_seconds_bucket", &recorded),
+        None
+    );
 }
 
 #[test]
@@ -84,8 +111,11 @@ fn every_dashboard_metric_is_in_the_contract() {
             exprs.push(target["expr"].as_str().expect("expr").to_string());
         }
     }
-    let problems: Vec<String> =
-        exprs.iter().flat_map(|e| names(e)).filter_map(|n| unknown(&n, &recorded)).collect();
+    let problems: Vec<String> = exprs
+        .iter()
+        .flat_map(|e| names(e))
+        .filter_map(|n| unknown(&n, &recorded))
+        .collect();
     assert!(problems.is_empty(), "{problems:#?}");
 
     // What operators look for first is there.
@@ -107,7 +137,11 @@ fn every_dashboard_metric_is_in_the_contract() {
         assert!(titles.contains(&wanted), "missing panel {wanted}");
     }
     let used: BTreeSet<String> = exprs.iter().flat_map(|e| names(e)).collect();
-    for metric in ["inferwatch_requests_total", "gen_ai_server_time_to_first_token_seconds_bucket", "hw_power_watts"] {
+    for metric in [
+        "inferwatch_requests_total",
+        "gen_ai_server_time_to_first_token_seconds_bucket",
+        "hw_power_watts",
+    ] {
         assert!(used.contains(metric), "{metric} not charted");
     }
 }
@@ -123,17 +157,36 @@ fn every_rule_metric_is_in_the_contract() {
         .filter_map(|n| unknown(&n, &recorded))
         .collect();
     assert!(problems.is_empty(), "{problems:#?}");
-    let alerts: BTreeSet<&str> =
-        groups.iter().flat_map(|g| &g.rules).filter(|r| matches!(r, Rule::Alert { .. })).map(Rule::name).collect();
+    let alerts: BTreeSet<&str> = groups
+        .iter()
+        .flat_map(|g| &g.rules)
+        .filter(|r| matches!(r, Rule::Alert { .. }))
+        .map(Rule::name)
+        .collect();
     let runbook = include_str!("../docs/RUNBOOK.md");
     for alert in &alerts {
-        assert!(runbook.contains(&format!("## {alert}")), "docs/RUNBOOK.md has no section for {alert}");
+        assert!(
+            runbook.contains(&format!("## {alert}")),
+            "docs/RUNBOOK.md has no section for {alert}"
+        );
     }
     for rule in groups.iter().flat_map(|g| &g.rules) {
-        if let Rule::Alert { labels, annotations, .. } = rule {
-            assert!(labels.iter().any(|(k, v)| k == "severity" && (v == "page" || v == "ticket")), "{rule:?}");
+        if let Rule::Alert {
+            labels, annotations, ..
+        } = rule
+        {
+            assert!(
+                labels
+                    .iter()
+                    .any(|(k, v)| k == "severity" && (v == "page" || v == "ticket")),
+                "{rule:?}"
+            );
             for key in ["summary", "description", "runbook_url"] {
-                assert!(annotations.iter().any(|(k, v)| k == key && !v.is_empty()), "{} lacks {key}", rule.name());
+                assert!(
+                    annotations.iter().any(|(k, v)| k == key && !v.is_empty()),
+                    "{} lacks {key}",
+                    rule.name()
+                );
             }
         }
     }

@@ -1,0 +1,86 @@
+"""Queries a real Prometheus that scraped the axum example while the traffic generator ran, and checks that what
+it computes agrees with the traffic sent.
+
+    python3 .ci/prometheus_e2e.py --prometheus http://127.0.0.1:19090 --summary traffic-summary.txt
+"""
+
+import argparse
+import json
+import re
+import time
+import urllib.parse
+import urllib.request
+
+
+def query(base: str, promql: str) -> list:
+    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    with urllib.request.urlopen(url) as response:
+        body = json.load(response)
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def scalar(base: str, promql: str) -> float:
+    result = query(base, promql)
+    assert len(result) == 1, f"{promql}: {result}"
+    return float(result[0]["value"][1])
+
+
+def eventually(base: str, promql: str, timeout: float = 90.0) -> list:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        result = query(base, promql)
+        if result:
+            return result
+        time.sleep(2)
+    raise AssertionError(f"no result for {promql} within {timeout} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--prometheus", required=True)
+    parser.add_argument("--summary", required=True, help="the traffic generator's closing summary")
+    args = parser.parse_args()
+    base = args.prometheus
+    summary = open(args.summary).read()
+    sent = int(re.search(r"^requests: (\d+)", summary, re.M).group(1))
+    outcomes = {k: int(v) for k, v in re.findall(r"^  (\w+) +(\d+)$", summary, re.M)}
+    print(f"generator sent {sent} requests: {outcomes}")
+
+    # Every request the generator sent was counted once (hang-ups count as cancelled or ok, by timing).
+    counted = scalar(base, 'sum(inferwatch_requests_total{route=~"/v1/.*"})')
+    assert counted == sent, (counted, sent)
+    server_errors = scalar(base, 'sum(inferwatch_requests_total{outcome="server_error"})')
+    assert server_errors == outcomes.get("server_error", 0), (server_errors, outcomes)
+    client_errors = scalar(base, 'sum(inferwatch_requests_total{outcome="client_error"})')
+    assert client_errors == outcomes.get("client_error", 0), (client_errors, outcomes)
+
+    rate = scalar(base, "sum(rate(inferwatch_requests_total[1m]))")
+    assert rate > 0, rate
+    ratio = scalar(
+        base,
+        'sum(increase(inferwatch_requests_total{outcome="server_error"}[5m])) / sum(increase(inferwatch_requests_total[5m]))',
+    )
+    expected = server_errors / counted
+    assert abs(ratio - expected) < 0.02, (ratio, expected)
+
+    p95 = scalar(base, "histogram_quantile(0.95, sum by (le) (rate(gen_ai_server_request_duration_seconds_bucket[5m])))")
+    ttft = scalar(base, "histogram_quantile(0.95, sum by (le) (rate(gen_ai_server_time_to_first_token_seconds_bucket[5m])))")
+    assert 0 < ttft <= p95 < 5, (ttft, p95)
+
+    recorded = eventually(base, "job:inferwatch_availability_errors:ratio_rate5m")
+    value = float(recorded[0]["value"][1])
+    assert abs(value - expected) < 0.05, (value, expected)
+    eventually(base, "job:inferwatch_ttft_errors:ratio_rate5m")
+    rules = json.load(urllib.request.urlopen(f"{base}/api/v1/rules"))["data"]["groups"]
+    unhealthy = [r["name"] for g in rules for r in g["rules"] if r.get("health") != "ok"]
+    assert not unhealthy, unhealthy
+    print(
+        f"prometheus: {counted:.0f} requests counted, {rate:.1f} req/s, server-error ratio {ratio:.3f} "
+        f"(sent {expected:.3f}), p95 latency {p95 * 1000:.0f} ms, p95 TTFT {ttft * 1000:.0f} ms, "
+        f"availability ratio_rate5m {value:.3f}, {sum(len(g['rules']) for g in rules)} rules healthy"
+    )
+
+
+if __name__ == "__main__":
+    main()

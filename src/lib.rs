@@ -41,7 +41,9 @@
 //! - `prometheus` (default): [`prometheus::PrometheusBuilder`], the `/metrics` route and standalone listener.
 //! - `tracing` (default): request and stage spans, W3C trace context, a summary log line per request.
 //! - `otlp` (default): `telemetry::init`, JSON logs with trace ids and OTLP span export.
-//! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
+//! - `gpu`, `host` (default): the background [`sampler`] (NVML, process, system).
+//! - `health` (default): the [`health`] registry and routes; `grpc-health` (default) adds `grpc.health.v1`.
+//! - `tonic`: [`InferenceRequestExt`] for `tonic::Request` (brought in by `grpc-health`).
 //!
 //! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
 #![cfg_attr(docsrs, feature(doc_cfg))]

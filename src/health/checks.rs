@@ -44,11 +44,12 @@ impl Thresholds {
     fn observe(&self, ratio: f64, what: &str) -> Observation {
         let percent = (ratio * 1000.0).round() / 10.0;
         let observation = Observation::new(self.status(ratio)).observed(percent, "percent");
-        match observation.status {
-            Status::Pass => observation,
-            Status::Warn => observation.output(format!("{what} at {percent} %, above {} %", self.warn * 100.0)),
-            Status::Fail => observation.output(format!("{what} at {percent} %, above {} %", self.fail * 100.0)),
-        }
+        let limit = match observation.status {
+            Status::Pass => return observation,
+            Status::Warn => self.warn,
+            Status::Fail => self.fail,
+        };
+        observation.output(format!("{what} at {percent} %, above {} %", limit * 100.0))
     }
 }
 

@@ -1,13 +1,15 @@
 //! `grpc.health.v1` through `tonic-health`, kept in step with readiness.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::{Health as GrpcHealth, HealthServer};
 use tonic_health::server::HealthReporter;
 
-use super::registry::Health;
+use super::registry::{Health, Inner};
 use super::report::Status;
 
 impl Health {
@@ -24,20 +26,18 @@ impl Health {
         let (reporter, server) = tonic_health::server::health_reporter();
         let mut names: Vec<String> = services.into_iter().map(Into::into).collect();
         names.insert(0, String::new());
-        tokio::spawn(follow_readiness(self.clone_weak(), reporter, names));
+        // A weak reference, so the task ends when the registry is dropped.
+        tokio::spawn(follow_readiness(
+            Arc::downgrade(&self.inner),
+            self.changed.clone(),
+            reporter,
+            names,
+        ));
         server
-    }
-
-    fn clone_weak(&self) -> (std::sync::Weak<super::registry::Inner>, Arc<tokio::sync::Notify>) {
-        (Arc::downgrade(&self.inner), self.changed.clone())
     }
 }
 
-async fn follow_readiness(
-    (inner, changed): (std::sync::Weak<super::registry::Inner>, Arc<tokio::sync::Notify>),
-    reporter: HealthReporter,
-    names: Vec<String>,
-) {
+async fn follow_readiness(inner: Weak<Inner>, changed: Arc<Notify>, reporter: HealthReporter, names: Vec<String>) {
     let mut last = None;
     loop {
         // Registered before reading readiness, so a toggle during the read is not missed.

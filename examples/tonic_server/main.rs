@@ -36,9 +36,9 @@ struct Args {
     /// Address of /metrics, /livez, /readyz and /health.
     #[arg(long, default_value = "127.0.0.1:9464")]
     metrics_addr: SocketAddr,
-    /// The model's name.
-    #[arg(long, default_value = "toy")]
-    model: String,
+    /// The models served, comma-separated (every one is the same toy).
+    #[arg(long, value_delimiter = ',', default_value = "toy")]
+    model: Vec<String>,
     /// Delay before each generated token, in milliseconds.
     #[arg(long, default_value_t = 10)]
     token_delay_ms: u64,
@@ -51,11 +51,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .service_name("inferwatch-tonic-example")
         .init()?;
     let exporter = PrometheusBuilder::new().install()?;
-    let model = args.model.clone();
+    let models = args.model.clone();
     let health = Health::builder()
         .check("model:loaded", move || {
-            let model = model.clone();
-            async move { Observation::pass().component(model, "component") }
+            let models = models.clone();
+            async move {
+                models
+                    .into_iter()
+                    .map(|model| Observation::pass().component(model, "component"))
+                    .collect::<Vec<_>>()
+            }
         })
         .build();
 
@@ -77,13 +82,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move { axum::serve(http_listener, http).await });
 
     let server = InferenceServer {
-        model: args.model.as_str().into(),
+        models: args.model.iter().map(|m| m.as_str().into()).collect(),
         token_delay: Duration::from_millis(args.token_delay_ms),
     };
-    tracing::info!(addr = %args.addr, model = %args.model, "KServe v2 gRPC server listening");
+    tracing::info!(addr = %args.addr, models = ?args.model, "KServe v2 gRPC server listening");
     let drain = health.clone();
     tonic::transport::Server::builder()
-        .layer(InferenceLayer::builder().allowed_models([args.model.clone()]).build())
+        .layer(InferenceLayer::builder().allowed_models(args.model.clone()).build())
         .add_service(health.grpc_service([SERVICE]))
         .add_service(reflection)
         .add_service(reflection_alpha)

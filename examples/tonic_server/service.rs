@@ -18,9 +18,22 @@ use crate::messages::*;
 
 pub const SERVICE: &str = "inference.GRPCInferenceService";
 
+/// Demo fault injection, as in the axum example: a call carrying this metadata fails with `INTERNAL`, as if the GPU
+/// fell over mid-generation.
+pub const FAULT_HEADER: &str = "x-inferwatch-fault";
+
+fn fault_requested(metadata: &tonic::metadata::MetadataMap) -> bool {
+    metadata.get(FAULT_HEADER).is_some_and(|v| v == "server-error")
+}
+
+fn injected_fault() -> Status {
+    tracing::error!("injected fault: failing the request");
+    Status::internal("injected fault (x-inferwatch-fault: server-error)")
+}
+
 #[derive(Clone)]
 pub struct InferenceServer {
-    pub model: Arc<str>,
+    pub models: Arc<[Arc<str>]>,
     pub token_delay: Duration,
 }
 
@@ -132,8 +145,12 @@ fn response(model: &str, id: &str, text: &str, final_response: Option<bool>) -> 
 }
 
 impl InferenceServer {
+    fn serves(&self, name: &str) -> bool {
+        self.models.iter().any(|m| **m == *name)
+    }
+
     fn check_model(&self, name: &str) -> Result<(), Status> {
-        if name == &*self.model {
+        if self.serves(name) {
             Ok(())
         } else {
             Err(Status::not_found(format!("unknown model {name}")))
@@ -162,8 +179,12 @@ impl InferenceServer {
     fn infer(self, request: Request<ModelInferRequest>) -> BoxFuture<Response<ModelInferResponse>, Status> {
         Box::pin(async move {
             let handle = request.inference();
+            let fault = fault_requested(request.metadata());
             let request = request.into_inner();
             let (_, words, finish) = self.prepare(&handle, &request)?;
+            if fault {
+                return Err(injected_fault());
+            }
             let (delay, count, tokens) = (self.token_delay, words.len(), handle.clone());
             let generation = async move {
                 for _ in 0..count {
@@ -185,6 +206,7 @@ impl InferenceServer {
     fn stream_infer(self, request: Request<Streaming<ModelInferRequest>>) -> ResponseStream {
         let handle = request.inference();
         let delay = self.token_delay;
+        let fault = fault_requested(request.metadata());
         let requests = request.into_inner();
         let responses = requests.flat_map(move |request| {
             let (server, handle) = (self.clone(), handle.clone());
@@ -201,6 +223,8 @@ impl InferenceServer {
                     };
                     Box::pin(futures_util::stream::once(async move { Ok(error) }))
                 }
+                // An error item ends the whole call with that status, as a crashed backend would.
+                Ok(_) if fault => Box::pin(futures_util::stream::once(async { Err(injected_fault()) })),
                 Ok((request, (ask, words, finish))) => {
                     let count = words.len();
                     let chunks: Vec<String> = if ask.stream { words } else { vec![words.concat()] };
@@ -296,7 +320,7 @@ where
             "ModelReady" => Box::pin(async move {
                 let mut grpc = Grpc::new(ProstCodec::<ReadyResponse, ModelRef>::default());
                 let method = Unary(move |r: Request<ModelRef>| {
-                    let ready = r.get_ref().name == *server.model;
+                    let ready = server.serves(&r.get_ref().name);
                     async move { Ok(Response::new(ReadyResponse { ready })) }
                 });
                 Ok(grpc.unary(method, request).await)
@@ -304,7 +328,8 @@ where
             "ModelMetadata" => Box::pin(async move {
                 let mut grpc = Grpc::new(ProstCodec::<ModelMetadataResponse, ModelRef>::default());
                 let method = Unary(move |r: Request<ModelRef>| {
-                    let found = server.check_model(&r.get_ref().name).map(|()| metadata(&server.model));
+                    let name = &r.get_ref().name;
+                    let found = server.check_model(name).map(|()| metadata(name));
                     async move { found.map(Response::new) }
                 });
                 Ok(grpc.unary(method, request).await)

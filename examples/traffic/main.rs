@@ -1,33 +1,42 @@
-//! Drives the OpenAI-compatible example server with the mix a real deployment sees: text and chat completions,
-//! streamed and not, several models, some invalid requests, some server errors asked for through the example's
-//! fault-injection header, and clients that hang up mid-stream. Prints a progress line every second and a closing
-//! summary (requests by outcome, latency percentiles, time to first token, tokens per second).
+//! Drives either example server with the mix a real deployment sees: streamed and whole answers, several models,
+//! some invalid requests, some server errors asked for through the examples' fault-injection header, and clients
+//! that hang up mid-stream. Prints a progress line every second and a closing summary (requests by outcome,
+//! latency percentiles, time to first token, tokens per second).
+//!
+//! Against the OpenAI-compatible axum example it sends text and chat completions; with `--grpc`, against the
+//! KServe v2 tonic example, it sends `ModelInfer` for whole answers and `ModelStreamInfer` for streams.
 //!
 //! ```text
 //! cargo run --example axum_server &
 //! cargo run --example traffic -- --url http://127.0.0.1:8080 --duration-s 60 --concurrency 8
 //! cargo run --example traffic -- --server-error-rate 0.3   # make the availability alerts fire
+//!
+//! cargo run --example tonic_server -- --model toy,toy-large &
+//! cargo run --example traffic -- --grpc --models toy,toy-large --duration-s 60
 //! ```
 
+mod grpc;
+mod http;
+#[allow(dead_code)] // the server half of the protocol is the tonic example's
+#[path = "../tonic_server/messages.rs"]
+mod messages;
+
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use clap::Parser;
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
 
 #[derive(Parser, Debug, Clone)]
-#[command(about = "Traffic generator for the inferwatch axum example")]
+#[command(about = "Traffic generator for the inferwatch examples (axum: OpenAI-compatible; --grpc: KServe v2)")]
 struct Args {
-    /// Base URL of the server.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// Drive the KServe v2 gRPC example (tonic_server) instead of the OpenAI-compatible HTTP one.
+    #[arg(long)]
+    grpc: bool,
+    /// Base URL of the server [default: http://127.0.0.1:8080, with --grpc http://127.0.0.1:50051].
+    #[arg(long)]
+    url: Option<String>,
     /// Stop after this many seconds (whichever of --duration-s and --requests comes first).
     #[arg(long, default_value_t = 30.0)]
     duration_s: f64,
@@ -43,19 +52,22 @@ struct Args {
     /// Share of streaming clients that hang up after the first token.
     #[arg(long, default_value_t = 0.05)]
     hangup_rate: f64,
-    /// Share of invalid requests (unknown model, malformed JSON, bad max_tokens).
+    /// Share of invalid requests (unknown model, malformed request, bad max_tokens).
     #[arg(long, default_value_t = 0.05)]
     invalid_rate: f64,
-    /// Share of requests that ask the example to fail with a 500 (header `x-inferwatch-fault: server-error`).
+    /// Share of requests that ask the example to fail (`x-inferwatch-fault: server-error`: HTTP 500, gRPC INTERNAL).
     #[arg(long, default_value_t = 0.0)]
     server_error_rate: f64,
-    /// Models to spread requests over.
-    #[arg(long, value_delimiter = ',', default_value = "toy,toy-large")]
-    models: Vec<String>,
+    /// Models to spread requests over [default: toy,toy-large; with --grpc: toy, the tonic example's default].
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
     /// Largest max_tokens asked for.
     #[arg(long, default_value_t = 24)]
     max_tokens: u32,
 }
+
+/// The request header (gRPC metadata key) that makes both examples fail a request on purpose.
+const FAULT_HEADER: &str = "x-inferwatch-fault";
 
 /// A small xorshift generator: reproducible mixes without a dependency.
 struct Dice(u64);
@@ -75,6 +87,83 @@ impl Dice {
     }
 }
 
+/// How a request is spoiled on purpose.
+#[derive(Clone, Copy, Debug)]
+enum Invalid {
+    UnknownModel,
+    /// Truncated JSON over HTTP; a request without its `text_input` over gRPC.
+    Malformed,
+    ZeroMaxTokens,
+}
+
+/// One request of the mix, whatever the protocol.
+#[derive(Clone, Debug)]
+struct Mix {
+    model: String,
+    prompt: String,
+    max_tokens: u32,
+    stream: bool,
+    /// Chat rather than text completion (HTTP only).
+    chat: bool,
+    /// `stream_options.include_usage` (HTTP only).
+    include_usage: bool,
+    invalid: Option<Invalid>,
+    hang_up: bool,
+    fault: bool,
+}
+
+impl Mix {
+    fn draw(args: &Args, models: &[String], dice: &mut Dice) -> Self {
+        let words = [
+            "tell", "me", "about", "the", "weather", "in", "a", "few", "short", "words",
+        ];
+        let model = dice.pick(models).clone();
+        let stream = dice.chance(args.stream_rate);
+        let max_tokens = 1 + (dice.next() % u64::from(args.max_tokens.max(1))) as u32;
+        let chat = dice.chance(0.5);
+        let prompt: Vec<&str> = (0..2 + dice.next() % 8).map(|_| *dice.pick(&words)).collect();
+        let include_usage = stream && dice.chance(0.5);
+        let invalid = dice.chance(args.invalid_rate).then(|| match dice.next() % 3 {
+            0 => Invalid::UnknownModel,
+            1 => Invalid::Malformed,
+            _ => Invalid::ZeroMaxTokens,
+        });
+        Mix {
+            model,
+            prompt: prompt.join(" "),
+            max_tokens,
+            stream,
+            chat,
+            include_usage,
+            invalid,
+            hang_up: stream && dice.chance(args.hangup_rate),
+            fault: dice.chance(args.server_error_rate),
+        }
+    }
+}
+
+/// What one request came to, from the client's side.
+struct Record {
+    /// `ok`, `client_error`, `server_error`, `hung_up`, `connection_error`, ...
+    outcome: &'static str,
+    /// Set for answers read to their end.
+    latency: Option<Duration>,
+    /// Set for streams that produced a token.
+    ttft: Option<Duration>,
+    output_tokens: u64,
+}
+
+impl Record {
+    fn failed(outcome: &'static str) -> Self {
+        Record {
+            outcome,
+            latency: None,
+            ttft: None,
+            output_tokens: 0,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Stats {
     outcomes: BTreeMap<&'static str, u64>,
@@ -83,124 +172,32 @@ struct Stats {
     output_tokens: u64,
 }
 
-struct Plan {
-    path: &'static str,
-    body: Bytes,
-    stream: bool,
-    hang_up: bool,
-    fault: bool,
-}
-
-fn plan(args: &Args, dice: &mut Dice) -> Plan {
-    let model = dice.pick(&args.models).clone();
-    let stream = dice.chance(args.stream_rate);
-    let max_tokens = 1 + (dice.next() % u64::from(args.max_tokens.max(1))) as u32;
-    let chat = dice.chance(0.5);
-    let words = [
-        "tell", "me", "about", "the", "weather", "in", "a", "few", "short", "words",
-    ];
-    let prompt: Vec<&str> = (0..2 + dice.next() % 8).map(|_| *dice.pick(&words)).collect();
-    let prompt = prompt.join(" ");
-    let mut body = if chat {
-        json!({"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "stream": stream})
-    } else {
-        json!({"model": model, "prompt": prompt, "max_tokens": max_tokens, "stream": stream})
-    };
-    if stream && dice.chance(0.5) {
-        body["stream_options"] = json!({"include_usage": true});
-    }
-    let path = if chat {
-        "/v1/chat/completions"
-    } else {
-        "/v1/completions"
-    };
-    let mut body = Bytes::from(body.to_string());
-    if dice.chance(args.invalid_rate) {
-        body = match dice.next() % 3 {
-            0 => Bytes::from(json!({"model": "no-such-model", "prompt": "x"}).to_string()),
-            1 => Bytes::from_static(b"{\"model\": \"toy\", \"prompt\": "),
-            _ => Bytes::from(json!({"model": model, "prompt": "x", "max_tokens": 0}).to_string()),
-        };
-    }
-    let hang_up = stream && dice.chance(args.hangup_rate);
-    Plan {
-        path,
-        body,
-        stream,
-        hang_up,
-        fault: dice.chance(args.server_error_rate),
-    }
-}
-
-async fn one(client: &Client<HttpConnector, Full<Bytes>>, base: &str, plan: Plan, stats: &Mutex<Stats>) {
-    let started = Instant::now();
-    let mut request = Request::post(format!("{base}{}", plan.path)).header("content-type", "application/json");
-    if plan.fault {
-        request = request.header("x-inferwatch-fault", "server-error");
-    }
-    let Ok(request) = request.body(Full::new(plan.body)) else {
-        return;
-    };
-    let outcome = match client.request(request).await {
-        Err(_) => "connection_error",
-        Ok(response) => {
-            let status = response.status();
-            let mut body = response.into_body();
-            let mut ttft = None;
-            let mut text = Vec::new();
-            let mut hung_up = false;
-            while let Some(frame) = body.frame().await {
-                let Ok(frame) = frame else { break };
-                if let Some(data) = frame.data_ref() {
-                    ttft.get_or_insert_with(|| started.elapsed());
-                    text.extend_from_slice(data);
-                    // Only a stream that is actually streaming can be hung up on; errors are read whole.
-                    if plan.hang_up && status == StatusCode::OK {
-                        hung_up = true;
-                        break;
-                    }
-                }
-            }
-            let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner());
-            if status == StatusCode::OK && !hung_up {
-                stats.latencies_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-                stats.output_tokens += output_tokens(&text, plan.stream);
-                if let (true, Some(ttft)) = (plan.stream, ttft) {
-                    stats.ttfts_ms.push(ttft.as_secs_f64() * 1000.0);
-                }
-            }
-            match (hung_up, status.as_u16()) {
-                (true, _) => "hung_up",
-                (_, 200..=399) => "ok",
-                (_, 400..=499) => "client_error",
-                _ => "server_error",
-            }
+impl Stats {
+    fn add(&mut self, record: Record) {
+        *self.outcomes.entry(record.outcome).or_default() += 1;
+        self.output_tokens += record.output_tokens;
+        if let Some(latency) = record.latency {
+            self.latencies_ms.push(latency.as_secs_f64() * 1000.0);
         }
-    };
-    *stats
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .outcomes
-        .entry(outcome)
-        .or_default() += 1;
+        if let Some(ttft) = record.ttft {
+            self.ttfts_ms.push(ttft.as_secs_f64() * 1000.0);
+        }
+    }
 }
 
-/// Tokens the answer carried: `usage.completion_tokens` of a JSON body, or one per streamed content chunk.
-fn output_tokens(body: &[u8], stream: bool) -> u64 {
-    let text = String::from_utf8_lossy(body);
-    if !stream {
-        let value: Value = serde_json::from_str(&text).unwrap_or_default();
-        return value["usage"]["completion_tokens"].as_u64().unwrap_or(0);
+#[derive(Clone)]
+enum Target {
+    Http(http::Target),
+    Grpc(grpc::Target),
+}
+
+impl Target {
+    async fn send(&self, mix: Mix) -> Record {
+        match self {
+            Target::Http(target) => target.send(mix).await,
+            Target::Grpc(target) => target.send(mix).await,
+        }
     }
-    text.lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter(|v| {
-            let choice = &v["choices"][0];
-            let piece = choice["text"].as_str().or_else(|| choice["delta"]["content"].as_str());
-            piece.is_some_and(|p| !p.is_empty())
-        })
-        .count() as u64
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -211,30 +208,37 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 #[tokio::main]
-async fn main() {
+async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let base = args.url.trim_end_matches('/').to_string();
+    let (target, default_models) = if args.grpc {
+        let url = args.url.as_deref().unwrap_or("http://127.0.0.1:50051");
+        (Target::Grpc(grpc::Target::new(url)?), vec!["toy".to_string()])
+    } else {
+        let url = args.url.as_deref().unwrap_or("http://127.0.0.1:8080");
+        (
+            Target::Http(http::Target::new(url)),
+            vec!["toy".into(), "toy-large".into()],
+        )
+    };
+    let models = Arc::new(args.models.clone().filter(|m| !m.is_empty()).unwrap_or(default_models));
     let stats = Arc::new(Mutex::new(Stats::default()));
-    let issued = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.duration_s);
     let workers: Vec<_> = (0..args.concurrency.max(1))
         .map(|worker| {
-            let (client, base, stats, issued, args) = (
-                client.clone(),
-                base.clone(),
+            let (target, models, stats, issued, args) = (
+                target.clone(),
+                models.clone(),
                 stats.clone(),
                 issued.clone(),
                 args.clone(),
             );
             tokio::spawn(async move {
                 let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (worker as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
-                while Instant::now() < deadline
-                    && issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < args.requests
-                {
-                    let plan = plan(&args, &mut dice);
-                    one(&client, &base, plan, &stats).await;
+                while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.requests {
+                    let record = target.send(Mix::draw(&args, &models, &mut dice)).await;
+                    stats.lock().unwrap_or_else(|e| e.into_inner()).add(record);
                 }
             })
         })
@@ -286,4 +290,5 @@ async fn main() {
         stats.output_tokens,
         stats.output_tokens as f64 / elapsed
     );
+    Ok(())
 }

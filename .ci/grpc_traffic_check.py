@@ -1,0 +1,64 @@
+"""Checks the tonic example's exposition against what the traffic generator says it sent with --grpc: every call
+counted once, errors in the same classes, hung-up streams as cancelled or ok.
+
+    python3 .ci/grpc_traffic_check.py --metrics http://127.0.0.1:9464/metrics --summary traffic-summary.txt
+"""
+
+import argparse
+import re
+import urllib.request
+from collections import Counter
+
+SAMPLE = re.compile(r"^(\w+)\{(.*)\} (\S+)$")
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def samples(text: str, name: str) -> list:
+    out = []
+    for line in text.splitlines():
+        m = SAMPLE.match(line)
+        if m and m.group(1) == name:
+            out.append((dict(LABEL.findall(m.group(2))), float(m.group(3))))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--summary", required=True, help="the traffic generator's closing summary")
+    args = parser.parse_args()
+    summary = open(args.summary).read()
+    sent = int(re.search(r"^requests: (\d+)", summary, re.M).group(1))
+    sent_by = Counter({k: int(v) for k, v in re.findall(r"^  (\w+) +(\d+)$", summary, re.M)})
+    with urllib.request.urlopen(args.metrics) as response:
+        text = response.read().decode()
+
+    inference = "/inference.GRPCInferenceService/Model"
+    seen = Counter()
+    for labels, value in samples(text, "inferwatch_requests_total"):
+        if labels["route"].startswith(inference + "Infer") or labels["route"].startswith(inference + "StreamInfer"):
+            seen[labels["outcome"]] += value
+    print(f"generator: {dict(sent_by)}; server: {dict(seen)}")
+    assert sum(seen.values()) == sent, (seen, sent)
+    assert seen["server_error"] == sent_by["server_error"] > 0, (seen, sent_by)
+    assert seen["client_error"] == sent_by["client_error"] > 0, (seen, sent_by)
+    assert seen["ok"] + seen["cancelled"] == sent_by["ok"] + sent_by["hung_up"], (seen, sent_by)
+    assert seen["cancelled"] > 0, seen
+
+    calls = sum(v for labels, v in samples(text, "rpc_server_call_duration_seconds_count")
+                if labels["rpc_method"].startswith(inference[1:] + "Infer")
+                or labels["rpc_method"].startswith(inference[1:] + "StreamInfer"))
+    assert calls == sent, (calls, sent)
+    models = {labels["gen_ai_request_model"] for labels, _ in samples(text, "inferwatch_tokens_total")}
+    assert models == {"toy", "toy-large"}, models
+    output = sum(v for labels, v in samples(text, "inferwatch_tokens_total") if labels["gen_ai_token_type"] == "output")
+    received = int(re.search(r"^output tokens: (\d+)", summary, re.M).group(1))
+    # The server also counts the tokens it sent to clients that hung up; the generator counts none of those.
+    assert output >= received > 0, (output, received)
+    ttft = sum(v for _, v in samples(text, "gen_ai_server_time_to_first_token_seconds_count"))
+    assert ttft > 0, ttft
+    print(f"server counted {sent} calls, {output:.0f} output tokens ({received} read to the end by the generator)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+//! The OpenAI-compatible side: `POST /v1/completions` and `/v1/chat/completions`, streamed as server-sent events or
+//! whole.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use crate::{FAULT_HEADER, Invalid, Mix, Record};
+
+#[derive(Clone)]
+pub struct Target {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+}
+
+impl Target {
+    pub fn new(url: &str) -> Self {
+        Target {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base: url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub async fn send(&self, mix: Mix) -> Record {
+        let started = Instant::now();
+        let path = if mix.chat {
+            "/v1/chat/completions"
+        } else {
+            "/v1/completions"
+        };
+        let mut request = Request::post(format!("{}{path}", self.base)).header("content-type", "application/json");
+        if mix.fault {
+            request = request.header(FAULT_HEADER, "server-error");
+        }
+        let Ok(request) = request.body(Full::new(body(&mix))) else {
+            return Record::failed("connection_error");
+        };
+        let Ok(response) = self.client.request(request).await else {
+            return Record::failed("connection_error");
+        };
+        let status = response.status();
+        let mut body = response.into_body();
+        let mut ttft = None;
+        let mut text = Vec::new();
+        let mut hung_up = false;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Some(data) = frame.data_ref() {
+                ttft.get_or_insert_with(|| started.elapsed());
+                text.extend_from_slice(data);
+                // Only a stream that is actually streaming can be hung up on; errors are read whole.
+                if mix.hang_up && status == StatusCode::OK {
+                    hung_up = true;
+                    break;
+                }
+            }
+        }
+        let outcome = match (hung_up, status.as_u16()) {
+            (true, _) => "hung_up",
+            (_, 200..=399) => "ok",
+            (_, 400..=499) => "client_error",
+            _ => "server_error",
+        };
+        if outcome != "ok" {
+            return Record::failed(outcome);
+        }
+        Record {
+            outcome,
+            latency: Some(started.elapsed()),
+            ttft: ttft.filter(|_| mix.stream),
+            output_tokens: output_tokens(&text, mix.stream),
+        }
+    }
+}
+
+fn body(mix: &Mix) -> Bytes {
+    let (model, prompt, max_tokens, stream) = (&mix.model, &mix.prompt, mix.max_tokens, mix.stream);
+    let mut body = if mix.chat {
+        json!({"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "stream": stream})
+    } else {
+        json!({"model": model, "prompt": prompt, "max_tokens": max_tokens, "stream": stream})
+    };
+    if mix.include_usage {
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    match mix.invalid {
+        None => Bytes::from(body.to_string()),
+        Some(Invalid::UnknownModel) => Bytes::from(json!({"model": "no-such-model", "prompt": "x"}).to_string()),
+        Some(Invalid::Malformed) => Bytes::from_static(b"{\"model\": \"toy\", \"prompt\": "),
+        Some(Invalid::ZeroMaxTokens) => {
+            Bytes::from(json!({"model": model, "prompt": "x", "max_tokens": 0}).to_string())
+        }
+    }
+}
+
+/// Tokens the answer carried: `usage.completion_tokens` of a JSON body, or one per streamed content chunk.
+fn output_tokens(body: &[u8], stream: bool) -> u64 {
+    let text = String::from_utf8_lossy(body);
+    if !stream {
+        let value: Value = serde_json::from_str(&text).unwrap_or_default();
+        return value["usage"]["completion_tokens"].as_u64().unwrap_or(0);
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| {
+            let choice = &v["choices"][0];
+            let piece = choice["text"].as_str().or_else(|| choice["delta"]["content"].as_str());
+            piece.is_some_and(|p| !p.is_empty())
+        })
+        .count() as u64
+}

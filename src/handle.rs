@@ -360,6 +360,10 @@ impl RequestHandle {
 
     /// The request span (`Span::none()` when no tracing observer runs, or once the request has finished).
     pub fn span(&self) -> tracing::Span {
+        // No span can have been attached before any subscriber exists.
+        if !tracing::dispatcher::has_been_set() {
+            return tracing::Span::none();
+        }
         let span = self
             .state
             .span

@@ -132,6 +132,9 @@ fn per_token(total: Duration, intervals: u64) -> Duration {
 
 impl<O: Observer> Drop for InFlight<O> {
     fn drop(&mut self) {
+        if self.data.is_none() {
+            return;
+        }
         let end = if std::thread::panicking() {
             End::Panic
         } else {

@@ -71,12 +71,12 @@ impl Observer for TracingObserver {
     }
 
     fn on_finish(&self, span: Span, summary: &RequestSummary<'_>) {
-        summary.handle.detach_span();
         if span.is_disabled() {
-            // No subscriber wants spans; the summary line may still be wanted.
+            // No subscriber wants spans (and none was attached); the summary line may still be wanted.
             log_summary(summary);
             return;
         }
+        summary.handle.detach_span();
         record_summary(&span, summary);
         // The span's end time is its last exit: this one, at the end of the response body.
         span.in_scope(|| log_summary(summary));
@@ -84,6 +84,11 @@ impl Observer for TracingObserver {
 }
 
 fn request_span(handle: &RequestHandle) -> Span {
+    // With no subscriber anywhere, tracing's `log` feature (which axum turns on) would still build the span's
+    // fields, name included, for a logger that has no use for them.
+    if !tracing::dispatcher::has_been_set() {
+        return Span::none();
+    }
     let info = handle.info();
     let route = info.route.as_str();
     // Attributes known now are given at creation: each later `record` is a trip through the subscriber.
@@ -208,10 +213,10 @@ fn as_i64(n: u64) -> i64 {
 /// One line per finished request: server errors at ERROR, client errors at WARN, the rest at INFO.
 fn log_summary(s: &RequestSummary<'_>) {
     let info = s.info;
-    let status = match (s.grpc_code, s.status) {
-        (Some(code), _) => code.as_str().to_owned(),
-        (None, Some(status)) => status.as_str().to_owned(),
-        (None, None) => String::new(),
+    let status = match (s.grpc_code, &s.status) {
+        (Some(code), _) => code.as_str(),
+        (None, Some(status)) => status.as_str(),
+        (None, None) => "",
     };
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     macro_rules! summary {
@@ -221,7 +226,7 @@ fn log_summary(s: &RequestSummary<'_>) {
                 $level,
                 method = info.method.as_str(),
                 route = info.route.as_str(),
-                status = status.as_str(),
+                status = status,
                 outcome = s.outcome.as_str(),
                 model = s.reported.model.map_or("", |m| m.as_str()),
                 duration_ms = ms(s.duration),

@@ -1,10 +1,14 @@
 //! Per-request cost of the layers, in process: a bare axum router, the router with `InferenceLayer` (and a
 //! handler that reports model and tokens, so every metric of the contract is recorded), and the router with
-//! axum-prometheus's layer. The overhead of a layer is its time minus the bare router's.
+//! axum-prometheus's layer. The overhead of a layer is its time minus the bare router's. A last, interleaved
+//! measurement times all three in alternation and prints the overheads' ratio, which drift on a shared machine
+//! distorts least.
 //!
 //! `cargo bench --bench layer_overhead`
 
 mod support;
+
+use std::time::Instant;
 
 use axum::Router;
 use axum::routing::post;
@@ -68,6 +72,45 @@ fn layers(c: &mut Criterion) {
     group.finish();
 
     c.bench_function("recorder_floor/contract_ops_per_request", |b| b.iter(|| floor.record()));
+
+    interleaved(&runtime, &bare, &inferwatch, &axum_prometheus);
+}
+
+/// The layers' overheads measured in one interleaved loop: each round times a block of calls through every router,
+/// in a rotating order, so that drift in the machine's speed (frequency, neighbours) hits all of them alike.
+/// Prints the medians over the rounds, and the median of the per-round ratio inferwatch / axum-prometheus.
+fn interleaved(runtime: &tokio::runtime::Runtime, bare: &Router, inferwatch: &Router, axum_prometheus: &Router) {
+    const ROUNDS: usize = 400;
+    const BLOCK: u32 = 64;
+    let routers = [bare, inferwatch, axum_prometheus];
+    let mut rounds = vec![[0.0f64; 3]; ROUNDS];
+    runtime.block_on(async {
+        for (round, per_call) in rounds.iter_mut().enumerate() {
+            for k in 0..3 {
+                let i = (round + k) % 3;
+                let start = Instant::now();
+                for _ in 0..BLOCK {
+                    call(routers[i]).await;
+                }
+                per_call[i] = start.elapsed().as_secs_f64() * 1e9 / f64::from(BLOCK);
+            }
+        }
+    });
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let overhead = |i: usize| -> Vec<f64> { rounds.iter().map(|t| t[i] - t[0]).collect() };
+    let (ours, theirs) = (overhead(1), overhead(2));
+    let ratios: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| a / b).collect();
+    println!(
+        "interleaved ({ROUNDS} rounds of {BLOCK} calls, medians): bare {:.0} ns, inferwatch +{:.0} ns, \
+         axum-prometheus +{:.0} ns, ratio {:.2}",
+        median(rounds.iter().map(|t| t[0]).collect()),
+        median(ours),
+        median(theirs),
+        median(ratios)
+    );
 }
 
 struct RecorderFloor {

@@ -8,6 +8,7 @@
 //! curl -s 127.0.0.1:9464/metrics | grep rpc_server_call_duration
 //! ```
 
+mod bytes_tensor;
 mod messages;
 mod service;
 #[allow(dead_code)] // the model list is the HTTP example's

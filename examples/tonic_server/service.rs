@@ -14,6 +14,7 @@ use tonic::server::{Grpc, NamedService, StreamingService, UnaryService};
 use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
+use crate::bytes_tensor::{decode_first_bytes, encode_bytes};
 use crate::messages::*;
 
 pub const SERVICE: &str = "inference.GRPCInferenceService";
@@ -54,18 +55,6 @@ where
     fn call(&mut self, request: Request<Req>) -> Self::Future {
         Box::pin((self.0)(request))
     }
-}
-
-/// Triton's LLM convention: BYTES elements are a little-endian u32 length and the bytes.
-fn encode_bytes(text: &str) -> Vec<u8> {
-    let mut out = (text.len() as u32).to_le_bytes().to_vec();
-    out.extend_from_slice(text.as_bytes());
-    out
-}
-
-fn decode_first_bytes(raw: &[u8]) -> Option<Vec<u8>> {
-    let len = u32::from_le_bytes(raw.get(..4)?.try_into().ok()?) as usize;
-    raw.get(4..4 + len).map(<[u8]>::to_vec)
 }
 
 /// What a request asks for: its `text_input`, `stream` and `max_tokens` inputs, raw or typed.

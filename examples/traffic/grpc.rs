@@ -14,6 +14,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 use tonic_prost::ProstCodec;
 
+use crate::bytes_tensor::{decode_first_bytes, encode_bytes};
 use crate::messages::{ModelInferRequest, ModelInferResponse, ModelStreamInferResponse, ParameterChoice, Tensor};
 use crate::{FAULT_HEADER, Invalid, Mix, Record};
 
@@ -122,7 +123,7 @@ fn infer_request(mix: &Mix, stream: bool) -> ModelInferRequest {
     let (mut inputs, mut raw) = (Vec::new(), Vec::new());
     if !matches!(mix.invalid, Some(Invalid::Malformed)) {
         inputs.push(tensor("text_input", "BYTES"));
-        raw.push(bytes_element(&mix.prompt));
+        raw.push(encode_bytes(&mix.prompt));
     }
     let max_tokens = match mix.invalid {
         Some(Invalid::ZeroMaxTokens) => 0,
@@ -146,25 +147,13 @@ fn infer_request(mix: &Mix, stream: bool) -> ModelInferRequest {
     }
 }
 
-/// Triton's serialisation of one BYTES element: a little-endian u32 length, then the bytes.
-fn bytes_element(text: &str) -> Vec<u8> {
-    let mut out = (text.len() as u32).to_le_bytes().to_vec();
-    out.extend_from_slice(text.as_bytes());
-    out
-}
-
 /// The `text_output` of a response, from its raw contents or its typed ones.
 fn text_output(response: &ModelInferResponse) -> String {
     let Some(i) = response.outputs.iter().position(|o| o.name == "text_output") else {
         return String::new();
     };
     let element = match response.raw_output_contents.get(i) {
-        Some(raw) => raw
-            .get(..4)
-            .and_then(|len| len.try_into().ok())
-            .map(|len| u32::from_le_bytes(len) as usize)
-            .and_then(|len| raw.get(4..4 + len))
-            .map(<[u8]>::to_vec),
+        Some(raw) => decode_first_bytes(raw),
         None => response.outputs[i]
             .contents
             .as_ref()

@@ -15,6 +15,8 @@
 //! cargo run --example traffic -- --grpc --models toy,toy-large --duration-s 60
 //! ```
 
+#[path = "../tonic_server/bytes_tensor.rs"]
+mod bytes_tensor;
 mod grpc;
 mod http;
 #[allow(dead_code)] // the server half of the protocol is the tonic example's

@@ -9,8 +9,12 @@ import re
 import urllib.request
 from collections import Counter
 
+import traffic_summary
+
 SAMPLE = re.compile(r"^(\w+)\{(.*)\} (\S+)$")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+# The methods the generator calls, as the route label carries them.
+ROUTES = {"/inference.GRPCInferenceService/ModelInfer", "/inference.GRPCInferenceService/ModelStreamInfer"}
 
 
 def samples(text: str, name: str) -> list:
@@ -27,16 +31,13 @@ def main() -> None:
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--summary", required=True, help="the traffic generator's closing summary")
     args = parser.parse_args()
-    summary = open(args.summary).read()
-    sent = int(re.search(r"^requests: (\d+)", summary, re.M).group(1))
-    sent_by = Counter({k: int(v) for k, v in re.findall(r"^  (\w+) +(\d+)$", summary, re.M)})
+    sent, sent_by, received = traffic_summary.read(args.summary)
     with urllib.request.urlopen(args.metrics) as response:
         text = response.read().decode()
 
-    inference = "/inference.GRPCInferenceService/Model"
     seen = Counter()
     for labels, value in samples(text, "inferwatch_requests_total"):
-        if labels["route"].startswith(inference + "Infer") or labels["route"].startswith(inference + "StreamInfer"):
+        if labels["route"] in ROUTES:
             seen[labels["outcome"]] += value
     print(f"generator: {dict(sent_by)}; server: {dict(seen)}")
     assert sum(seen.values()) == sent, (seen, sent)
@@ -46,13 +47,11 @@ def main() -> None:
     assert seen["cancelled"] > 0, seen
 
     calls = sum(v for labels, v in samples(text, "rpc_server_call_duration_seconds_count")
-                if labels["rpc_method"].startswith(inference[1:] + "Infer")
-                or labels["rpc_method"].startswith(inference[1:] + "StreamInfer"))
+                if "/" + labels["rpc_method"] in ROUTES)
     assert calls == sent, (calls, sent)
     models = {labels["gen_ai_request_model"] for labels, _ in samples(text, "inferwatch_tokens_total")}
     assert models == {"toy", "toy-large"}, models
     output = sum(v for labels, v in samples(text, "inferwatch_tokens_total") if labels["gen_ai_token_type"] == "output")
-    received = int(re.search(r"^output tokens: (\d+)", summary, re.M).group(1))
     # The server also counts the tokens it sent to clients that hung up; the generator counts none of those.
     assert output >= received > 0, (output, received)
     ttft = sum(v for _, v in samples(text, "gen_ai_server_time_to_first_token_seconds_count"))

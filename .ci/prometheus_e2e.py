@@ -6,10 +6,11 @@ it computes agrees with the traffic sent.
 
 import argparse
 import json
-import re
 import time
 import urllib.parse
 import urllib.request
+
+import traffic_summary
 
 
 def query(base: str, promql: str) -> list:
@@ -42,9 +43,7 @@ def main() -> None:
     parser.add_argument("--summary", required=True, help="the traffic generator's closing summary")
     args = parser.parse_args()
     base = args.prometheus
-    summary = open(args.summary).read()
-    sent = int(re.search(r"^requests: (\d+)", summary, re.M).group(1))
-    outcomes = {k: int(v) for k, v in re.findall(r"^  (\w+) +(\d+)$", summary, re.M)}
+    sent, outcomes, _ = traffic_summary.read(args.summary)
     print(f"generator sent {sent} requests: {outcomes}")
 
     # Every request the generator sent was counted once (hang-ups count as cancelled or ok, by timing).

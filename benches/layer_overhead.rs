@@ -59,7 +59,7 @@ fn layers(c: &mut Criterion) {
 
     // The recorder's own share: the metric operations one inference request makes (gauge up and down, 3 counters,
     // 6 histograms), on handles registered up front, without any layer.
-    let (floor_recorder, _floor_exporter) = PrometheusBuilder::new().build().expect("exporter");
+    let floor_recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let floor = RecorderFloor::new(&floor_recorder);
 
     let mut group = c.benchmark_group("router");

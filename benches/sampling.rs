@@ -13,7 +13,8 @@ use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use http_body_util::BodyExt;
-use inferwatch::health::{Health, InFlightCounter, Observation, Thresholds, checks};
+use inferwatch::health::checks::{self, Thresholds};
+use inferwatch::health::{Health, Observation};
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::sampler::Sampler;
 use tower::ServiceExt;
@@ -64,7 +65,7 @@ fn readyz(c: &mut Criterion) {
         .add_check(checks::host_memory(snapshots.clone(), Thresholds::default()))
         .add_check(checks::host_cpu(snapshots.clone(), Thresholds::default()))
         .add_check(checks::disk(snapshots, Thresholds::default()))
-        .add_check(checks::saturation(InFlightCounter::new(), 64, Thresholds::default()))
+        .add_check(checks::saturation(|| 0, 64, Thresholds::default()))
         .check("model:loaded", || async { Observation::pass() })
         .cache_for(Duration::from_secs(3600))
         .recorder(recorder)

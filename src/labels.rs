@@ -1,4 +1,5 @@
 //! Bounded label values: whatever clients send, a label has a bounded number of distinct values.
+//! [`LabelValue`] is what observers see; [`BoundedLabels`] is the interner that keeps the bound.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -10,12 +11,12 @@ use rustc_hash::FxBuildHasher;
 use crate::contract::OTHER;
 
 /// Longest model or operation name kept as a label value, in bytes.
-pub const MAX_NAME_BYTES: usize = 128;
+pub(crate) const MAX_NAME_BYTES: usize = 128;
 
 /// Longest route (template or gRPC method path) kept as a label value, in bytes.
-pub const MAX_ROUTE_BYTES: usize = 256;
+pub(crate) const MAX_ROUTE_BYTES: usize = 256;
 
-/// An interned label value. Cheap to clone; the id is dense within its [`BoundedLabels`] (0 is `_OTHER`).
+/// A bounded label value: a route, model, operation or stage name as it is exported. Cheap to clone.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct LabelValue {
     id: u32,
@@ -59,7 +60,7 @@ impl fmt::Display for LabelValue {
 
 /// Which values a [`BoundedLabels`] admits.
 #[derive(Clone, Debug)]
-pub enum LabelPolicy {
+pub(crate) enum LabelPolicy {
     /// The first `n` distinct valid values, in order of arrival; later ones are `_OTHER`. Caps above
     /// [`MAX_DISTINCT`] are lowered to it.
     FirstN(usize),
@@ -68,13 +69,13 @@ pub enum LabelPolicy {
 }
 
 /// The most distinct values one label set admits, whatever its policy says.
-pub const MAX_DISTINCT: usize = 16_384;
+pub(crate) const MAX_DISTINCT: usize = 16_384;
 
 /// An interner that maps names to a bounded set of [`LabelValue`]s.
 ///
 /// Lookups take no lock (requests intern a route, a model and an operation each): values live in an insert-only
 /// open-addressing table. Admitting a new value takes a mutex, which also enforces the cap.
-pub struct BoundedLabels {
+pub(crate) struct BoundedLabels {
     max_bytes: usize,
     policy: LabelPolicy,
     cap: usize,
@@ -95,12 +96,12 @@ impl fmt::Debug for BoundedLabels {
 
 impl BoundedLabels {
     /// A set admitting values allowed by `policy` that are at most `max_bytes` long.
-    pub fn new(policy: LabelPolicy, max_bytes: usize) -> Self {
+    pub(crate) fn new(policy: LabelPolicy, max_bytes: usize) -> Self {
         Self::with_seeds(policy, max_bytes, &[])
     }
 
     /// Like [`new`](Self::new), with `seeds` admitted up front (they do not count against a `FirstN` cap).
-    pub fn with_seeds(policy: LabelPolicy, max_bytes: usize, seeds: &[&str]) -> Self {
+    pub(crate) fn with_seeds(policy: LabelPolicy, max_bytes: usize, seeds: &[&str]) -> Self {
         let cap = match &policy {
             LabelPolicy::FirstN(n) => n.saturating_add(seeds.len()),
             LabelPolicy::AllowList(allowed) => allowed.len() + seeds.len(),
@@ -123,17 +124,17 @@ impl BoundedLabels {
     }
 
     /// The catch-all value.
-    pub fn other(&self) -> LabelValue {
+    pub(crate) fn other(&self) -> LabelValue {
         self.other.clone()
     }
 
     /// The label value for `name`: itself when valid and admitted, `_OTHER` otherwise.
-    pub fn get(&self, name: &str) -> LabelValue {
+    pub(crate) fn get(&self, name: &str) -> LabelValue {
         self.get_ref(name).clone()
     }
 
     /// Like [`get`](Self::get), borrowed.
-    pub fn get_ref(&self, name: &str) -> &LabelValue {
+    pub(crate) fn get_ref(&self, name: &str) -> &LabelValue {
         if name.len() > self.max_bytes {
             return &self.other;
         }
@@ -144,7 +145,7 @@ impl BoundedLabels {
     }
 
     /// Like [`get`](Self::get) for raw bytes (a header, gRPC metadata): invalid UTF-8 is `_OTHER`.
-    pub fn get_bytes(&self, name: &[u8]) -> &LabelValue {
+    pub(crate) fn get_bytes(&self, name: &[u8]) -> &LabelValue {
         match std::str::from_utf8(name) {
             Ok(name) => self.get_ref(name),
             Err(_) => &self.other,
@@ -152,19 +153,14 @@ impl BoundedLabels {
     }
 
     /// The value with this id (`_OTHER` for 0 or an unknown id).
-    pub fn by_id(&self, id: u32) -> &LabelValue {
+    pub(crate) fn by_id(&self, id: u32) -> &LabelValue {
         let slot = usize::try_from(id).ok().and_then(|i| self.by_id.get(i));
         slot.and_then(OnceLock::get).unwrap_or(&self.other)
     }
 
     /// Number of admitted distinct values (not counting `_OTHER`).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         *self.admitted.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// True when no value has been admitted yet.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The admitted value for `name`, or the first empty slot of its probe sequence.

@@ -3,7 +3,7 @@
 //! Observability for inference services, as tower layers: request counts, in-flight requests, latency to the
 //! **end** of the response (streams included), outcomes for HTTP and gRPC alike, time to first token, time per
 //! output token and token accounting per model, all under the standard OpenTelemetry / Prometheus names of the
-//! [metric contract](contract).
+//! [metric contract](contract); spans per request and stage, and one summary log line per request.
 //!
 //! ```
 //! use axum::{Router, routing::post};
@@ -35,62 +35,53 @@
 //! # }
 //! ```
 //!
+//! ## How it fits together
+//!
+//! - [`InferenceLayer`] wraps a service; each request gets a [`RequestHandle`] in its extensions, through which
+//!   the handler reports model, tokens, finish reason and [`Stage`]s.
+//! - Everything the layer learns goes to its [observers](observe): [`observe::MetricsObserver`] records the
+//!   [contract](contract) into a [`SharedRecorder`], `observe::TracingObserver` makes spans and log lines, and your
+//!   own observers see the same lifecycle.
+//! - Around it: the [`prometheus`] exporter, [`telemetry`] set-up (logs, trace export), the background
+//!   [`sampler`] (GPUs, host), [`health`] routes, and [`slo`] rules for Prometheus.
+//!
 //! ## Features
 //!
-//! - `axum` (default): routes from axum's `MatchedPath`, [`RequestHandle`] as an extractor.
-//! - `prometheus` (default): [`prometheus::PrometheusBuilder`], the `/metrics` route and standalone listener.
-//! - `tracing` (default): request and stage spans, W3C trace context, a summary log line per request.
-//! - `otlp` (default): `telemetry::init`, JSON logs with trace ids and OTLP span export.
-//! - `gpu`, `host` (default): the background [`sampler`] (NVML, process, system).
-//! - `health` (default): the [`health`] registry and routes; `grpc-health` (default) adds `grpc.health.v1`.
-//! - `tonic`: [`InferenceRequestExt`] for `tonic::Request` (brought in by `grpc-health`).
+//! Default: `axum`, `prometheus`, `tracing`, `telemetry`, `health`; `full` turns on everything.
+//!
+//! - `axum`: routes from axum's `MatchedPath`, [`RequestHandle`] as an extractor.
+//! - `prometheus`: [`prometheus::PrometheusBuilder`], the `/metrics` route and standalone listener.
+//! - `tracing`: request and stage spans, trace context through OpenTelemetry's propagator, a summary log line.
+//! - `telemetry`: `telemetry::init`, JSON logs with trace ids; `otlp` adds OTLP span export (gRPC, HTTP).
+//! - `health`: the [`health`] registry and routes; `grpc-health` adds `grpc.health.v1`.
+//! - `gpu`, `host`: what the [`sampler`] reads (NVML; process and system).
+//! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
 //!
 //! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-/// The `tracing` target of every log line inferwatch writes.
-#[allow(dead_code)]
-pub(crate) const LOG_TARGET: &str = "inferwatch";
-
 pub mod classify;
 pub mod contract;
 #[cfg(feature = "health")]
 pub mod health;
-pub mod labels;
-pub mod observer;
+mod labels;
+mod layer;
+pub mod observe;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+mod recorder;
+mod request;
 pub mod sampler;
 pub mod slo;
-
-#[cfg(feature = "axum")]
-mod axum_ext;
-mod body;
-mod ext;
-mod future;
-mod handle;
-mod in_flight;
-mod instruments;
-mod label_sets;
-mod layer;
-mod service;
-pub mod stage;
-#[cfg(feature = "otlp")]
+#[cfg(feature = "telemetry")]
 pub mod telemetry;
-#[cfg(feature = "tracing")]
-pub mod trace;
 
-pub use body::ResponseBody;
-pub use classify::{ErrorType, GrpcCode, Outcome, Protocol};
-pub use ext::InferenceRequestExt;
-pub use future::ResponseFuture;
-pub use handle::{FinishReason, Reported, RequestHandle, TokenUsage, operation};
-pub use instruments::MetricsObserver;
-pub use label_sets::{DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, DEFAULT_MAX_ROUTES};
-pub use layer::{DefaultObserver, InferenceLayer, InferenceLayerBuilder};
-pub use observer::{Observer, RequestInfo, RequestSummary};
-pub use service::InferenceService;
-pub use stage::{EnteredStage, Stage, StageFuture, stage_name};
-#[cfg(feature = "tracing")]
-pub use trace::TracingObserver;
+pub use layer::{
+    DefaultObserver, InferenceLayer, InferenceLayerBuilder, InferenceService, ResponseBody, ResponseFuture,
+};
+pub use recorder::SharedRecorder;
+pub use request::{
+    EnteredStage, FinishReason, InferenceRequestExt, RequestHandle, Stage, StageFuture, TokenUsage, operation,
+    stage_name,
+};

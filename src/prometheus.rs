@@ -12,12 +12,12 @@ use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use metrics::Recorder;
-use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusHandle};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
 
-use crate::contract::{self, MetricKind};
+use crate::contract::{self, LOG_TARGET, MetricKind};
+use crate::recorder::SharedRecorder;
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -108,31 +108,24 @@ impl PrometheusBuilder {
         Ok(builder)
     }
 
-    /// Builds a recorder without installing it, for [`InferenceLayerBuilder::recorder`]; the exporter renders
-    /// what it records.
-    ///
-    /// [`InferenceLayerBuilder::recorder`]: crate::InferenceLayerBuilder::recorder
-    pub fn build(self) -> Result<(PrometheusRecorder, PrometheusExporter), PrometheusError> {
+    /// Builds a recorder without installing it, for the layer, the sampler and health to share (see
+    /// [`SharedRecorder`]); the exporter renders what it records.
+    pub fn build(self) -> Result<(SharedRecorder, PrometheusExporter), PrometheusError> {
         let recorder = self.exporter_builder()?.build_recorder();
-        prepare(&recorder);
+        contract::describe(&recorder);
         let exporter = PrometheusExporter::start(recorder.handle(), self.upkeep_interval);
-        Ok((recorder, exporter))
+        Ok((SharedRecorder::new(recorder), exporter))
     }
 
     /// Builds the recorder and installs it as the global `metrics` recorder. Fails if one is installed already.
     pub fn install(self) -> Result<PrometheusExporter, PrometheusError> {
         let recorder = self.exporter_builder()?.build_recorder();
-        prepare(&recorder);
+        contract::describe(&recorder);
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder)
             .map_err(|e| PrometheusError(BuildError::FailedToSetGlobalRecorder(e)))?;
         Ok(PrometheusExporter::start(handle, self.upkeep_interval))
     }
-}
-
-fn prepare(recorder: &dyn Recorder) {
-    contract::describe(recorder);
-    contract::set_build_info(recorder);
 }
 
 /// Renders the exposition; clones share one registry. Keep one alive: the upkeep thread stops with the last.
@@ -166,7 +159,7 @@ impl PrometheusExporter {
             });
         if spawned.is_err() {
             // Scrapes drain histograms too; without the thread only an unscraped exporter grows.
-            eprintln!("inferwatch: could not start the Prometheus upkeep thread");
+            tracing::warn!(target: LOG_TARGET, "could not start the Prometheus upkeep thread");
         }
         Self {
             handle,
@@ -202,7 +195,7 @@ impl PrometheusExporter {
         let router: Router = self.router();
         let task = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
-                eprintln!("inferwatch: metrics listener stopped: {error}");
+                tracing::error!(target: LOG_TARGET, %error, "metrics listener stopped");
             }
         });
         Ok(MetricsListener { local_addr, task })

@@ -9,7 +9,6 @@ use inferwatch::prometheus::PrometheusExporter;
 use support::grpc::{GenerateRequest, Generator, GeneratorClient, STREAM, UNARY};
 use support::{eventually, isolated_layer, scrape};
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Code;
 
 const REQUESTS: &str = "inferwatch_requests_total";
@@ -17,10 +16,9 @@ const RPC_COUNT: &str = "rpc_server_call_duration_seconds_count";
 
 async fn start() -> (SocketAddr, PrometheusExporter) {
     let (layer, exporter) = isolated_layer(|b| b);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (addr, incoming) = support::grpc::listener().await;
     let server = tonic::transport::Server::builder().layer(layer).add_service(Generator);
-    tokio::spawn(server.serve_with_incoming(TcpListenerStream::new(listener)));
+    tokio::spawn(server.serve_with_incoming(incoming));
     (addr, exporter)
 }
 
@@ -38,7 +36,7 @@ fn rpc(method: &'static str, code: &'static str) -> [(&'static str, &'static str
     [
         ("rpc_system_name", "grpc"),
         ("rpc_method", method),
-        ("rpc_status_code", code),
+        ("rpc_response_status_code", code),
     ]
 }
 

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get as get_route;
-use inferwatch::health::{Check, Health, InFlightCounter, Observation, Status, Thresholds, checks};
+use inferwatch::health::checks::{self, Thresholds};
+use inferwatch::health::{Check, Health, Observation, Status};
+use inferwatch::observe::InFlightCounter;
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::sampler::{GpuField, Sampler};
 use serde_json::Value;
@@ -303,7 +305,14 @@ async fn saturation_counts_requests_in_flight_through_the_layer() {
         .layer(layer);
     let addr = serve(app).await;
     let health = Health::builder()
-        .add_check(checks::saturation(in_flight.clone(), 4, Thresholds::default()))
+        .add_check(checks::saturation(
+            {
+                let in_flight = in_flight.clone();
+                move || in_flight.get()
+            },
+            4,
+            Thresholds::default(),
+        ))
         .cache_for(Duration::ZERO)
         .build();
     assert_eq!(health.ready().await.status, Status::Pass);
@@ -370,19 +379,13 @@ async fn grpc_health_follows_readiness() {
         .cache_for(Duration::from_millis(50))
         .build();
     let service = health.grpc_service(["inference.GRPCInferenceService"]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (addr, incoming) = support::grpc::listener().await;
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            .serve_with_incoming(incoming),
     );
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = HealthClient::new(channel);
+    let mut client = HealthClient::new(support::grpc::channel(addr).await);
     let status_of = |client: &mut HealthClient<_>, service: &'static str| {
         let mut client = client.clone();
         async move {

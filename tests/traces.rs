@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use inferwatch::observe::TracingObserver;
 use inferwatch::{FinishReason, InferenceLayer, RequestHandle};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -247,8 +248,14 @@ async fn malformed_traceparents_start_new_traces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incoming_context_can_be_ignored_and_traceparent_returned() {
     let f = fixture();
-    let ignoring = serve(app(layer(|b| b.accept_trace_context(false)))).await;
-    let returning = serve(app(layer(|b| b.traceparent_in_response(true)))).await;
+    let ignoring = serve(app(layer(|b| {
+        b.tracing(TracingObserver::new().accept_trace_context(false))
+    })))
+    .await;
+    let returning = serve(app(layer(|b| {
+        b.tracing(TracingObserver::new().trace_context_in_response(true))
+    })))
+    .await;
     let c = client();
     let traceparent = format!("00-{TRACE}-{PARENT}-01");
     send(
@@ -286,7 +293,7 @@ async fn incoming_context_can_be_ignored_and_traceparent_returned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn content_capture_is_opt_in_and_truncated() {
     let f = fixture();
-    let addr = serve(app(layer(|b| b.capture_content(12)))).await;
+    let addr = serve(app(layer(|b| b.tracing(TracingObserver::new().capture_content(12))))).await;
     let body = format!("capture {PROMPT}");
     send(&client(), addr, "POST", "/chat", &[], &body).await;
     let spans = f.spans_where(1, |s| attr_str(s, "gen_ai.request.model") == Some("capture-model"));
@@ -302,17 +309,10 @@ async fn grpc_calls_are_server_spans_named_by_method() {
     use support::grpc::{GenerateRequest, Generator, GeneratorClient, UNARY};
     let f = fixture();
     let layer = layer(|b| b);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (addr, incoming) = support::grpc::listener().await;
     let server = tonic::transport::Server::builder().layer(layer).add_service(Generator);
-    tokio::spawn(server.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)));
-
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
-    let mut grpc = tonic::client::Grpc::new(channel);
+    tokio::spawn(server.serve_with_incoming(incoming));
+    let mut grpc = tonic::client::Grpc::new(support::grpc::channel(addr).await);
     grpc.ready().await.expect("ready");
     let mut request = tonic::Request::new(GenerateRequest {
         prompt: "a b".into(),
@@ -347,7 +347,7 @@ async fn grpc_calls_are_server_spans_named_by_method() {
     }
     let ok = spans
         .iter()
-        .find(|s| attr_str(s, "rpc.status_code") == Some("OK"))
+        .find(|s| attr_str(s, "rpc.response.status_code") == Some("OK"))
         .expect("ok span");
     assert_eq!(
         (hex(&ok.trace_id).as_str(), hex(&ok.parent_span_id).as_str()),
@@ -355,13 +355,13 @@ async fn grpc_calls_are_server_spans_named_by_method() {
     );
     let failed = spans
         .iter()
-        .find(|s| attr_str(s, "rpc.status_code") == Some("UNAVAILABLE"))
+        .find(|s| attr_str(s, "rpc.response.status_code") == Some("UNAVAILABLE"))
         .expect("failed span");
     assert_eq!(status(failed), OtelStatus::Error);
     assert_eq!(attr_str(failed, "error.type"), Some("UNAVAILABLE"));
     let invalid = spans
         .iter()
-        .find(|s| attr_str(s, "rpc.status_code") == Some("INVALID_ARGUMENT"))
+        .find(|s| attr_str(s, "rpc.response.status_code") == Some("INVALID_ARGUMENT"))
         .expect("invalid-argument span");
     assert_eq!(status(invalid), OtelStatus::Error, "every gRPC code but OK is an error");
     assert_eq!(status(ok), OtelStatus::Unset);

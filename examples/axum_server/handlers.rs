@@ -15,6 +15,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use inferwatch::{FinishReason, RequestHandle, Stage, operation, stage_name};
 use serde_json::{Value, json};
 
+use crate::fault;
 use crate::openai::{self, ChatRequest, CompletionRequest, Kind};
 use crate::toy::{self, MODELS};
 
@@ -34,7 +35,7 @@ struct Job {
 }
 
 fn fault_requested(headers: &HeaderMap) -> bool {
-    headers.get(FAULT_HEADER).is_some_and(|v| v == "server-error")
+    fault::is_server_error(headers.get(fault::HEADER).map(|v| v.as_bytes()))
 }
 
 pub async fn completions(
@@ -105,9 +106,6 @@ pub async fn chat_completions(
     };
     run(&state, handle, job, fault_requested(&headers)).await
 }
-
-/// Demo fault injection: a request carrying this header fails with a 500, as if the GPU fell over mid-generation.
-pub const FAULT_HEADER: &str = "x-inferwatch-fault";
 
 async fn run(state: &AppState, handle: RequestHandle, job: Job, fault: bool) -> Response {
     if !MODELS.contains(&job.model.as_str()) {

@@ -16,6 +16,8 @@
 //! With `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318` (or `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` and port 4317)
 //! each request is exported as a span with `tokenize`, `generate` and `decode` children.
 
+#[path = "../shared/fault.rs"]
+mod fault;
 mod handlers;
 mod openai;
 mod toy;
@@ -30,7 +32,8 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use clap::Parser;
 use inferwatch::InferenceLayer;
-use inferwatch::health::{Health, InFlightCounter, Observation, checks};
+use inferwatch::health::{Health, Observation, checks};
+use inferwatch::observe::InFlightCounter;
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::sampler::Sampler;
 use inferwatch::telemetry::TelemetryBuilder;
@@ -86,7 +89,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add_check(checks::host_memory(snapshots.clone(), Default::default()))
         .add_check(checks::host_cpu(snapshots.clone(), Default::default()).informational())
         .add_check(checks::disk(snapshots, Default::default()))
-        .add_check(checks::saturation(in_flight, args.max_concurrency, Default::default()))
+        .add_check(checks::saturation(
+            move || in_flight.get(),
+            args.max_concurrency,
+            Default::default(),
+        ))
         .check("model:loaded", || async {
             Observation::pass().observed(MODELS.len() as f64, "models")
         })

@@ -9,6 +9,8 @@
 //! ```
 
 mod bytes_tensor;
+#[path = "../shared/fault.rs"]
+mod fault;
 mod messages;
 mod service;
 #[allow(dead_code)] // the model list is the HTTP example's

@@ -15,16 +15,13 @@ use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 use crate::bytes_tensor::{decode_first_bytes, encode_bytes};
+use crate::fault;
 use crate::messages::*;
 
 pub const SERVICE: &str = "inference.GRPCInferenceService";
 
-/// Demo fault injection, as in the axum example: a call carrying this metadata fails with `INTERNAL`, as if the GPU
-/// fell over mid-generation.
-pub const FAULT_HEADER: &str = "x-inferwatch-fault";
-
 fn fault_requested(metadata: &tonic::metadata::MetadataMap) -> bool {
-    metadata.get(FAULT_HEADER).is_some_and(|v| v == "server-error")
+    fault::is_server_error(metadata.get(fault::HEADER).map(|v| v.as_bytes()))
 }
 
 fn injected_fault() -> Status {

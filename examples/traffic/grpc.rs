@@ -8,15 +8,16 @@ use std::error::Error as _;
 use std::time::Instant;
 
 use http::uri::PathAndQuery;
-use inferwatch::GrpcCode;
+use inferwatch::classify::GrpcCode;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 use tonic_prost::ProstCodec;
 
 use crate::bytes_tensor::{decode_first_bytes, encode_bytes};
+use crate::fault;
 use crate::messages::{ModelInferRequest, ModelInferResponse, ModelStreamInferResponse, ParameterChoice, Tensor};
-use crate::{FAULT_HEADER, Invalid, Mix, Record};
+use crate::{Invalid, Mix, Record};
 
 const MODEL_INFER: &str = "/inference.GRPCInferenceService/ModelInfer";
 const MODEL_STREAM_INFER: &str = "/inference.GRPCInferenceService/ModelStreamInfer";
@@ -47,7 +48,7 @@ impl Target {
         if mix.fault {
             request
                 .metadata_mut()
-                .insert(FAULT_HEADER, MetadataValue::from_static("server-error"));
+                .insert(fault::HEADER, MetadataValue::from_static(fault::SERVER_ERROR));
         }
         if !stream {
             let codec = ProstCodec::<ModelInferRequest, ModelInferResponse>::default();

@@ -11,7 +11,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-use crate::{FAULT_HEADER, Invalid, Mix, Record};
+use crate::fault;
+use crate::{Invalid, Mix, Record};
 
 #[derive(Clone)]
 pub struct Target {
@@ -36,7 +37,7 @@ impl Target {
         };
         let mut request = Request::post(format!("{}{path}", self.base)).header("content-type", "application/json");
         if mix.fault {
-            request = request.header(FAULT_HEADER, "server-error");
+            request = request.header(fault::HEADER, fault::SERVER_ERROR);
         }
         let Ok(request) = request.body(Full::new(body(&mix))) else {
             return Record::failed("connection_error");

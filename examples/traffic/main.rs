@@ -17,6 +17,8 @@
 
 #[path = "../tonic_server/bytes_tensor.rs"]
 mod bytes_tensor;
+#[path = "../shared/fault.rs"]
+mod fault;
 mod grpc;
 mod http;
 #[allow(dead_code)] // the server half of the protocol is the tonic example's
@@ -67,9 +69,6 @@ struct Args {
     #[arg(long, default_value_t = 24)]
     max_tokens: u32,
 }
-
-/// The request header (gRPC metadata key) that makes both examples fail a request on purpose.
-const FAULT_HEADER: &str = "x-inferwatch-fault";
 
 /// A small xorshift generator: reproducible mixes without a dependency.
 struct Dice(u64);

@@ -1,4 +1,5 @@
-//! How a finished request is classified: its [`Outcome`] and, when it failed, its [`ErrorType`].
+//! How a finished request is classified: its [`Outcome`] and, when it failed, its [`ErrorType`]; what protocol
+//! it speaks; and gRPC status codes.
 //!
 //! Every value here comes from a fixed set, never from free text, so labels built from them stay bounded.
 
@@ -86,7 +87,7 @@ impl Protocol {
 
 /// How the response stream ended, as far as the layer saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// The body yielded its last frame.
     Complete,
     /// The body or the response future was dropped before the end.
@@ -99,29 +100,20 @@ pub enum End {
     Panic,
 }
 
-/// Classifies a finished request.
-///
-/// `grpc` is the status read from the headers or trailers (gRPC requests only); a gRPC response that ended
-/// without any status is `UNKNOWN`, and one answered with a non-200 HTTP status maps as the gRPC spec says.
-pub fn classify(
-    protocol: Protocol,
-    end: End,
-    status: Option<StatusCode>,
-    grpc: Option<GrpcCode>,
-) -> (Outcome, Option<ErrorType>) {
+/// Failures of the service itself, whatever the protocol.
+fn service_failure(end: End) -> Option<(Outcome, Option<ErrorType>)> {
     match end {
-        End::ServiceError => return (Outcome::ServerError, Some(ErrorType::ServiceError)),
-        End::BodyError => return (Outcome::ServerError, Some(ErrorType::BodyError)),
-        End::Panic => return (Outcome::ServerError, Some(ErrorType::Panic)),
-        End::Complete | End::Dropped => {}
+        End::ServiceError => Some((Outcome::ServerError, Some(ErrorType::ServiceError))),
+        End::BodyError => Some((Outcome::ServerError, Some(ErrorType::BodyError))),
+        End::Panic => Some((Outcome::ServerError, Some(ErrorType::Panic))),
+        End::Complete | End::Dropped => None,
     }
-    if protocol == Protocol::Grpc {
-        let code = grpc_status(status, grpc, end);
-        return match code {
-            Some(GrpcCode::Ok) => (Outcome::Ok, None),
-            Some(code) => (code.outcome(), Some(ErrorType::Grpc(code))),
-            None => (Outcome::Cancelled, Some(ErrorType::Cancelled)),
-        };
+}
+
+/// Classifies a finished HTTP request by how it ended and the status it sent.
+pub(crate) fn http(end: End, status: Option<StatusCode>) -> (Outcome, Option<ErrorType>) {
+    if let Some(failure) = service_failure(end) {
+        return failure;
     }
     let by_status = status.and_then(|s| match s.as_u16() {
         400..=499 => Some((Outcome::ClientError, Some(ErrorType::HttpStatus(s)))),
@@ -136,8 +128,21 @@ pub fn classify(
     }
 }
 
-/// The gRPC status of a call; `None` when it was dropped before any status was known.
-pub fn grpc_status(status: Option<StatusCode>, grpc: Option<GrpcCode>, end: End) -> Option<GrpcCode> {
+/// Classifies a finished gRPC call by how it ended and its status, as [`grpc_status`] resolved it.
+pub(crate) fn grpc(end: End, code: Option<GrpcCode>) -> (Outcome, Option<ErrorType>) {
+    if let Some(failure) = service_failure(end) {
+        return failure;
+    }
+    match code {
+        Some(GrpcCode::Ok) => (Outcome::Ok, None),
+        Some(code) => (code.outcome(), Some(ErrorType::Grpc(code))),
+        None => (Outcome::Cancelled, Some(ErrorType::Cancelled)),
+    }
+}
+
+/// The gRPC status of a call: the one read from headers or trailers; else the gRPC spec's mapping of a non-200
+/// HTTP status; else `UNKNOWN` for a call that ended without a status, and `None` for one dropped before any.
+pub(crate) fn grpc_status(status: Option<StatusCode>, grpc: Option<GrpcCode>, end: End) -> Option<GrpcCode> {
     if let Some(code) = grpc {
         return Some(code);
     }
@@ -154,7 +159,7 @@ mod tests {
 
     #[test]
     fn http_status_classes() {
-        let c = |s: u16, end| classify(Protocol::Http, end, StatusCode::from_u16(s).ok(), None);
+        let c = |s: u16, end| http(end, StatusCode::from_u16(s).ok());
         assert_eq!(c(200, End::Complete), (Outcome::Ok, None));
         assert_eq!(c(302, End::Complete), (Outcome::Ok, None));
         assert_eq!(c(404, End::Complete).0, Outcome::ClientError);
@@ -170,7 +175,7 @@ mod tests {
     #[test]
     fn grpc_codes() {
         let ok = Some(StatusCode::OK);
-        let c = |code, end| classify(Protocol::Grpc, end, ok, code);
+        let c = |code, end| grpc(end, grpc_status(ok, code, end));
         assert_eq!(c(Some(GrpcCode::Ok), End::Complete), (Outcome::Ok, None));
         assert_eq!(
             c(Some(GrpcCode::InvalidArgument), End::Complete).0,
@@ -183,7 +188,10 @@ mod tests {
             (Outcome::ServerError, Some(ErrorType::Grpc(GrpcCode::Unknown)))
         );
         assert_eq!(c(None, End::Dropped), (Outcome::Cancelled, Some(ErrorType::Cancelled)));
-        let not_found = classify(Protocol::Grpc, End::Complete, Some(StatusCode::NOT_FOUND), None);
+        let not_found = grpc(
+            End::Complete,
+            grpc_status(Some(StatusCode::NOT_FOUND), None, End::Complete),
+        );
         assert_eq!(not_found.1, Some(ErrorType::Grpc(GrpcCode::Unimplemented)));
     }
 }

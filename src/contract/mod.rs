@@ -3,8 +3,8 @@
 //! Names are the Prometheus names that the standard OpenTelemetry → Prometheus translation gives (dots become
 //! underscores, the unit becomes a suffix, counters end in `_total`), so dashboards and alert rules work whether
 //! the numbers were scraped directly or went through an OpenTelemetry Collector. This module is the only place
-//! where names, labels and buckets are spelled; `docs/METRICS.md` is generated from it (see [`markdown_table`]) and
-//! a test keeps the two identical.
+//! where names, labels and buckets are spelled; `docs/METRICS.md` is generated from it and a test keeps the two
+//! identical.
 
 use metrics::{Key, Label, Level, Metadata, Recorder, Unit};
 
@@ -78,8 +78,8 @@ pub mod label {
     pub const RPC_SYSTEM_NAME: &str = "rpc_system_name";
     /// `pkg.Service/Method`, `_OTHER` when unmatched.
     pub const RPC_METHOD: &str = "rpc_method";
-    /// gRPC status code name (`OK`, `INTERNAL`, …).
-    pub const RPC_STATUS_CODE: &str = "rpc_status_code";
+    /// gRPC status code name (`OK`, `INTERNAL`, …), `rpc.response.status_code` in OpenTelemetry.
+    pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc_response_status_code";
     /// GenAI operation (`chat`, `text_completion`, …).
     pub const GEN_AI_OPERATION_NAME: &str = "gen_ai_operation_name";
     /// Empty when the request succeeded, else a value from a fixed set (status code, gRPC code name, …).
@@ -107,37 +107,40 @@ pub mod label {
 /// The value used for anything outside a bounded label set.
 pub const OTHER: &str = "_OTHER";
 
+/// The `tracing` target of every span and log line inferwatch writes (`RUST_LOG=inferwatch=debug`).
+pub(crate) const LOG_TARGET: &str = "inferwatch";
+
 mod host;
 pub use host::*;
 
 /// OpenTelemetry's HTTP duration buckets, extended to five minutes.
-pub const HTTP_DURATION_BUCKETS: &[f64] = &[
+pub(crate) const HTTP_DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
 /// 0.01 s doubling to 327.68 s: generations that last minutes stay visible.
-pub const GEN_AI_DURATION_BUCKETS: &[f64] = &[
+pub(crate) const GEN_AI_DURATION_BUCKETS: &[f64] = &[
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 327.68,
 ];
 
 /// OpenTelemetry's GenAI time-to-first-token buckets, extended by 20, 40 and 80 s.
-pub const TIME_TO_FIRST_TOKEN_BUCKETS: &[f64] = &[
+pub(crate) const TIME_TO_FIRST_TOKEN_BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
 ];
 
 /// OpenTelemetry's GenAI time-per-output-token buckets, extended by 5, 7.5 and 10 s.
-pub const TIME_PER_OUTPUT_TOKEN_BUCKETS: &[f64] = &[
+pub(crate) const TIME_PER_OUTPUT_TOKEN_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
 /// 100 µs to two minutes: a tokenizer pass and a whole generation both land inside.
-pub const STAGE_DURATION_BUCKETS: &[f64] = &[
+pub(crate) const STAGE_DURATION_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     120.0,
 ];
 
 /// Powers of 4 from 1 to 4^12 tokens.
-pub const TOKEN_COUNT_BUCKETS: &[f64] = &[
+pub(crate) const TOKEN_COUNT_BUCKETS: &[f64] = &[
     1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
 ];
 
@@ -184,7 +187,11 @@ pub const RPC_SERVER_CALL_DURATION: MetricDef = MetricDef {
     otel_name: Some("rpc.server.call.duration"),
     kind: MetricKind::Histogram,
     unit: "s",
-    labels: &[label::RPC_SYSTEM_NAME, label::RPC_METHOD, label::RPC_STATUS_CODE],
+    labels: &[
+        label::RPC_SYSTEM_NAME,
+        label::RPC_METHOD,
+        label::RPC_RESPONSE_STATUS_CODE,
+    ],
     buckets: HTTP_DURATION_BUCKETS,
     description: "Duration of gRPC calls, from receipt to the end of the response stream (trailers).",
 };
@@ -324,7 +331,9 @@ pub fn find(name: &str) -> Option<&'static MetricDef> {
     ALL.iter().find(|m| m.name == name)
 }
 
-/// Gives every metric of the contract its HELP text and unit on `recorder`.
+/// Prepares `recorder` for the contract: every metric's HELP text and unit, and `inferwatch_build_info{version} 1`,
+/// so that an exposition names the version before any traffic.
+/// [`PrometheusBuilder`](crate::prometheus::PrometheusBuilder) calls it; call it for any other recorder.
 pub fn describe(recorder: &dyn Recorder) {
     for m in ALL {
         let (name, unit, help) = (m.name.into(), m.metrics_unit(), m.description.into());
@@ -334,11 +343,6 @@ pub fn describe(recorder: &dyn Recorder) {
             MetricKind::Histogram => recorder.describe_histogram(name, unit, help),
         }
     }
-}
-
-/// Sets `inferwatch_build_info{version} 1` on `recorder`, so an exposition names the version before any traffic.
-/// [`PrometheusBuilder`](crate::prometheus::PrometheusBuilder) does it; call it for any other recorder.
-pub fn set_build_info(recorder: &dyn Recorder) {
     static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
     let key = Key::from_parts(
         BUILD_INFO.name,
@@ -347,8 +351,9 @@ pub fn set_build_info(recorder: &dyn Recorder) {
     recorder.register_gauge(&key, &METADATA).set(1.0);
 }
 
+#[cfg(test)]
 /// The contract as a Markdown table; `docs/METRICS.md` embeds exactly this.
-pub fn markdown_table() -> String {
+pub(crate) fn markdown_table() -> String {
     let mut out = String::from(
         "| name | OpenTelemetry name | type | unit | labels | buckets | meaning |\n|---|---|---|---|---|---|---|\n",
     );

@@ -2,15 +2,16 @@
 //! dependency. Each returns a [`Check`] to adjust (timeout, informational) before adding it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use http::HeaderMap;
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use super::check::Check;
 use super::report::{Observation, Status};
-use crate::handle::RequestHandle;
-use crate::observer::{Observer, RequestSummary};
 use crate::sampler::{Snapshot, Snapshots};
 
 /// Ratios above which a check warns and fails (defaults: warn above 70 %, fail above 90 %).
@@ -155,60 +156,24 @@ fn host_check(
     })
 }
 
-/// Counts the inference layer's requests in flight, for [`saturation`]. Add it to the layer with
-/// [`InferenceLayerBuilder::build_with`](crate::InferenceLayerBuilder::build_with).
+/// `inference:saturation`: the work in progress that `current` reads (requests in flight, an engine's queue)
+/// against `limit`, the concurrency the server is sized for.
 ///
 /// ```
-/// use inferwatch::{InferenceLayer, health::{Health, InFlightCounter, checks}};
+/// use inferwatch::InferenceLayer;
+/// use inferwatch::health::{Health, checks};
+/// use inferwatch::observe::InFlightCounter;
 ///
 /// let in_flight = InFlightCounter::new();
 /// let layer = InferenceLayer::builder().build_with(in_flight.clone());
-/// let health = Health::builder().add_check(checks::saturation(in_flight, 64, Default::default())).build();
+/// let saturation = checks::saturation(move || in_flight.get(), 64, Default::default());
+/// let health = Health::builder().add_check(saturation).build();
 /// # let _ = (layer, health);
 /// ```
-#[derive(Clone, Debug, Default)]
-pub struct InFlightCounter {
-    count: Arc<AtomicUsize>,
-}
-
-impl InFlightCounter {
-    /// A counter at zero.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Requests in flight now.
-    pub fn get(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
-    }
-}
-
-/// Decrements the counter when the request finishes, whichever way it does.
-#[derive(Debug)]
-pub struct InFlightGuard(Arc<AtomicUsize>);
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Observer for InFlightCounter {
-    type Data = InFlightGuard;
-
-    fn on_request(&self, _handle: &RequestHandle, _headers: &HeaderMap) -> InFlightGuard {
-        self.count.fetch_add(1, Ordering::Relaxed);
-        InFlightGuard(self.count.clone())
-    }
-
-    fn on_finish(&self, _guard: InFlightGuard, _summary: &RequestSummary<'_>) {}
-}
-
-/// `inference:saturation`: requests in flight against `limit` (the concurrency the server is sized for).
-pub fn saturation(in_flight: InFlightCounter, limit: usize, thresholds: Thresholds) -> Check {
+pub fn saturation(current: impl Fn() -> usize + Send + Sync + 'static, limit: usize, thresholds: Thresholds) -> Check {
     let limit = limit.max(1);
     Check::new("inference:saturation", move || {
-        let current = in_flight.get();
+        let current = current();
         async move {
             let ratio = current as f64 / limit as f64;
             let status = thresholds.status(ratio);
@@ -223,20 +188,34 @@ pub fn saturation(in_flight: InFlightCounter, limit: usize, thresholds: Threshol
     })
 }
 
-/// `{name}:responds`: `GET url` answers 2xx. Plain `http://` unless `reqwest`'s TLS features are enabled in your
-/// build. The registry's timeout bounds it.
+/// `{name}:responds`: `GET url` answers 2xx or 3xx, as a Kubernetes probe counts it (redirects are not
+/// followed). Plain `http://` only. The registry's timeout bounds it.
+///
+/// ```
+/// let check = inferwatch::health::checks::http_dependency("tokenizer", "http://tokenizer:8080/livez");
+/// assert_eq!(check.name(), "tokenizer:responds");
+/// ```
 pub fn http_dependency(name: &str, url: impl Into<String>) -> Check {
     let url: Arc<str> = url.into().into();
-    let client = reqwest::Client::new();
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     Check::new(format!("{name}:responds"), move || {
         let (client, url) = (client.clone(), url.clone());
         async move {
-            let observation = match client.get(&*url).send().await {
-                Ok(response) if response.status().is_success() => Observation::pass(),
-                Ok(response) => Observation::fail(format!("answered HTTP {}", response.status().as_u16())),
+            let observation = match probe(&client, &url).await {
+                Ok(status) if status.is_success() || status.is_redirection() => Observation::pass(),
+                Ok(status) => Observation::fail(format!("answered HTTP {}", status.as_u16())),
                 Err(error) => Observation::fail(format!("unreachable: {error}")),
             };
             observation.component(url.to_string(), "component")
         }
     })
+}
+
+async fn probe(client: &Client<HttpConnector, Empty<Bytes>>, url: &str) -> Result<http::StatusCode, String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url:?} is not a URL ({e})"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!("{url:?}: only http:// URLs are supported"));
+    }
+    let response = client.get(uri).await.map_err(|e| e.to_string())?;
+    Ok(response.status())
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use tonic_health::ServingStatus;
-use tonic_health::pb::health_server::{Health as GrpcHealth, HealthServer};
-use tonic_health::server::HealthReporter;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::{HealthReporter, HealthService};
 
 use super::registry::{Health, Inner};
 use super::report::Status;
@@ -18,12 +18,13 @@ impl Health {
     ///
     /// A task on the current Tokio runtime re-evaluates readiness every cache interval (and at once on
     /// `mark_not_ready` / `mark_ready`); it ends when the registry is dropped. Call it inside a runtime.
-    pub fn grpc_service<I, S>(&self, services: I) -> HealthServer<impl GrpcHealth>
+    pub fn grpc_service<I, S>(&self, services: I) -> HealthServer<HealthService>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let (reporter, server) = tonic_health::server::health_reporter();
+        let reporter = HealthReporter::new();
+        let server = HealthServer::new(HealthService::from_health_reporter(reporter.clone()));
         let mut names: Vec<String> = services.into_iter().map(Into::into).collect();
         names.insert(0, String::new());
         // A weak reference, so the task ends when the registry is dropped.

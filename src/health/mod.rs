@@ -36,7 +36,6 @@ mod registry;
 mod report;
 mod routes;
 
-pub use check::{Check, HealthCheck, IntoObservations};
-pub use checks::{InFlightCounter, Thresholds};
+pub use check::{Check, CheckFuture, HealthCheck, IntoObservations};
 pub use registry::{DEFAULT_CACHE_FOR, DEFAULT_TIMEOUT, Health, HealthBuilder};
 pub use report::{CONTENT_TYPE, Observation, Report, Status};

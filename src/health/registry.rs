@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use metrics::{Gauge, Recorder};
+use metrics::Gauge;
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinSet;
 
 use super::check::{Check, HealthCheck};
 use super::report::{Observation, Report, Status};
 use crate::contract as c;
-use crate::instruments::Sink;
+use crate::recorder::SharedRecorder;
 
 /// Default timeout of one check.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -29,7 +29,7 @@ pub struct HealthBuilder {
     checks: Vec<Check>,
     timeout: Duration,
     cache_for: Duration,
-    sink: Sink,
+    recorder: SharedRecorder,
 }
 
 impl fmt::Debug for HealthBuilder {
@@ -66,9 +66,9 @@ impl HealthBuilder {
         self
     }
 
-    /// Records `inferwatch_health_status` into `recorder` instead of the global `metrics` recorder.
-    pub fn recorder<R: Recorder + Send + Sync + 'static>(mut self, recorder: R) -> Self {
-        self.sink = Sink::Recorder(Arc::new(recorder));
+    /// Where `inferwatch_health_status` is recorded (default: the global `metrics` recorder).
+    pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
+        self.recorder = recorder;
         self
     }
 
@@ -77,7 +77,7 @@ impl HealthBuilder {
         let gauges = self
             .checks
             .iter()
-            .map(|check| self.sink.gauge(&c::HEALTH_STATUS, &[&check.name]))
+            .map(|check| self.recorder.gauge(&c::HEALTH_STATUS, &[&check.name]))
             .collect();
         Health {
             inner: Arc::new(Inner {
@@ -130,7 +130,7 @@ impl Health {
             checks: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             cache_for: DEFAULT_CACHE_FOR,
-            sink: Sink::Global,
+            recorder: SharedRecorder::global(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use metrics::{Counter, Gauge};
 
 use crate::contract as c;
-use crate::instruments::Sink;
+use crate::recorder::SharedRecorder;
 
 /// Where GPU readings come from: NVML in production ([`NvmlSource`](super::NvmlSource)), a fake in tests.
 ///
@@ -22,6 +22,7 @@ pub trait GpuSource: Send + 'static {
 
 /// One GPU as the source lists it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GpuDevice {
     /// NVML index.
     pub index: u32,
@@ -29,6 +30,17 @@ pub struct GpuDevice {
     pub uuid: String,
     /// Model name, the `hw_name` label.
     pub name: String,
+}
+
+impl GpuDevice {
+    /// A device with NVML index `index`.
+    pub fn new(index: u32, uuid: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            index,
+            uuid: uuid.into(),
+            name: name.into(),
+        }
+    }
 }
 
 /// One reading of a device.
@@ -100,6 +112,7 @@ impl GpuField {
 
 /// Why a reading failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GpuError {
     /// No driver library, no GPU, or NVML refused to start.
     Unavailable(String),
@@ -126,6 +139,7 @@ impl std::error::Error for GpuError {}
 
 /// The latest readings of one GPU, in base units; `None` where the field is unsupported or failed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GpuReading {
     /// Which device.
     pub device: GpuDevice,
@@ -171,6 +185,7 @@ impl GpuReading {
 
 /// Every GPU after one pass.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GpuSnapshot {
     /// NVML answered this pass.
     pub up: bool,
@@ -196,7 +211,7 @@ struct DeviceState {
 /// The GPU part of a sampling pass.
 pub(crate) struct GpuSampling {
     source: Box<dyn GpuSource>,
-    sink: Sink,
+    recorder: SharedRecorder,
     up: Gauge,
     devices: Option<Vec<DeviceState>>,
     retry: Duration,
@@ -205,11 +220,11 @@ pub(crate) struct GpuSampling {
 }
 
 impl GpuSampling {
-    pub(crate) fn new(source: Box<dyn GpuSource>, sink: Sink, retry: Duration) -> Self {
-        let up = sink.gauge(&c::GPU_SAMPLER_UP, &[]);
+    pub(crate) fn new(source: Box<dyn GpuSource>, recorder: SharedRecorder, retry: Duration) -> Self {
+        let up = recorder.gauge(&c::GPU_SAMPLER_UP, &[]);
         Self {
             source,
-            sink,
+            recorder,
             up,
             devices: None,
             retry,
@@ -225,7 +240,7 @@ impl GpuSampling {
             return GpuSnapshot::default();
         };
         for device in devices.iter_mut().filter(|d| !d.reading.lost) {
-            read_device(self.source.as_mut(), &self.sink, device);
+            read_device(self.source.as_mut(), &self.recorder, device);
         }
         self.up.set(1.0);
         GpuSnapshot {
@@ -238,18 +253,18 @@ impl GpuSampling {
         if self.devices.is_none() && self.next_open.is_none_or(|at| now >= at) {
             match self.source.open() {
                 Ok(listed) => {
-                    tracing::info!(target: crate::LOG_TARGET, devices = listed.len(), "GPU sampling started");
+                    tracing::info!(target: crate::contract::LOG_TARGET, devices = listed.len(), "GPU sampling started");
                     self.devices = Some(
                         listed
                             .into_iter()
-                            .map(|d| DeviceState::register(d, &self.sink))
+                            .map(|d| DeviceState::register(d, &self.recorder))
                             .collect(),
                     );
                 }
                 Err(error) => {
                     if !self.told_unavailable {
                         tracing::warn!(
-                            target: crate::LOG_TARGET,
+                            target: crate::contract::LOG_TARGET,
                             %error,
                             retry_s = self.retry.as_secs(),
                             "GPU sampling unavailable; inferwatch_gpu_sampler_up stays 0"
@@ -264,9 +279,9 @@ impl GpuSampling {
 }
 
 impl DeviceState {
-    fn register(device: GpuDevice, sink: &Sink) -> Self {
+    fn register(device: GpuDevice, recorder: &SharedRecorder) -> Self {
         let labels = [device.uuid.clone(), device.name.clone(), device.index.to_string()];
-        let up = sink.gauge(&c::GPU_DEVICE_UP, &labels.each_ref().map(String::as_str));
+        let up = recorder.gauge(&c::GPU_DEVICE_UP, &labels.each_ref().map(String::as_str));
         up.set(1.0);
         Self {
             reading: GpuReading {
@@ -280,11 +295,11 @@ impl DeviceState {
         }
     }
 
-    fn record(&mut self, sink: &Sink, slot: usize, field: GpuField, value: f64) {
+    fn record(&mut self, recorder: &SharedRecorder, slot: usize, field: GpuField, value: f64) {
         let labels = self.labels.each_ref().map(String::as_str);
         let instrument = self.instruments[slot].get_or_insert_with(|| match field {
-            GpuField::Energy => Instrument::Counter(sink.counter(field.def(), &labels)),
-            _ => Instrument::Gauge(sink.gauge(field.def(), &labels)),
+            GpuField::Energy => Instrument::Counter(recorder.counter(field.def(), &labels)),
+            _ => Instrument::Gauge(recorder.gauge(field.def(), &labels)),
         });
         match instrument {
             Instrument::Gauge(gauge) => gauge.set(value),
@@ -295,35 +310,35 @@ impl DeviceState {
     }
 
     /// Counts a failed reading; slot `ALL.len()` is the whole device (`field="device"`).
-    fn count_error(&mut self, sink: &Sink, slot: usize) {
+    fn count_error(&mut self, recorder: &SharedRecorder, slot: usize) {
         let field = GpuField::ALL.get(slot).map_or("device", |f| f.name());
         let index = self.reading.device.index.to_string();
         self.errors[slot]
-            .get_or_insert_with(|| sink.counter(&c::GPU_SAMPLE_ERRORS, &[&index, field]))
+            .get_or_insert_with(|| recorder.counter(&c::GPU_SAMPLE_ERRORS, &[&index, field]))
             .increment(1);
     }
 }
 
-fn read_device(source: &mut dyn GpuSource, sink: &Sink, device: &mut DeviceState) {
+fn read_device(source: &mut dyn GpuSource, recorder: &SharedRecorder, device: &mut DeviceState) {
     for (slot, field) in GpuField::ALL.into_iter().enumerate() {
         match source.read(device.reading.device.index, field) {
-            Ok(raw) => device.record(sink, slot, field, field.to_base_unit(raw)),
+            Ok(raw) => device.record(recorder, slot, field, field.to_base_unit(raw)),
             Err(GpuError::NotSupported) => *device.reading.slot(field) = None,
             Err(GpuError::Lost) => {
                 tracing::warn!(
-                    target: crate::LOG_TARGET,
+                    target: crate::contract::LOG_TARGET,
                     gpu = device.reading.device.index,
                     uuid = %device.reading.device.uuid,
                     "GPU lost; no further readings from it"
                 );
                 device.reading.lost = true;
                 device.up.set(0.0);
-                device.count_error(sink, GpuField::ALL.len());
+                device.count_error(recorder, GpuField::ALL.len());
                 return;
             }
             Err(GpuError::Unavailable(_) | GpuError::Failed(_)) => {
                 *device.reading.slot(field) = None;
-                device.count_error(sink, slot);
+                device.count_error(recorder, slot);
             }
         }
     }

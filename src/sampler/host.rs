@@ -7,7 +7,7 @@ use metrics::Gauge;
 use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, System};
 
 use crate::contract as c;
-use crate::instruments::Sink;
+use crate::recorder::SharedRecorder;
 
 use super::snapshot::{FilesystemReading, HostSnapshot};
 
@@ -18,7 +18,7 @@ struct Filesystem {
 }
 
 pub(crate) struct HostSampling {
-    sink: Sink,
+    recorder: SharedRecorder,
     process: metrics_process::Collector,
     system: System,
     disks: Disks,
@@ -29,21 +29,21 @@ pub(crate) struct HostSampling {
 }
 
 impl HostSampling {
-    pub(crate) fn new(sink: Sink, paths: &[PathBuf]) -> Self {
+    pub(crate) fn new(recorder: SharedRecorder, paths: &[PathBuf]) -> Self {
         let process = metrics_process::Collector::default();
-        sink.in_scope(|| process.describe());
+        recorder.in_scope(|| process.describe());
         let disks = Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing());
         let mut filesystems: Vec<Filesystem> = Vec::new();
         for path in paths {
             let Some(disk) = holding_disk(&disks, path) else {
-                tracing::warn!(target: crate::LOG_TARGET, path = %path.display(), "no filesystem found for this path; not sampled");
+                tracing::warn!(target: crate::contract::LOG_TARGET, path = %path.display(), "no filesystem found for this path; not sampled");
                 continue;
             };
             if filesystems.iter().any(|f| f.disk == disk) {
                 continue;
             }
             let mount_point = disks.list()[disk].mount_point().to_string_lossy().into_owned();
-            let gauge = sink.gauge(&c::SYSTEM_FILESYSTEM_UTILIZATION, &[&mount_point]);
+            let gauge = recorder.gauge(&c::SYSTEM_FILESYSTEM_UTILIZATION, &[&mount_point]);
             filesystems.push(Filesystem {
                 disk,
                 mount_point,
@@ -55,15 +55,15 @@ impl HostSampling {
             system: System::new(),
             disks,
             filesystems,
-            cpu: sink.gauge(&c::SYSTEM_CPU_UTILIZATION, &[]),
-            memory_used: sink.gauge(&c::SYSTEM_MEMORY_USAGE, &[]),
-            memory_limit: sink.gauge(&c::SYSTEM_MEMORY_LIMIT, &[]),
-            sink,
+            cpu: recorder.gauge(&c::SYSTEM_CPU_UTILIZATION, &[]),
+            memory_used: recorder.gauge(&c::SYSTEM_MEMORY_USAGE, &[]),
+            memory_limit: recorder.gauge(&c::SYSTEM_MEMORY_LIMIT, &[]),
+            recorder,
         }
     }
 
     pub(crate) fn sample(&mut self) -> HostSnapshot {
-        self.sink.in_scope(|| self.process.collect());
+        self.recorder.in_scope(|| self.process.collect());
         self.system
             .refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());
         self.system

@@ -39,9 +39,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use metrics::Recorder;
-
-use crate::instruments::Sink;
+use crate::recorder::SharedRecorder;
 use gpu::GpuSampling;
 
 /// Default time between passes.
@@ -55,7 +53,7 @@ pub struct SamplerBuilder {
     gpu: Option<Box<dyn GpuSource>>,
     host: bool,
     filesystems: Vec<PathBuf>,
-    sink: Sink,
+    recorder: SharedRecorder,
     nvml_retry: Duration,
 }
 
@@ -77,7 +75,7 @@ impl Default for SamplerBuilder {
             gpu: default_gpu_source(),
             host: cfg!(feature = "host"),
             filesystems: Vec::new(),
-            sink: Sink::Global,
+            recorder: SharedRecorder::global(),
             nvml_retry: DEFAULT_NVML_RETRY,
         }
     }
@@ -130,9 +128,9 @@ impl SamplerBuilder {
         self
     }
 
-    /// Records into `recorder` instead of the global `metrics` recorder.
-    pub fn recorder<R: Recorder + Send + Sync + 'static>(mut self, recorder: R) -> Self {
-        self.sink = Sink::Recorder(Arc::new(recorder));
+    /// Where readings are recorded (default: the global `metrics` recorder).
+    pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
+        self.recorder = recorder;
         self
     }
 
@@ -142,11 +140,11 @@ impl SamplerBuilder {
             snapshots: Snapshots::new(self.interval),
             gpu: self
                 .gpu
-                .map(|source| GpuSampling::new(source, self.sink.clone(), self.nvml_retry)),
+                .map(|source| GpuSampling::new(source, self.recorder.clone(), self.nvml_retry)),
             #[cfg(feature = "host")]
             host: self
                 .host
-                .then(|| host::HostSampling::new(self.sink.clone(), &self.filesystems)),
+                .then(|| host::HostSampling::new(self.recorder.clone(), &self.filesystems)),
         }
     }
 
@@ -224,7 +222,7 @@ impl Sampler {
             });
         let thread = thread
             .inspect_err(
-                |error| tracing::error!(target: crate::LOG_TARGET, %error, "could not start the sampler thread"),
+                |error| tracing::error!(target: crate::contract::LOG_TARGET, %error, "could not start the sampler thread"),
             )
             .ok();
         SamplerHandle {

@@ -73,11 +73,12 @@ impl GpuSource for NvmlSource {
         (0..count)
             .map(|index| {
                 let device = nvml.device_by_index(index).map_err(convert)?;
-                Ok(GpuDevice {
+                let uuid = device.uuid().unwrap_or_else(|_| format!("GPU-index-{index}"));
+                Ok(GpuDevice::new(
                     index,
-                    uuid: device.uuid().unwrap_or_else(|_| format!("GPU-index-{index}")),
-                    name: device.name().unwrap_or_else(|_| "unknown".into()),
-                })
+                    uuid,
+                    device.name().unwrap_or_else(|_| "unknown".into()),
+                ))
             })
             .collect()
     }

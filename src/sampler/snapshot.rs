@@ -7,6 +7,7 @@ use super::gpu::GpuSnapshot;
 
 /// Everything one pass read. Before the first pass every field is empty.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// When the pass ended.
     pub taken_at: Option<SystemTime>,
@@ -50,6 +51,7 @@ impl Snapshots {
 
 /// Host readings after one pass.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct HostSnapshot {
     /// CPU use across all cores since the previous pass, 0 to 1 (0 on the first pass, which sets the baseline).
     pub cpu_utilization_ratio: f64,
@@ -73,6 +75,7 @@ impl HostSnapshot {
 
 /// Use of the filesystem holding a configured path.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct FilesystemReading {
     /// Where the filesystem is mounted (the `mountpoint` label).
     pub mount_point: String,

@@ -23,6 +23,7 @@ mod rules;
 
 pub use rules::{Rule, RuleGroup};
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::contract::{self as c, MetricDef};
@@ -31,7 +32,7 @@ use crate::contract::{self as c, MetricDef};
 pub const DEFAULT_RUNBOOK_URL: &str = "https://github.com/inferwatch/inferwatch/blob/main/docs/RUNBOOK.md";
 
 /// The windows of the burn-rate alerts: (severity, long window, short window, burn-rate factor, for).
-pub const BURN_RATE_WINDOWS: &[(&str, &str, &str, f64, &str)] = &[
+const BURN_RATE_WINDOWS: &[(&str, &str, &str, f64, &str)] = &[
     ("page", "1h", "5m", 14.4, "2m"),
     ("page", "6h", "30m", 6.0, "15m"),
     ("ticket", "3d", "6h", 1.0, "1h"),
@@ -42,7 +43,7 @@ const WINDOWS: &[&str] = &["5m", "30m", "1h", "6h", "3d"];
 
 /// A threshold and the share of requests that must meet it.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Objective {
+struct Objective {
     /// Upper bound in seconds; must be a bucket boundary of the histogram.
     pub threshold_s: f64,
     /// Share of requests at or under it, e.g. 0.99.
@@ -90,6 +91,8 @@ pub struct SloRules {
     runbook_url: String,
     gpu_alerts: bool,
     gpu_memory_ratio: f64,
+    /// Bucket bounds that differ from the contract's, as given to the exporter.
+    buckets: BTreeMap<String, Vec<f64>>,
 }
 
 impl Default for SloRules {
@@ -108,6 +111,7 @@ impl Default for SloRules {
             runbook_url: DEFAULT_RUNBOOK_URL.into(),
             gpu_alerts: true,
             gpu_memory_ratio: 0.95,
+            buckets: BTreeMap::new(),
         }
     }
 }
@@ -163,6 +167,14 @@ impl SloRules {
     /// The runbook each alert links to (its section is appended as `#alertname`).
     pub fn runbook_url(mut self, url: impl Into<String>) -> Self {
         self.runbook_url = url.into();
+        self
+    }
+
+    /// The bucket bounds of `metric` when the exporter was given others than the contract's (the same call as
+    /// [`PrometheusBuilder::buckets`](crate::prometheus::PrometheusBuilder::buckets)): objective thresholds are
+    /// checked against these.
+    pub fn buckets(mut self, metric: &str, bounds: &[f64]) -> Self {
+        self.buckets.insert(metric.to_owned(), bounds.to_vec());
         self
     }
 
@@ -251,7 +263,8 @@ impl SloRules {
         ] {
             let Some(objective) = objective else { continue };
             check_target(objective.target)?;
-            let le = le_matcher(def, objective.threshold_s)?;
+            let buckets = self.buckets.get(def.name).map_or(def.buckets, Vec::as_slice);
+            let le = le_matcher(def, buckets, objective.threshold_s)?;
             let what = match name {
                 "latency" => format!("inference requests slower than {} s", objective.threshold_s),
                 _ => format!("first tokens later than {} s", objective.threshold_s),
@@ -416,8 +429,8 @@ fn check_target(target: f64) -> Result<(), SloError> {
 }
 
 /// `le` as the exporter writes it (`1`), and as Prometheus 3 normalises it (`1.0`).
-fn le_matcher(def: &'static MetricDef, threshold_s: f64) -> Result<String, SloError> {
-    if !def.buckets.contains(&threshold_s) {
+fn le_matcher(def: &'static MetricDef, buckets: &[f64], threshold_s: f64) -> Result<String, SloError> {
+    if !buckets.contains(&threshold_s) {
         return Err(SloError::NotABucket {
             metric: def.name,
             threshold_s,
@@ -464,6 +477,26 @@ mod tests {
         assert_eq!(
             SloRules::new().availability(1.0).groups().unwrap_err(),
             SloError::Target(1.0)
+        );
+    }
+
+    #[test]
+    fn thresholds_follow_the_exporters_buckets() {
+        let metric = "gen_ai_server_request_duration_seconds";
+        assert!(
+            SloRules::new()
+                .latency(7.0, 0.99)
+                .buckets(metric, &[1.0, 7.0, 30.0])
+                .groups()
+                .is_ok()
+        );
+        let err = SloRules::new().buckets(metric, &[1.0, 30.0]).groups().unwrap_err();
+        assert_eq!(
+            err,
+            SloError::NotABucket {
+                metric: "gen_ai_server_request_duration_seconds",
+                threshold_s: 20.48
+            }
         );
     }
 

@@ -1,12 +1,15 @@
-//! What every service's `main` otherwise repeats: logs and traces in one call (feature `otlp`).
+//! What every service's `main` otherwise repeats: logs and traces in one call (feature `telemetry`).
 //!
 //! - JSON log lines on stdout (timestamp, level, target, message, fields, and `trace_id` / `span_id` inside a
 //!   request), filtered by `RUST_LOG` (default `info`); or a human-readable format for development.
-//! - OTLP span export, over gRPC (4317) or HTTP/protobuf (4318), only when an endpoint is configured:
-//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` or [`TelemetryBuilder::otlp_endpoint`].
-//!   `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
-//!   `OTEL_TRACES_SAMPLER_ARG` are honoured. Spans are batched in a bounded queue and dropped when it is full, so a
-//!   slow or absent collector never holds a request up. Without an endpoint nothing tries to connect.
+//! - Trace context in and out through OpenTelemetry's global propagator, set from `OTEL_PROPAGATORS`
+//!   (`tracecontext`, `baggage`, `none`; default `tracecontext,baggage`) or [`TelemetryBuilder::propagator`].
+//! - With feature `otlp`, OTLP span export over gRPC (4317) or HTTP/protobuf (4318), only when an endpoint is
+//!   configured: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` or
+//!   [`TelemetryBuilder::otlp_endpoint`]. `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_SERVICE_NAME`,
+//!   `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` are honoured. Spans are batched
+//!   in a bounded queue and dropped when it is full, so a slow or absent collector never holds a request up.
+//!   Without an endpoint nothing tries to connect.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), inferwatch::telemetry::TelemetryError> {
@@ -17,24 +20,30 @@
 //! ```
 
 mod json;
+#[cfg(feature = "otlp")]
+mod otlp;
+mod propagators;
 
 pub use json::JsonFormat;
 
 use std::fmt;
+#[cfg(feature = "otlp")]
 use std::time::Duration;
 
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
-/// Sets up JSON logs and, where an endpoint is configured, OTLP export, with defaults and `OTEL_*` variables.
+use crate::contract::LOG_TARGET;
+
+/// Sets up JSON logs, trace context propagation and, where an endpoint is configured, OTLP export, with defaults
+/// and `OTEL_*` variables.
 pub fn init() -> Result<TelemetryGuard, TelemetryError> {
     TelemetryBuilder::new().init()
 }
@@ -46,7 +55,7 @@ pub fn opentelemetry_layer<S>(tracer: opentelemetry_sdk::trace::Tracer, span_lev
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    let not_summaries = filter_fn(|meta| !(meta.is_event() && meta.target() == crate::trace::TARGET));
+    let not_summaries = filter_fn(|meta| !(meta.is_event() && meta.target() == LOG_TARGET));
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_location(false)
@@ -76,6 +85,7 @@ pub enum OtlpProtocol {
 
 /// Why telemetry could not be set up.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum TelemetryError {
     /// The OTLP exporter could not be built.
     Exporter(String),
@@ -83,6 +93,8 @@ pub enum TelemetryError {
     SubscriberInstalled(String),
     /// `OTEL_EXPORTER_OTLP_PROTOCOL` names a protocol this build does not speak.
     UnsupportedProtocol(String),
+    /// An OTLP endpoint is configured, but this build has no exporter (feature `otlp`).
+    OtlpNotEnabled,
 }
 
 impl fmt::Display for TelemetryError {
@@ -95,6 +107,9 @@ impl fmt::Display for TelemetryError {
                     f,
                     "OTEL_EXPORTER_OTLP_PROTOCOL={p:?} is not supported (use grpc or http/protobuf)"
                 )
+            }
+            TelemetryError::OtlpNotEnabled => {
+                f.write_str("an OTLP endpoint is configured, but inferwatch was built without its `otlp` feature")
             }
         }
     }
@@ -112,8 +127,10 @@ pub struct TelemetryBuilder {
     endpoint: Option<String>,
     protocol: Option<OtlpProtocol>,
     max_queue_size: usize,
+    #[cfg(feature = "otlp")]
     export_timeout: Duration,
     writer: Option<BoxMakeWriter>,
+    propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
 }
 
 impl fmt::Debug for TelemetryBuilder {
@@ -137,8 +154,10 @@ impl Default for TelemetryBuilder {
             endpoint: None,
             protocol: None,
             max_queue_size: 2048,
+            #[cfg(feature = "otlp")]
             export_timeout: Duration::from_secs(5),
             writer: None,
+            propagator: None,
         }
     }
 }
@@ -192,6 +211,7 @@ impl TelemetryBuilder {
     }
 
     /// How long one export may take (default 5 s), which also bounds shutdown.
+    #[cfg(feature = "otlp")]
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
         self.export_timeout = timeout;
         self
@@ -206,7 +226,13 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Installs the global `tracing` subscriber (and OpenTelemetry's global tracer provider and W3C propagator).
+    /// The propagator installed globally, instead of what `OTEL_PROPAGATORS` names (e.g. B3 for an older mesh).
+    pub fn propagator(mut self, propagator: impl TextMapPropagator + Send + Sync + 'static) -> Self {
+        self.propagator = Some(Box::new(propagator));
+        self
+    }
+
+    /// Installs the global `tracing` subscriber, and OpenTelemetry's global tracer provider and propagator.
     pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
         let provider = self.tracer_provider()?;
         let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
@@ -224,7 +250,20 @@ impl TelemetryBuilder {
             .with(logs.with_filter(filter))
             .try_init()
             .map_err(|e| TelemetryError::SubscriberInstalled(e.to_string()))?;
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        match self.propagator {
+            Some(propagator) => {
+                let one = opentelemetry::propagation::TextMapCompositePropagator::new(vec![propagator]);
+                opentelemetry::global::set_text_map_propagator(one);
+            }
+            None => {
+                let configured = std::env::var("OTEL_PROPAGATORS").ok();
+                let (propagator, ignored) = propagators::from_env(configured.as_deref());
+                for name in ignored {
+                    tracing::warn!(target: LOG_TARGET, propagator = %name, "OTEL_PROPAGATORS names a propagator inferwatch does not have; ignored");
+                }
+                opentelemetry::global::set_text_map_propagator(propagator);
+            }
+        }
         opentelemetry::global::set_tracer_provider(provider.clone());
         Ok(TelemetryGuard { provider })
     }
@@ -236,55 +275,17 @@ impl TelemetryBuilder {
         {
             resource = resource.with_service_name(name.clone());
         }
-        let mut provider = SdkTracerProvider::builder().with_resource(resource.build());
-        if let Some(exporter) = self.exporter()? {
-            let batch = BatchConfigBuilder::default()
-                .with_max_queue_size(self.max_queue_size)
-                .build();
-            provider =
-                provider.with_span_processor(BatchSpanProcessor::builder(exporter).with_batch_config(batch).build());
-        }
-        Ok(provider.build())
-    }
-
-    /// The exporter, or `None` when no endpoint is configured anywhere.
-    fn exporter(&self) -> Result<Option<opentelemetry_otlp::SpanExporter>, TelemetryError> {
-        let from_env = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
+        let provider = SdkTracerProvider::builder().with_resource(resource.build());
+        let endpoint_in_env = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
             .iter()
             .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
-        if self.endpoint.is_none() && !from_env {
-            return Ok(None);
+        if self.endpoint.is_none() && !endpoint_in_env {
+            return Ok(provider.build());
         }
-        let protocol = match self.protocol {
-            Some(p) => p,
-            None => match std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").ok().as_deref() {
-                None | Some("") | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
-                Some("grpc") => OtlpProtocol::Grpc,
-                Some(other) => return Err(TelemetryError::UnsupportedProtocol(other.to_owned())),
-            },
-        };
-        let builder = opentelemetry_otlp::SpanExporter::builder();
-        let exporter = match protocol {
-            OtlpProtocol::Grpc => {
-                let mut b = builder.with_tonic().with_timeout(self.export_timeout);
-                if let Some(endpoint) = &self.endpoint {
-                    b = b.with_endpoint(endpoint.clone());
-                }
-                b.build()
-            }
-            OtlpProtocol::HttpProtobuf => {
-                let mut b = builder
-                    .with_http()
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_timeout(self.export_timeout);
-                if let Some(endpoint) = &self.endpoint {
-                    // A base URL, as in OTEL_EXPORTER_OTLP_ENDPOINT: the signal path is appended.
-                    b = b.with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')));
-                }
-                b.build()
-            }
-        };
-        exporter.map(Some).map_err(|e| TelemetryError::Exporter(e.to_string()))
+        #[cfg(feature = "otlp")]
+        return otlp::with_exporter(provider, self);
+        #[cfg(not(feature = "otlp"))]
+        Err(TelemetryError::OtlpNotEnabled)
     }
 }
 

@@ -24,11 +24,7 @@ pub fn device(index: u32) -> FakeDevice {
         (GpuField::Temperature, Ok(65.0)),
         (GpuField::SmClock, Ok(1980.0)),
     ]);
-    let info = GpuDevice {
-        index,
-        uuid: format!("GPU-0000000{index}"),
-        name: "NVIDIA H100 80GB HBM3".into(),
-    };
+    let info = GpuDevice::new(index, format!("GPU-0000000{index}"), "NVIDIA H100 80GB HBM3");
     FakeDevice {
         info,
         values,

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use http::uri::PathAndQuery;
 use inferwatch::InferenceRequestExt;
 use tokio_stream::Stream;
+use tokio_stream::wrappers::TcpListenerStream;
 use tonic::body::Body;
 use tonic::codegen::{BoxFuture, Service, StdError, http};
 use tonic::server::{Grpc, NamedService, ServerStreamingService, UnaryService};
@@ -136,6 +138,22 @@ where
     }
 }
 
+/// A loopback listener for a tonic server: its address, and the stream `serve_with_incoming` takes.
+pub async fn listener() -> (SocketAddr, TcpListenerStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (addr, TcpListenerStream::new(listener))
+}
+
+/// A channel connected to the server at `addr`.
+pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect")
+}
+
 /// A client for [`Generator`] over a tonic channel.
 #[derive(Clone)]
 pub struct GeneratorClient {
@@ -143,14 +161,9 @@ pub struct GeneratorClient {
 }
 
 impl GeneratorClient {
-    pub async fn connect(addr: std::net::SocketAddr) -> Self {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect");
+    pub async fn connect(addr: SocketAddr) -> Self {
         Self {
-            grpc: tonic::client::Grpc::new(channel),
+            grpc: tonic::client::Grpc::new(channel(addr).await),
         }
     }
 

@@ -1,6 +1,5 @@
 //! An OTLP/gRPC trace receiver on loopback that keeps every span it is sent, and a telemetry fixture around it.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -9,7 +8,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{Tra
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use tokio_stream::wrappers::TcpListenerStream;
 
 #[derive(Clone, Default)]
 pub struct Receiver {
@@ -94,10 +92,9 @@ fn build_fixture() -> Fixture {
         let receiver = Receiver::default();
         let logs = Captured::default();
         let guard = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let addr: SocketAddr = listener.local_addr().expect("addr");
+            let (addr, incoming) = super::grpc::listener().await;
             let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
-            tokio::spawn(server.serve_with_incoming(TcpListenerStream::new(listener)));
+            tokio::spawn(server.serve_with_incoming(incoming));
             let writer = logs.clone();
             TelemetryBuilder::new()
                 .service_name("inferwatch-tests")

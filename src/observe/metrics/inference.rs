@@ -4,8 +4,8 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Histogram};
 
-use super::sink::Sink;
 use crate::contract as c;
+use crate::recorder::SharedRecorder;
 
 /// Token types, in the order of the arrays below.
 pub(super) const TOKEN_TYPES: [&str; 2] = ["input", "output"];
@@ -22,7 +22,7 @@ pub(super) struct InferenceHandles {
 
 /// The label values of an [`InferenceHandles`].
 pub(super) struct Labels<'a> {
-    pub(super) sink: &'a Sink,
+    pub(super) recorder: &'a SharedRecorder,
     pub(super) operation: &'a str,
     pub(super) model: &'a str,
 }
@@ -30,30 +30,31 @@ pub(super) struct Labels<'a> {
 impl InferenceHandles {
     pub(super) fn duration_ok(&self, l: &Labels<'_>) -> &Histogram {
         self.duration_ok.get_or_init(|| {
-            l.sink
+            l.recorder
                 .histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &[l.operation, l.model, ""])
         })
     }
 
     pub(super) fn time_to_first_token(&self, l: &Labels<'_>) -> &Histogram {
         self.time_to_first_token.get_or_init(|| {
-            l.sink
+            l.recorder
                 .histogram(&c::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, &[l.operation, l.model])
         })
     }
 
     pub(super) fn time_per_output_token(&self, l: &Labels<'_>) -> &Histogram {
         self.time_per_output_token.get_or_init(|| {
-            l.sink
+            l.recorder
                 .histogram(&c::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, &[l.operation, l.model])
         })
     }
 
     pub(super) fn tokens(&self, l: &Labels<'_>, kind: usize) -> &Counter {
-        self.tokens[kind].get_or_init(|| l.sink.counter(&c::TOKENS_TOTAL, &[l.model, TOKEN_TYPES[kind]]))
+        self.tokens[kind].get_or_init(|| l.recorder.counter(&c::TOKENS_TOTAL, &[l.model, TOKEN_TYPES[kind]]))
     }
 
     pub(super) fn request_tokens(&self, l: &Labels<'_>, kind: usize) -> &Histogram {
-        self.request_tokens[kind].get_or_init(|| l.sink.histogram(&c::REQUEST_TOKENS, &[l.model, TOKEN_TYPES[kind]]))
+        self.request_tokens[kind]
+            .get_or_init(|| l.recorder.histogram(&c::REQUEST_TOKENS, &[l.model, TOKEN_TYPES[kind]]))
     }
 }

@@ -1,23 +1,18 @@
-//! [`MetricsObserver`]: records the metric contract for every request.
+//! [`MetricsObserver`]: records the metric contract for every request and stage.
 
 mod cache;
 mod inference;
-mod sink;
-
-pub(crate) use sink::Sink;
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
+use super::{LabelValue, Observer, RequestInfo, RequestSummary, StageSummary};
 use crate::classify::{ErrorType, GrpcCode, Protocol};
 use crate::contract::{self as c, OTHER};
-use crate::handle::RequestHandle;
-use crate::labels::LabelValue;
-use crate::observer::{Observer, RequestSummary};
-use crate::stage::StageSink;
+use crate::recorder::SharedRecorder;
 use cache::HandleCache;
 use inference::InferenceHandles;
 
@@ -28,14 +23,16 @@ const NO_MODEL: u32 = u32::MAX;
 ///
 /// Handles are registered the first time a label combination is seen and reused afterwards. With the global
 /// recorder, install it before the first request: handles registered before that point at the no-op recorder.
+/// Descriptions and `inferwatch_build_info` are the exporter's job
+/// ([`contract::describe`](crate::contract::describe); [`PrometheusBuilder`](crate::prometheus::PrometheusBuilder)
+/// calls it).
 #[derive(Clone)]
 pub struct MetricsObserver {
     inner: Arc<Instruments>,
 }
 
 struct Instruments {
-    sink: Sink,
-    build_info: OnceLock<Gauge>,
+    recorder: SharedRecorder,
     in_flight: HandleCache<u32, Gauge>,
     requests: HandleCache<(u32, u32, u8), Counter>,
     http_duration: HandleCache<(u8, u32, u16), Histogram>,
@@ -47,37 +44,42 @@ struct Instruments {
 
 impl fmt::Debug for MetricsObserver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MetricsObserver").finish_non_exhaustive()
+        f.debug_struct("MetricsObserver")
+            .field("recorder", &self.inner.recorder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MetricsObserver {
+    fn default() -> Self {
+        Self::with_recorder(SharedRecorder::global())
     }
 }
 
 impl MetricsObserver {
-    pub(crate) fn new(sink: Sink) -> Self {
-        Self {
-            inner: Arc::new(Instruments::new(sink)),
-        }
+    /// Records into the global `metrics` recorder.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    pub(crate) fn stage_sink(&self) -> Arc<dyn StageSink> {
-        self.inner.clone()
+    /// Records into `recorder`.
+    pub fn with_recorder(recorder: SharedRecorder) -> Self {
+        Self {
+            inner: Arc::new(Instruments {
+                recorder,
+                in_flight: HandleCache::default(),
+                requests: HandleCache::default(),
+                http_duration: HandleCache::default(),
+                rpc_duration: HandleCache::default(),
+                inference: HandleCache::default(),
+                gen_ai_errors: HandleCache::default(),
+                stages: HandleCache::default(),
+            }),
+        }
     }
 }
 
 impl Instruments {
-    fn new(sink: Sink) -> Self {
-        Self {
-            sink,
-            build_info: OnceLock::new(),
-            in_flight: HandleCache::default(),
-            requests: HandleCache::default(),
-            http_duration: HandleCache::default(),
-            rpc_duration: HandleCache::default(),
-            inference: HandleCache::default(),
-            gen_ai_errors: HandleCache::default(),
-            stages: HandleCache::default(),
-        }
-    }
-
     fn record_protocol_duration(&self, s: &RequestSummary<'_>, seconds: f64) {
         let route = &s.info.route;
         match s.info.protocol {
@@ -86,7 +88,7 @@ impl Instruments {
                 let status = s.status.map_or(0, |st| st.as_u16());
                 let register = || {
                     let status = s.status.map(|st| st.as_str().to_owned()).unwrap_or_default();
-                    self.sink
+                    self.recorder
                         .histogram(&c::HTTP_SERVER_REQUEST_DURATION, &[method, route.as_str(), &status])
                 };
                 self.http_duration
@@ -97,7 +99,7 @@ impl Instruments {
                 let code = s.grpc_code.unwrap_or(GrpcCode::Cancelled);
                 let register = || {
                     let method = route.as_str().strip_prefix('/').unwrap_or(OTHER);
-                    self.sink
+                    self.recorder
                         .histogram(&c::RPC_SERVER_CALL_DURATION, &["grpc", method, code.as_str()])
                 };
                 self.rpc_duration
@@ -107,10 +109,10 @@ impl Instruments {
     }
 
     fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) {
-        let operation = s.reported.operation.as_ref();
+        let operation = s.reported.operation;
         let op = (operation.map_or(0, |o| o.id()), operation.map_or(OTHER, |o| o.as_str()));
         let labels = inference::Labels {
-            sink: &self.sink,
+            recorder: &self.recorder,
             operation: op.1,
             model: model.1,
         };
@@ -122,7 +124,7 @@ impl Instruments {
                     Some(error) => {
                         let register = || {
                             let values = [op.1, model.1, error.as_str()];
-                            self.sink.histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &values)
+                            self.recorder.histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &values)
                         };
                         self.gen_ai_errors
                             .with((op.0, model.0, error_key(error)), register, |h| h.record(seconds));
@@ -145,45 +147,41 @@ impl Instruments {
     }
 }
 
-impl StageSink for Instruments {
-    fn record(&self, stage: &LabelValue, model: Option<&LabelValue>, seconds: f64) {
-        let model = model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
-        let register = || self.sink.histogram(&c::STAGE_DURATION, &[stage.as_str(), model.1]);
-        self.stages.with((stage.id(), model.0), register, |h| h.record(seconds));
-    }
-}
-
 impl Observer for MetricsObserver {
-    type Data = Gauge;
+    /// The route's in-flight gauge, incremented at the start and decremented at the finish.
+    type RequestData = Gauge;
+    type StageData = ();
 
-    fn on_request(&self, handle: &RequestHandle, headers: &HeaderMap) -> Gauge {
-        self.inner.on_request(handle, headers)
-    }
-
-    fn on_finish(&self, in_flight: Gauge, summary: &RequestSummary<'_>) {
-        self.inner.on_finish(in_flight, summary);
-    }
-}
-
-impl Instruments {
-    fn on_request(&self, handle: &RequestHandle, _headers: &HeaderMap) -> Gauge {
-        self.build_info.get_or_init(|| {
-            let gauge = self.sink.gauge(&c::BUILD_INFO, &[env!("CARGO_PKG_VERSION")]);
-            // The exporter helper sets it too; setting 1 twice is harmless and covers other recorders.
-            gauge.set(1.0);
-            gauge
-        });
-        let route = &handle.info().route;
-        let register = || self.sink.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]);
-        let gauge = self.in_flight.with(route.id(), register, Gauge::clone);
+    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Gauge {
+        let inner = &*self.inner;
+        let route = &info.route;
+        let register = || inner.recorder.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]);
+        let gauge = inner.in_flight.with(route.id(), register, Gauge::clone);
         gauge.increment(1.0);
         gauge
     }
 
-    fn on_finish(&self, in_flight: Gauge, s: &RequestSummary<'_>) {
+    fn on_stage_start(&self, _request: &Gauge, _name: &LabelValue) {}
+
+    fn on_stage_end(&self, _stage: (), s: &StageSummary<'_>) {
+        let inner = &*self.inner;
+        let model = s.model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
+        let register = || {
+            inner
+                .recorder
+                .histogram(&c::STAGE_DURATION, &[s.name.as_str(), model.1])
+        };
+        let seconds = s.duration.as_secs_f64();
+        inner
+            .stages
+            .with((s.name.id(), model.0), register, |h| h.record(seconds));
+    }
+
+    fn on_finish(&self, in_flight: &Gauge, s: &RequestSummary<'_>) {
+        let inner = &*self.inner;
         in_flight.decrement(1.0);
         let seconds = s.duration.as_secs_f64();
-        let model = match &s.reported.model {
+        let model = match s.reported.model {
             Some(model) => (model.id(), model.as_str()),
             None if s.is_inference() => (0, OTHER),
             None => (NO_MODEL, ""),
@@ -191,14 +189,16 @@ impl Instruments {
         let route = &s.info.route;
         let outcome = s.outcome;
         let register = || {
-            self.sink
+            inner
+                .recorder
                 .counter(&c::REQUESTS_TOTAL, &[route.as_str(), model.1, outcome.as_str()])
         };
-        self.requests
+        inner
+            .requests
             .with((route.id(), model.0, outcome as u8), register, |h| h.increment(1));
-        self.record_protocol_duration(s, seconds);
+        inner.record_protocol_duration(s, seconds);
         if s.is_inference() {
-            self.record_inference(s, model, seconds);
+            inner.record_inference(s, model, seconds);
         }
     }
 }

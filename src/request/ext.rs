@@ -1,6 +1,6 @@
-//! Reaching the [`RequestHandle`] from a request.
+//! Reaching the [`RequestHandle`] from a request: [`InferenceRequestExt`], and the axum extractor.
 
-use crate::handle::RequestHandle;
+use super::handle::RequestHandle;
 
 /// Gives a request its inference handle: implemented for `http::Request` and, with the `tonic` feature, for
 /// `tonic::Request`.
@@ -17,7 +17,7 @@ pub trait InferenceRequestExt {
     fn inference(&self) -> RequestHandle;
 }
 
-pub(crate) fn from_extensions(extensions: &http::Extensions) -> RequestHandle {
+fn from_extensions(extensions: &http::Extensions) -> RequestHandle {
     extensions
         .get::<RequestHandle>()
         .cloned()
@@ -34,5 +34,17 @@ impl<T> InferenceRequestExt for http::Request<T> {
 impl<T> InferenceRequestExt for tonic::Request<T> {
     fn inference(&self) -> RequestHandle {
         from_extensions(self.extensions())
+    }
+}
+
+/// Extracts the request's handle. Never rejects: without [`InferenceLayer`](crate::InferenceLayer) in front of
+/// the handler it yields a [detached](RequestHandle::detached) handle, so a missing layer never changes a
+/// response.
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestHandle {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(from_extensions(&parts.extensions))
     }
 }

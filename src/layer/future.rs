@@ -3,14 +3,15 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::body::ResponseBody;
+use super::body::ResponseBody;
+use super::in_flight::InFlight;
 use crate::classify::End;
-use crate::in_flight::InFlight;
-use crate::observer::Observer;
+use crate::observe::Observer;
 
 pin_project! {
     /// The response future of [`InferenceService`](crate::InferenceService).
@@ -55,13 +56,13 @@ where
                 if body.is_end_stream()
                     && let Some(in_flight) = in_flight.take()
                 {
-                    in_flight.finish(End::Complete);
+                    in_flight.finish(End::Complete, Instant::now());
                 }
                 Poll::Ready(Ok(Response::from_parts(parts, ResponseBody::new(body, in_flight))))
             }
             Err(error) => {
                 if let Some(in_flight) = in_flight {
-                    in_flight.finish(End::ServiceError);
+                    in_flight.finish(End::ServiceError, Instant::now());
                 }
                 Poll::Ready(Err(error))
             }

@@ -7,9 +7,9 @@ use std::time::Instant;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use super::in_flight::InFlight;
 use crate::classify::End;
-use crate::in_flight::InFlight;
-use crate::observer::Observer;
+use crate::observe::Observer;
 
 pin_project! {
     /// The response body of [`InferenceService`](crate::InferenceService): the inner body, unchanged.
@@ -58,7 +58,7 @@ impl<B: Body, O: Observer> Body for ResponseBody<B, O> {
         if let Some(end) = end
             && let Some(in_flight) = this.in_flight.take()
         {
-            in_flight.finish_at(end, at.unwrap_or_else(Instant::now));
+            in_flight.finish(end, at.unwrap_or_else(Instant::now));
         }
         Poll::Ready(frame)
     }

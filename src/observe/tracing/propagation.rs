@@ -1,16 +1,26 @@
-//! W3C trace context in and out of HTTP headers (gRPC metadata travels as the same headers).
+//! Trace context in and out of HTTP headers (gRPC metadata travels as the same headers), through OpenTelemetry's
+//! global propagator, so that what `OTEL_PROPAGATORS` names or the application installed is honoured
+//! ([`telemetry::init`](crate::telemetry) installs W3C trace context and baggage by default; OpenTelemetry's own
+//! default propagates nothing). Whatever the propagator, a malformed `traceparent` is never read.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry::baggage::BaggageExt as _;
+use opentelemetry::global;
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::TraceContextExt as _;
 
-struct HeaderExtractor<'a>(&'a HeaderMap);
+/// Headers as the propagator reads them, with a malformed `traceparent` hidden: the SDK's parser accepts ids of
+/// the wrong length, and a bad header must start a new trace, never join a made-up one.
+struct StrictHeaders<'a>(&'a HeaderMap);
 
-impl Extractor for HeaderExtractor<'_> {
+impl Extractor for StrictHeaders<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
+        let value = self.0.get(key)?.to_str().ok()?;
+        if key.eq_ignore_ascii_case("traceparent") && !is_well_formed(value.trim()) {
+            return None;
+        }
+        Some(value)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -28,19 +38,21 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// The remote parent named by `traceparent` / `tracestate`, or `None` when they are absent or malformed (a
-/// malformed header starts a new trace; it never fails the request).
-pub(crate) fn extract(headers: &HeaderMap) -> Option<Context> {
-    let traceparent = headers.get("traceparent")?.to_str().ok()?;
-    if !is_well_formed(traceparent.trim()) {
-        return None;
-    }
-    let cx = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    cx.span().span_context().is_valid().then_some(cx)
+/// The remote parent the headers name, or `None` when they name none (absent or malformed: a new trace starts,
+/// and the request never fails for it).
+pub(super) fn extract(headers: &HeaderMap) -> Option<Context> {
+    let cx = global::get_text_map_propagator(|p| p.extract(&StrictHeaders(headers)));
+    let has_parent = cx.span().span_context().is_valid();
+    (has_parent || !cx.baggage().is_empty()).then_some(cx)
+}
+
+/// Writes the trace context of `cx` into `headers` (`traceparent`, and `tracestate` when non-empty, with W3C).
+pub(super) fn inject(cx: &Context, headers: &mut HeaderMap) {
+    global::get_text_map_propagator(|p| p.inject_context(cx, &mut HeaderInjector(headers)));
 }
 
 /// The W3C shape: `vv-<32 lowercase hex>-<16 lowercase hex>-<2 lowercase hex>`, version `ff` forbidden, and a
-/// later version may append `-...`. (The SDK's propagator accepts ids of the wrong length.)
+/// later version may append `-...`.
 fn is_well_formed(traceparent: &str) -> bool {
     let hex =
         |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
@@ -58,18 +70,13 @@ fn is_well_formed(traceparent: &str) -> bool {
     fields_ok && (rest.is_empty() || (version != "00" && rest.starts_with('-')))
 }
 
-/// Writes `traceparent` (and `tracestate` when non-empty) for `cx` into `headers`.
-pub(crate) fn inject(cx: &Context, headers: &mut HeaderMap) {
-    if cx.span().span_context().is_valid() {
-        TraceContextPropagator::new().inject_context(cx, &mut HeaderInjector(headers));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
 
     fn headers(traceparent: &str) -> HeaderMap {
+        global::set_text_map_propagator(TraceContextPropagator::new());
         let mut h = HeaderMap::new();
         h.insert("traceparent", HeaderValue::from_str(traceparent).expect("ascii"));
         h

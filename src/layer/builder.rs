@@ -1,0 +1,174 @@
+//! [`InferenceLayerBuilder`]: label limits, the recorder, and which observers the layer runs.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use super::InferenceLayer;
+use super::state::LayerState;
+use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
+#[cfg(feature = "tracing")]
+use crate::observe::TracingObserver;
+use crate::observe::{MetricsObserver, Observer};
+use crate::recorder::SharedRecorder;
+use crate::request::state::{DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, RequestLabels};
+
+/// Default cap on distinct routes (gRPC method paths are chosen by clients, so they need one).
+const DEFAULT_MAX_ROUTES: usize = 256;
+
+/// The observers [`InferenceLayerBuilder::build`] installs: metrics, and with the `tracing` feature spans and
+/// summary log lines.
+#[cfg(feature = "tracing")]
+pub type DefaultObserver = (MetricsObserver, TracingObserver);
+/// The observers [`InferenceLayerBuilder::build`] installs: metrics, and with the `tracing` feature spans and
+/// summary log lines.
+#[cfg(not(feature = "tracing"))]
+pub type DefaultObserver = MetricsObserver;
+
+/// Configures an [`InferenceLayer`].
+///
+/// ```
+/// use inferwatch::InferenceLayer;
+/// let layer = InferenceLayer::builder()
+///     .allowed_models(["llama-3-8b", "mistral-7b"])
+///     .default_operation(inferwatch::operation::TEXT_COMPLETION)
+///     .build();
+/// # let _ = layer;
+/// ```
+pub struct InferenceLayerBuilder {
+    models: LabelPolicy,
+    max_operations: usize,
+    max_routes: usize,
+    default_operation: Option<String>,
+    recorder: SharedRecorder,
+    #[cfg(feature = "tracing")]
+    tracing: TracingObserver,
+}
+
+impl fmt::Debug for InferenceLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InferenceLayerBuilder")
+            .field("models", &self.models)
+            .field("max_operations", &self.max_operations)
+            .field("max_routes", &self.max_routes)
+            .field("recorder", &self.recorder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for InferenceLayerBuilder {
+    fn default() -> Self {
+        Self {
+            models: LabelPolicy::FirstN(DEFAULT_MAX_MODELS),
+            max_operations: DEFAULT_MAX_OPERATIONS,
+            max_routes: DEFAULT_MAX_ROUTES,
+            default_operation: None,
+            recorder: SharedRecorder::global(),
+            #[cfg(feature = "tracing")]
+            tracing: TracingObserver::default(),
+        }
+    }
+}
+
+impl InferenceLayerBuilder {
+    /// At most `n` distinct model names become labels (first come, first kept); the rest are `_OTHER`.
+    /// Default 32.
+    pub fn max_models(mut self, n: usize) -> Self {
+        self.models = LabelPolicy::FirstN(n);
+        self
+    }
+
+    /// Only these model names become labels; the rest are `_OTHER`. Replaces [`max_models`](Self::max_models).
+    pub fn allowed_models<I, S>(mut self, models: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let set: HashSet<String> = models.into_iter().map(Into::into).collect();
+        self.models = LabelPolicy::AllowList(set);
+        self
+    }
+
+    /// At most `n` operation names beyond the well-known ones become labels. Default 16.
+    pub fn max_operations(mut self, n: usize) -> Self {
+        self.max_operations = n;
+        self
+    }
+
+    /// At most `n` distinct routes become labels. Routes of axum are templates, bounded by the application, but
+    /// gRPC method paths are whatever clients send. Default 256.
+    pub fn max_routes(mut self, n: usize) -> Self {
+        self.max_routes = n;
+        self
+    }
+
+    /// The operation of inference requests whose handler names none (otherwise `_OTHER`).
+    pub fn default_operation(mut self, operation: impl Into<String>) -> Self {
+        self.default_operation = Some(operation.into());
+        self
+    }
+
+    /// Where the default metrics observer records (default: the global `metrics` recorder).
+    pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
+        self.recorder = recorder;
+        self
+    }
+
+    /// The default tracing observer, configured (trace context in and out, content capture).
+    ///
+    /// ```
+    /// use inferwatch::{InferenceLayer, observe::TracingObserver};
+    /// let layer = InferenceLayer::builder()
+    ///     .tracing(TracingObserver::new().accept_trace_context(false).trace_context_in_response(true))
+    ///     .build();
+    /// # let _ = layer;
+    /// ```
+    #[cfg(feature = "tracing")]
+    pub fn tracing(mut self, observer: TracingObserver) -> Self {
+        self.tracing = observer;
+        self
+    }
+
+    fn state<O>(self, observer: O) -> Arc<LayerState<O>> {
+        let labels = RequestLabels::new(self.models, self.max_operations, self.default_operation.as_deref());
+        Arc::new(LayerState {
+            routes: BoundedLabels::new(LabelPolicy::FirstN(self.max_routes), MAX_ROUTE_BYTES),
+            labels: Arc::new(labels),
+            observer,
+        })
+    }
+
+    fn default_observer(&self) -> DefaultObserver {
+        let metrics = MetricsObserver::with_recorder(self.recorder.clone());
+        #[cfg(feature = "tracing")]
+        return (metrics, self.tracing.clone());
+        #[cfg(not(feature = "tracing"))]
+        return metrics;
+    }
+
+    /// Builds the layer with the default observers: metrics, and with the `tracing` feature request and stage
+    /// spans and summary log lines.
+    pub fn build(self) -> InferenceLayer {
+        let observer = self.default_observer();
+        InferenceLayer {
+            state: self.state(observer),
+        }
+    }
+
+    /// Builds the layer with the default observers followed by `extra`.
+    pub fn build_with<O: Observer>(self, extra: O) -> InferenceLayer<(DefaultObserver, O)> {
+        let observer = (self.default_observer(), extra);
+        InferenceLayer {
+            state: self.state(observer),
+        }
+    }
+
+    /// Builds the layer with `observer` alone, for a choice of observers made at run time: metrics only
+    /// ([`MetricsObserver`]), spans only (`TracingObserver`), both, or your own. The builder's recorder and
+    /// tracing settings apply to the default observers only.
+    pub fn build_observer<O: Observer>(self, observer: O) -> InferenceLayer<O> {
+        InferenceLayer {
+            state: self.state(observer),
+        }
+    }
+}

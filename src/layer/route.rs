@@ -1,0 +1,45 @@
+//! The route label of a request: the gRPC method path, axum's route template, or `_OTHER`.
+
+use http::Request;
+
+use crate::classify::Protocol;
+use crate::labels::{BoundedLabels, LabelValue};
+
+pub(crate) fn route_of<B>(request: &Request<B>, protocol: Protocol, routes: &BoundedLabels) -> LabelValue {
+    if protocol == Protocol::Grpc {
+        let path = request.uri().path();
+        return if is_grpc_method_path(path) {
+            routes.get(path)
+        } else {
+            routes.other()
+        };
+    }
+    #[cfg(feature = "axum")]
+    if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
+        return routes.get(matched.as_str());
+    }
+    routes.other()
+}
+
+/// `/package.Service/Method`: two non-empty segments of identifier characters.
+fn is_grpc_method_path(path: &str) -> bool {
+    let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+        return false;
+    };
+    let ident = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    ident(service) && ident(method)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_grpc_method_path;
+
+    #[test]
+    fn grpc_paths() {
+        assert!(is_grpc_method_path("/inference.GRPCInferenceService/ModelInfer"));
+        assert!(!is_grpc_method_path("/inference.GRPCInferenceService/"));
+        assert!(!is_grpc_method_path("/a/b/c"));
+        assert!(!is_grpc_method_path("/a b/c"));
+        assert!(!is_grpc_method_path("noslash"));
+    }
+}

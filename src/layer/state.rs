@@ -1,0 +1,58 @@
+//! What the layer's requests share ([`LayerState`]: route labels, the handler's label sets, the observer), and
+//! how one request's handle reaches the observer ([`Hooks`]).
+
+use std::sync::Arc;
+
+use crate::labels::{BoundedLabels, LabelValue};
+use crate::observe::{ContentKind, Observer, RequestInfo, StageSummary};
+use crate::request::state::{ObserverHooks, RequestLabels, RequestState, StageData};
+
+/// Shared by every request of one layer.
+pub(crate) struct LayerState<O> {
+    pub(crate) routes: BoundedLabels,
+    pub(crate) labels: Arc<RequestLabels>,
+    pub(crate) observer: O,
+}
+
+/// One request's observer state, with the layer it belongs to.
+pub(crate) struct Hooks<O: Observer> {
+    pub(crate) layer: Arc<LayerState<O>>,
+    pub(crate) data: O::RequestData,
+}
+
+/// A request's state as the layer holds it; the handle holds the same allocation as `RequestState<dyn ObserverHooks>`.
+pub(crate) type ObservedRequest<O> = RequestState<Hooks<O>>;
+
+impl<O: Observer> Hooks<O> {
+    fn observer(&self) -> &O {
+        &self.layer.observer
+    }
+}
+
+impl<O: Observer> ObserverHooks for Hooks<O> {
+    fn stage_start(&self, _info: &RequestInfo, name: &LabelValue) -> StageData {
+        Box::new(self.observer().on_stage_start(&self.data, name))
+    }
+
+    fn stage_enter(&self, stage: &StageData) {
+        if let Some(stage) = stage.downcast_ref::<O::StageData>() {
+            self.observer().enter_stage(stage);
+        }
+    }
+
+    fn stage_exit(&self, stage: &StageData) {
+        if let Some(stage) = stage.downcast_ref::<O::StageData>() {
+            self.observer().exit_stage(stage);
+        }
+    }
+
+    fn stage_end(&self, stage: StageData, summary: &StageSummary<'_>) {
+        if let Ok(stage) = stage.downcast::<O::StageData>() {
+            self.observer().on_stage_end(*stage, summary);
+        }
+    }
+
+    fn content(&self, kind: ContentKind, text: &str) {
+        self.observer().on_content(&self.data, kind, text);
+    }
+}

@@ -1,0 +1,43 @@
+//! The summary log line: one per finished request, server errors at ERROR, client errors at WARN, the rest at
+//! INFO. Its fields are the log contract that tests and CI parse; prompt text is never among them.
+
+use tracing::Level;
+
+use crate::classify::Outcome;
+use crate::contract::LOG_TARGET;
+use crate::request::RequestSummary;
+
+pub(super) fn log(s: &RequestSummary<'_>) {
+    let info = s.info;
+    let status = match (s.grpc_code, &s.status) {
+        (Some(code), _) => code.as_str(),
+        (None, Some(status)) => status.as_str(),
+        (None, None) => "",
+    };
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    macro_rules! summary {
+        ($level:expr) => {
+            tracing::event!(
+                target: LOG_TARGET,
+                $level,
+                method = info.method.as_str(),
+                route = info.route.as_str(),
+                status = status,
+                outcome = s.outcome.as_str(),
+                model = s.reported.model.map_or("", |m| m.as_str()),
+                duration_ms = ms(s.duration),
+                ttft_ms = s.time_to_first_token.map_or(f64::NAN, ms),
+                input_tokens = s.reported.usage.input_tokens,
+                output_tokens = s.reported.usage.output_tokens,
+                finish_reason = s.reported.finish_reason.map_or("", |r| r.as_str()),
+                error_type = s.error_type.as_ref().map_or("", |e| e.as_str()),
+                "request finished"
+            )
+        };
+    }
+    match s.outcome {
+        Outcome::ServerError => summary!(Level::ERROR),
+        Outcome::ClientError => summary!(Level::WARN),
+        Outcome::Ok | Outcome::Cancelled => summary!(Level::INFO),
+    }
+}

@@ -1,0 +1,111 @@
+//! What observers are told about a request and its stages: [`RequestInfo`] at the start, [`RequestSummary`] at
+//! the end, [`StageSummary`] when a stage ends, and [`Reported`], what the handler said along the way.
+
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+
+use super::vocabulary::{FinishReason, TokenUsage};
+use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
+use crate::labels::LabelValue;
+
+/// What the layer knows when a request arrives.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RequestInfo {
+    /// The HTTP method.
+    pub method: Method,
+    /// HTTP or gRPC.
+    pub protocol: Protocol,
+    /// The bounded route: axum's `MatchedPath`, the gRPC method path, or `_OTHER`.
+    pub route: LabelValue,
+    /// When the layer received the request.
+    pub start: Instant,
+}
+
+impl RequestInfo {
+    pub(crate) fn new(method: Method, protocol: Protocol, route: LabelValue, start: Instant) -> Self {
+        Self {
+            method,
+            protocol,
+            route,
+            start,
+        }
+    }
+}
+
+/// What the handler reported, read when the request finishes.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Reported<'a> {
+    /// The bounded model label, if the handler named a model.
+    pub model: Option<&'a LabelValue>,
+    /// The bounded operation label, if the handler named one (or the layer's default operation).
+    pub operation: Option<&'a LabelValue>,
+    /// The finish reason, if set.
+    pub finish_reason: Option<FinishReason>,
+    /// When the handler marked the first token.
+    pub first_token: Option<Instant>,
+    /// Whether the handler declared the response streamed.
+    pub stream: Option<bool>,
+    /// Tokens reported through the handle, completed from a [`TokenUsage`] response extension.
+    pub usage: TokenUsage,
+}
+
+/// Everything measured about a finished request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RequestSummary<'a> {
+    /// The request as it arrived.
+    pub info: &'a RequestInfo,
+    /// How the request is classified.
+    pub outcome: Outcome,
+    /// Why it failed, if it did.
+    pub error_type: Option<ErrorType>,
+    /// The HTTP status sent, if a response was produced.
+    pub status: Option<StatusCode>,
+    /// The gRPC status (gRPC only; `None` when the call was dropped before any status).
+    pub grpc_code: Option<GrpcCode>,
+    /// From receipt to the end of the response body.
+    pub duration: Duration,
+    /// From receipt to the first output token, when one was marked or a streamed body yielded data.
+    pub time_to_first_token: Option<Duration>,
+    /// `(end - first token) / (output tokens - 1)`, when there were at least 2 output tokens.
+    pub time_per_output_token: Option<Duration>,
+    /// What the handler reported.
+    pub reported: Reported<'a>,
+    /// Whether the response was streamed (declared by the handler, or more than one data frame).
+    pub streamed: bool,
+}
+
+impl RequestSummary<'_> {
+    /// True when the handler named a model or reported tokens: the `gen_ai_*` and token metrics apply.
+    pub fn is_inference(&self) -> bool {
+        self.reported.model.is_some() || self.reported.usage != TokenUsage::default()
+    }
+}
+
+/// A stage that ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct StageSummary<'a> {
+    /// The request the stage belongs to.
+    pub request: &'a RequestInfo,
+    /// The bounded stage name.
+    pub name: &'a LabelValue,
+    /// The model the handler had named when the stage ended.
+    pub model: Option<&'a LabelValue>,
+    /// From the stage's start to its end.
+    pub duration: Duration,
+}
+
+/// Which text a handler reported with [`RequestHandle::record_prompt`](crate::RequestHandle::record_prompt) or
+/// [`record_completion`](crate::RequestHandle::record_completion).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContentKind {
+    /// The prompt (`gen_ai.input.messages`).
+    Prompt,
+    /// The completion (`gen_ai.output.messages`).
+    Completion,
+}

@@ -1,0 +1,212 @@
+//! The state behind a [`RequestHandle`](crate::RequestHandle): what the handler reported, in atomics, and the
+//! hooks through which stages and content reach the layer's observers without the handle naming their type.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::report::{ContentKind, Reported, RequestInfo, StageSummary};
+use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
+use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
+
+/// Default cap on distinct model names.
+pub(crate) const DEFAULT_MAX_MODELS: usize = 32;
+/// Default cap on distinct operation names beyond the well-known ones.
+pub(crate) const DEFAULT_MAX_OPERATIONS: usize = 16;
+/// Default cap on distinct stage names beyond the well-known ones.
+pub(crate) const DEFAULT_MAX_STAGES: usize = 16;
+
+/// The bounded names handlers report into, shared by every request of one layer.
+#[derive(Debug)]
+pub(crate) struct RequestLabels {
+    pub(crate) models: BoundedLabels,
+    pub(crate) operations: BoundedLabels,
+    pub(crate) stages: BoundedLabels,
+    /// The operation of inference requests whose handler names none.
+    pub(crate) default_operation: Option<LabelValue>,
+}
+
+impl RequestLabels {
+    pub(crate) fn new(models: LabelPolicy, max_operations: usize, default_operation: Option<&str>) -> Self {
+        let operations = BoundedLabels::with_seeds(
+            LabelPolicy::FirstN(max_operations),
+            MAX_NAME_BYTES,
+            operation::WELL_KNOWN,
+        );
+        Self {
+            models: BoundedLabels::new(models, MAX_NAME_BYTES),
+            default_operation: default_operation.map(|op| operations.get(op)),
+            operations,
+            stages: BoundedLabels::with_seeds(
+                LabelPolicy::FirstN(DEFAULT_MAX_STAGES),
+                MAX_NAME_BYTES,
+                stage_name::WELL_KNOWN,
+            ),
+        }
+    }
+}
+
+impl Default for RequestLabels {
+    fn default() -> Self {
+        Self::new(LabelPolicy::FirstN(DEFAULT_MAX_MODELS), DEFAULT_MAX_OPERATIONS, None)
+    }
+}
+
+/// An observer's per-stage state, with its type erased.
+pub(crate) type StageData = Box<dyn Any + Send>;
+
+/// The layer's observers as the handle reaches them. The layer implements it over its observer and the request's
+/// observer state; a detached handle has [`NoHooks`].
+pub(crate) trait ObserverHooks: Send + Sync + 'static {
+    fn stage_start(&self, info: &RequestInfo, name: &LabelValue) -> StageData;
+    fn stage_enter(&self, stage: &StageData);
+    fn stage_exit(&self, stage: &StageData);
+    fn stage_end(&self, stage: StageData, summary: &StageSummary<'_>);
+    fn content(&self, kind: ContentKind, text: &str);
+}
+
+/// The hooks of a handle that no layer observes.
+pub(crate) struct NoHooks;
+
+impl ObserverHooks for NoHooks {
+    fn stage_start(&self, _: &RequestInfo, _: &LabelValue) -> StageData {
+        Box::new(())
+    }
+    fn stage_enter(&self, _: &StageData) {}
+    fn stage_exit(&self, _: &StageData) {}
+    fn stage_end(&self, _: StageData, _: &StageSummary<'_>) {}
+    fn content(&self, _: ContentKind, _: &str) {}
+}
+
+/// Label ids are `UNSET` until named.
+const UNSET: u32 = u32::MAX;
+
+/// One request's state: plain atomics, no lock (handlers report on every token, the layer reads once at the end),
+/// and the observers' hooks last, so that the layer's concrete `RequestState<Hooks<O>>` and the handle's
+/// `RequestState<dyn ObserverHooks>` are one allocation.
+pub(crate) struct RequestState<H: ?Sized = dyn ObserverHooks> {
+    pub(crate) info: RequestInfo,
+    labels: Arc<RequestLabels>,
+    input_tokens: AtomicU64,
+    output_tokens: AtomicU64,
+    model: AtomicU32,
+    operation: AtomicU32,
+    /// Nanoseconds from the start, plus one; 0 until marked.
+    first_token: AtomicU64,
+    /// Index into `FinishReason::ALL`, plus one; 0 until set.
+    finish_reason: AtomicU8,
+    /// 0 undeclared, 1 not streamed, 2 streamed.
+    stream: AtomicU8,
+    pub(crate) hooks: H,
+}
+
+impl<H> RequestState<H> {
+    pub(crate) fn new(info: RequestInfo, labels: Arc<RequestLabels>, hooks: H) -> Self {
+        Self {
+            info,
+            labels,
+            input_tokens: AtomicU64::new(0),
+            output_tokens: AtomicU64::new(0),
+            model: AtomicU32::new(UNSET),
+            operation: AtomicU32::new(UNSET),
+            first_token: AtomicU64::new(0),
+            finish_reason: AtomicU8::new(0),
+            stream: AtomicU8::new(0),
+            hooks,
+        }
+    }
+}
+
+impl<H: ?Sized> RequestState<H> {
+    pub(crate) fn labels(&self) -> &RequestLabels {
+        &self.labels
+    }
+
+    pub(crate) fn set_model(&self, model: &LabelValue) {
+        self.model.store(model.id(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_operation(&self, operation: &LabelValue) {
+        self.operation.store(operation.id(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_input_tokens(&self, n: u64) {
+        self.input_tokens.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_output_tokens(&self, n: u64) {
+        self.output_tokens.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn input_tokens(&self) -> u64 {
+        self.input_tokens.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn output_tokens(&self) -> u64 {
+        self.output_tokens.load(Ordering::Relaxed)
+    }
+
+    /// Fills token counts still at zero (from a [`TokenUsage`] response extension).
+    pub(crate) fn fill_usage(&self, usage: TokenUsage) {
+        let fill = |counter: &AtomicU64, n: u64| {
+            let _ = counter.compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+        };
+        fill(&self.input_tokens, usage.input_tokens);
+        fill(&self.output_tokens, usage.output_tokens);
+    }
+
+    /// The first mark wins.
+    pub(crate) fn mark_first_token(&self) {
+        if self.first_token.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let since_start = self.info.start.elapsed().as_nanos();
+        let mark = u64::try_from(since_start).unwrap_or(u64::MAX - 1) + 1;
+        let _ = self
+            .first_token
+            .compare_exchange(0, mark, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_finish_reason(&self, reason: FinishReason) {
+        // At most 6 reasons: the index always fits.
+        self.finish_reason.store(reason.index() as u8 + 1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_stream(&self, stream: bool) {
+        self.stream.store(if stream { 2 } else { 1 }, Ordering::Relaxed);
+    }
+
+    pub(crate) fn model(&self) -> Option<&LabelValue> {
+        label(self.model.load(Ordering::Relaxed), &self.labels.models)
+    }
+
+    /// Everything reported so far.
+    pub(crate) fn reported(&self) -> Reported<'_> {
+        let labels = &*self.labels;
+        let operation = label(self.operation.load(Ordering::Relaxed), &labels.operations);
+        let first_token = match self.first_token.load(Ordering::Relaxed) {
+            0 => None,
+            mark => self.info.start.checked_add(Duration::from_nanos(mark - 1)),
+        };
+        let finish = usize::from(self.finish_reason.load(Ordering::Relaxed));
+        Reported {
+            model: self.model(),
+            operation: operation.or(labels.default_operation.as_ref()),
+            finish_reason: finish.checked_sub(1).and_then(|i| FinishReason::ALL.get(i)).copied(),
+            first_token,
+            stream: match self.stream.load(Ordering::Relaxed) {
+                0 => None,
+                s => Some(s == 2),
+            },
+            usage: TokenUsage {
+                input_tokens: self.input_tokens(),
+                output_tokens: self.output_tokens(),
+            },
+        }
+    }
+}
+
+fn label(id: u32, set: &BoundedLabels) -> Option<&LabelValue> {
+    (id != UNSET).then(|| set.by_id(id))
+}

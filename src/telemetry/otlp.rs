@@ -1,0 +1,52 @@
+//! OTLP span export (feature `otlp`): the exporter for the configured transport, behind a bounded batch queue.
+
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, TracerProviderBuilder};
+
+use super::{OtlpProtocol, TelemetryBuilder, TelemetryError};
+
+/// `provider` with a batch processor exporting to the configured endpoint.
+pub(super) fn with_exporter(
+    provider: TracerProviderBuilder,
+    config: &TelemetryBuilder,
+) -> Result<SdkTracerProvider, TelemetryError> {
+    let exporter = exporter(config)?;
+    let batch = BatchConfigBuilder::default()
+        .with_max_queue_size(config.max_queue_size)
+        .build();
+    let processor = BatchSpanProcessor::builder(exporter).with_batch_config(batch).build();
+    Ok(provider.with_span_processor(processor).build())
+}
+
+fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    let protocol = match config.protocol {
+        Some(p) => p,
+        None => match std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").ok().as_deref() {
+            None | Some("") | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
+            Some("grpc") => OtlpProtocol::Grpc,
+            Some(other) => return Err(TelemetryError::UnsupportedProtocol(other.to_owned())),
+        },
+    };
+    let builder = opentelemetry_otlp::SpanExporter::builder();
+    let exporter = match protocol {
+        OtlpProtocol::Grpc => {
+            let mut b = builder.with_tonic().with_timeout(config.export_timeout);
+            if let Some(endpoint) = &config.endpoint {
+                b = b.with_endpoint(endpoint.clone());
+            }
+            b.build()
+        }
+        OtlpProtocol::HttpProtobuf => {
+            let mut b = builder
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_timeout(config.export_timeout);
+            if let Some(endpoint) = &config.endpoint {
+                // A base URL, as in OTEL_EXPORTER_OTLP_ENDPOINT: the signal path is appended.
+                b = b.with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')));
+            }
+            b.build()
+        }
+    };
+    exporter.map_err(|e| TelemetryError::Exporter(e.to_string()))
+}

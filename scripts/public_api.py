@@ -113,8 +113,13 @@ def main():
         for kind, n in sorted(kinds.items()):
             print(f"{kind:12} {n}")
         types = sum(kinds[k] for k in ("struct", "enum", "trait", "type_alias", "union"))
-        print(f"types (struct, enum, trait, alias): {types}; constants: {kinds['constant']}; "
-              f"items at more than one path: {sum(1 for p in paths_of.values() if len(p) > 1)}")
+        unique = Counter(kind_of(item(i)) for i in paths_of)
+        unique_types = sum(unique[k] for k in ("struct", "enum", "trait", "type_alias", "union"))
+        print(f"paths: types (struct, enum, trait, alias) {types}, constants {kinds['constant']}, "
+              f"functions {kinds['function']}, modules {kinds['mod']}")
+        print(f"distinct items: types {unique_types}, constants {unique['constant']}, "
+              f"functions {unique['function']}; items at more than one path: "
+              f"{sum(1 for p in paths_of.values() if len(p) > 1)}")
         for ident, paths in sorted(paths_of.items(), key=lambda kv: sorted(kv[1])):
             if len(paths) > 1:
                 print("  two paths:", ", ".join(sorted(paths)))

@@ -40,7 +40,7 @@
 //! - [`InferenceLayer`] wraps a service; each request gets a [`RequestHandle`] in its extensions, through which
 //!   the handler reports model, tokens, finish reason and [`Stage`]s.
 //! - Everything the layer learns goes to its [observers](observe): [`observe::MetricsObserver`] records the
-//!   [contract](contract) into a [`SharedRecorder`], `observe::TracingObserver` makes spans and log lines, and your
+//!   [contract] into a [`SharedRecorder`], `observe::TracingObserver` makes spans and log lines, and your
 //!   own observers see the same lifecycle.
 //! - Around it: the [`prometheus`] exporter, [`telemetry`] set-up (logs, trace export), the background
 //!   [`sampler`] (GPUs, host), [`health`] routes, and [`slo`] rules for Prometheus.

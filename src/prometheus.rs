@@ -20,7 +20,7 @@ use crate::contract::{self, LOG_TARGET, MetricKind};
 use crate::recorder::SharedRecorder;
 
 /// The content type of the text exposition format.
-pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Why the exporter could not be built or installed.
 #[derive(Debug)]

@@ -1,3 +1,5 @@
+//! [`GrpcCode`]: gRPC status codes, read from `grpc-status`, named as OpenTelemetry names them, and classified.
+
 use http::{HeaderMap, StatusCode};
 
 use super::Outcome;

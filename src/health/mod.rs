@@ -37,5 +37,5 @@ mod report;
 mod routes;
 
 pub use check::{Check, CheckFuture, HealthCheck, IntoObservations};
-pub use registry::{DEFAULT_CACHE_FOR, DEFAULT_TIMEOUT, Health, HealthBuilder};
+pub use registry::{Health, HealthBuilder};
 pub use report::{CONTENT_TYPE, Observation, Report, Status};

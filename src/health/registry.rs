@@ -17,9 +17,9 @@ use crate::contract as c;
 use crate::recorder::SharedRecorder;
 
 /// Default timeout of one check.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default time results are reused for.
-pub const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(1);
+const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(1);
 
 /// The check reported while the service is marked not ready.
 const DRAINING_CHECK: &str = "inferwatch:ready";

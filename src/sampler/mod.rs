@@ -43,9 +43,9 @@ use crate::recorder::SharedRecorder;
 use gpu::GpuSampling;
 
 /// Default time between passes.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Default time between quiet attempts to load NVML after it was unavailable.
-pub const DEFAULT_NVML_RETRY: Duration = Duration::from_secs(300);
+const DEFAULT_NVML_RETRY: Duration = Duration::from_secs(300);
 
 /// Configures a [`Sampler`]. GPU sampling (with the `gpu` feature) and host sampling (with `host`) are on by default.
 pub struct SamplerBuilder {

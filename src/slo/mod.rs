@@ -29,7 +29,7 @@ use std::fmt;
 use crate::contract::{self as c, MetricDef};
 
 /// Where the runbook lives; each alert links to its section.
-pub const DEFAULT_RUNBOOK_URL: &str = "https://github.com/inferwatch/inferwatch/blob/main/docs/RUNBOOK.md";
+const DEFAULT_RUNBOOK_URL: &str = "https://github.com/inferwatch/inferwatch/blob/main/docs/RUNBOOK.md";
 
 /// The windows of the burn-rate alerts: (severity, long window, short window, burn-rate factor, for).
 const BURN_RATE_WINDOWS: &[(&str, &str, &str, f64, &str)] = &[
@@ -164,7 +164,8 @@ impl SloRules {
         self
     }
 
-    /// The runbook each alert links to (its section is appended as `#alertname`).
+    /// The runbook each alert links to (its section is appended as `#alertname`); default: this repository's
+    /// `docs/RUNBOOK.md`.
     pub fn runbook_url(mut self, url: impl Into<String>) -> Self {
         self.runbook_url = url.into();
         self

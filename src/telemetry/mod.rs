@@ -49,8 +49,8 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 }
 
 /// The tracing-opentelemetry layer as [`init`] configures it: spans up to `span_level`; no source locations,
-/// thread ids or busy/idle times on spans; and inferwatch's own summary lines kept out of spans (they repeat the
-/// span's attributes, and would be exported as span events).
+/// thread ids, `tracing` targets or busy/idle times on spans (none is a registry attribute); and inferwatch's own
+/// summary lines kept out of spans (they repeat the span's attributes, and would be exported as span events).
 pub fn opentelemetry_layer<S>(tracer: opentelemetry_sdk::trace::Tracer, span_level: LevelFilter) -> impl Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
@@ -60,6 +60,7 @@ where
         .with_tracer(tracer)
         .with_location(false)
         .with_threads(false)
+        .with_target(false)
         .with_tracked_inactivity(false)
         .with_filter(span_level.and(not_summaries))
 }

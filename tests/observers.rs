@@ -1,0 +1,211 @@
+//! The observer pipeline on a real server: a user's observer sees every signal (request, polls, stages, content,
+//! finish); observers are chosen at run time (metrics only, spans only, switched off), and stages reach every
+//! observer.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use futures_util::stream;
+use http::HeaderMap;
+use inferwatch::observe::{
+    ContentKind, LabelValue, MetricsObserver, Observer, RequestInfo, RequestSummary, StageSummary, TracingObserver,
+};
+use inferwatch::prometheus::PrometheusBuilder;
+use inferwatch::{InferenceLayer, RequestHandle};
+use support::otlp::{attr_str, fixture};
+use support::{client, scrape, send, serve};
+
+/// Writes down every call it gets, in order.
+#[derive(Clone, Default)]
+struct Recording(Arc<Mutex<Vec<String>>>);
+
+impl Recording {
+    fn push(&self, event: String) {
+        self.0.lock().expect("lock").push(event);
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.0.lock().expect("lock").clone()
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        self.events().iter().filter(|e| e.starts_with(prefix)).count()
+    }
+}
+
+impl Observer for Recording {
+    type RequestData = String;
+    type StageData = String;
+
+    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> String {
+        self.push(format!("request {} {}", info.method, info.route));
+        info.route.to_string()
+    }
+
+    fn enter(&self, _route: &String) {
+        self.push("enter".into());
+    }
+
+    fn exit(&self, _route: &String) {
+        self.push("exit".into());
+    }
+
+    fn on_response_headers(&self, route: &String, _headers: &mut HeaderMap) {
+        self.push(format!("headers {route}"));
+    }
+
+    fn on_stage_start(&self, route: &String, name: &LabelValue) -> String {
+        self.push(format!("stage-start {name} of {route}"));
+        name.to_string()
+    }
+
+    fn enter_stage(&self, stage: &String) {
+        self.push(format!("stage-enter {stage}"));
+    }
+
+    fn exit_stage(&self, stage: &String) {
+        self.push(format!("stage-exit {stage}"));
+    }
+
+    fn on_stage_end(&self, stage: String, summary: &StageSummary<'_>) {
+        let model = summary.model.map_or("-", LabelValue::as_str);
+        assert_eq!(stage, summary.name.as_str(), "stage data comes back to the stage's end");
+        self.push(format!("stage-end {stage} model={model}"));
+    }
+
+    fn on_content(&self, _route: &String, kind: ContentKind, text: &str) {
+        self.push(format!("content {kind:?} {text}"));
+    }
+
+    fn on_finish(&self, route: &String, s: &RequestSummary<'_>) {
+        let usage = s.reported.usage;
+        self.push(format!(
+            "finish {route} {} in={} out={}",
+            s.outcome.as_str(),
+            usage.input_tokens,
+            usage.output_tokens
+        ));
+    }
+}
+
+/// Three stages, three ways (guard, future, another thread), a prompt, and a streamed body of three chunks.
+async fn staged(handle: RequestHandle) -> Body {
+    {
+        let _tokenize = handle.stage("tokenize").entered();
+    }
+    handle.set_model("toy");
+    handle.record_prompt("the prompt");
+    handle.add_input_tokens(2);
+    handle
+        .stage("generate")
+        .instrument(tokio::time::sleep(Duration::from_millis(1)))
+        .await;
+    let decode = handle.stage("decode");
+    tokio::task::spawn_blocking(move || decode.in_scope(|| ()))
+        .await
+        .expect("blocking");
+    let chunks = stream::iter(0..3).map(move |i| {
+        handle.add_output_tokens(1);
+        Ok::<_, std::convert::Infallible>(Bytes::from(format!("chunk{i}")))
+    });
+    Body::from_stream(chunks)
+}
+
+use futures_util::StreamExt as _;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_observer_sees_every_signal() {
+    let recording = Recording::default();
+    let layer = InferenceLayer::builder().build_observer(recording.clone());
+    let addr = serve(Router::new().route("/staged", post(staged)).layer(layer)).await;
+    let response = send(&client(), addr, "POST", "/staged", &[], "").await;
+    assert_eq!(response.body, "chunk0chunk1chunk2");
+    assert!(
+        support::eventually(Duration::from_secs(2), || recording.count("finish") == 1).await,
+        "{:?}",
+        recording.events()
+    );
+
+    let events = recording.events();
+    assert_eq!(events.first().map(String::as_str), Some("request POST /staged"));
+    assert_eq!(recording.count("headers /staged"), 1);
+    assert_eq!(recording.count("enter"), recording.count("exit"));
+    assert!(
+        recording.count("enter") >= 2,
+        "the future and the body are polled inside the request"
+    );
+    for stage in ["tokenize", "generate", "decode"] {
+        assert_eq!(
+            recording.count(&format!("stage-start {stage} of /staged")),
+            1,
+            "{events:?}"
+        );
+        let entered = recording.count(&format!("stage-enter {stage}"));
+        assert!(entered >= 1, "{stage} never entered: {events:?}");
+        assert_eq!(entered, recording.count(&format!("stage-exit {stage}")));
+    }
+    // The model was named after tokenize ended and before the other two.
+    assert_eq!(recording.count("stage-end tokenize model=-"), 1, "{events:?}");
+    assert_eq!(recording.count("stage-end generate model=toy"), 1, "{events:?}");
+    assert_eq!(recording.count("stage-end decode model=toy"), 1, "{events:?}");
+    assert_eq!(recording.count("content Prompt the prompt"), 1);
+    assert_eq!(events.last().map(String::as_str), Some("finish /staged ok in=2 out=3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_only_records_stages_and_makes_no_spans() {
+    let f = fixture();
+    let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
+    let layer = InferenceLayer::builder().build_observer(MetricsObserver::with_recorder(recorder));
+    let addr = serve(Router::new().route("/metrics-only", post(staged)).layer(layer)).await;
+    assert_eq!(
+        send(&client(), addr, "POST", "/metrics-only", &[], "").await.status,
+        200
+    );
+
+    let s = scrape(&exporter);
+    for (stage, model) in [("tokenize", ""), ("generate", "toy"), ("decode", "toy")] {
+        let labels = [("stage", stage), ("gen_ai_request_model", model)];
+        assert_eq!(
+            s.get("inferwatch_stage_duration_seconds_count", &labels),
+            1.0,
+            "{stage}"
+        );
+    }
+    let requests = [
+        ("route", "/metrics-only"),
+        ("gen_ai_request_model", "toy"),
+        ("outcome", "ok"),
+    ];
+    assert_eq!(s.get("inferwatch_requests_total", &requests), 1.0);
+    let spans = f.spans_where(0, |s| attr_str(s, "http.route") == Some("/metrics-only"));
+    assert!(spans.is_empty(), "metrics only, yet spans: {spans:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_only_and_spans_switched_off_at_run_time() {
+    let f = fixture();
+    let spans_only = InferenceLayer::builder().build_observer(TracingObserver::new());
+    let switched_off = InferenceLayer::builder().build_observer(None::<TracingObserver>);
+    let switched_on = InferenceLayer::builder().build_observer(Some(TracingObserver::new()));
+    let app = Router::new()
+        .route("/spans-only", get(|| async { "a" }).layer(spans_only))
+        .route("/switched-off", get(|| async { "b" }).layer(switched_off))
+        .route("/switched-on", get(|| async { "c" }).layer(switched_on));
+    let addr = serve(app).await;
+    let http = client();
+    for path in ["/spans-only", "/switched-off", "/switched-on"] {
+        assert_eq!(send(&http, addr, "GET", path, &[], "").await.status, 200);
+    }
+    let routes = ["/spans-only", "/switched-off", "/switched-on"];
+    let spans = f.spans_where(2, |s| attr_str(s, "http.route").is_some_and(|r| routes.contains(&r)));
+    let mut traced: Vec<&str> = spans.iter().filter_map(|s| attr_str(s, "http.route")).collect();
+    traced.sort_unstable();
+    assert_eq!(traced, ["/spans-only", "/switched-on"]);
+}

@@ -1,0 +1,158 @@
+//! Every attribute and metric name inferwatch emits is in the OpenTelemetry registries (semantic conventions and
+//! the GenAI registry, copied to `tests/data/semconv-registry.txt` by `scripts/semconv_registry.py`), and not
+//! deprecated there; inferwatch's own names are under `inferwatch.*` and listed here.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use inferwatch::contract;
+use inferwatch::observe::TracingObserver;
+use inferwatch::{FinishReason, RequestHandle};
+use support::grpc::{GenerateRequest, Generator, GeneratorClient, UNARY};
+use support::otlp::fixture;
+use support::{client, send, serve};
+
+/// inferwatch's extensions: span attributes and metrics the registries do not have.
+const OWN_ATTRIBUTES: &[&str] = &["inferwatch.outcome", "inferwatch.stage"];
+const OWN_METRICS: &[&str] = &[
+    "inferwatch.requests",
+    "inferwatch.requests.in_flight",
+    "inferwatch.tokens",
+    "inferwatch.request.tokens",
+    "inferwatch.stage.duration",
+    "inferwatch.health.status",
+];
+/// Metrics with no OpenTelemetry name: the Prometheus client's process metrics (recorded by `metrics-process`
+/// under the names every Prometheus dashboard knows) and inferwatch's own, under `inferwatch_`.
+const PROMETHEUS_ONLY_PREFIXES: &[&str] = &["process_", "inferwatch_"];
+
+struct Registry(BTreeSet<(String, String)>);
+
+impl Registry {
+    fn load() -> Self {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/semconv-registry.txt");
+        let text = std::fs::read_to_string(path).expect("registry names");
+        let current = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.ends_with(" deprecated"))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(kind, name)| (kind.to_owned(), name.to_owned()))
+            .collect();
+        Self(current)
+    }
+
+    fn has(&self, kind: &str, name: &str) -> bool {
+        self.0.contains(&(kind.to_owned(), name.to_owned()))
+    }
+}
+
+/// Reports everything a handler can, so that every attribute the request span may carry is set.
+async fn everything(handle: RequestHandle) -> &'static str {
+    handle.set_model("semconv-model");
+    handle.set_operation("chat");
+    handle.set_stream(true);
+    handle.record_prompt("prompt");
+    handle.stage("tokenize").in_scope(|| ());
+    handle.add_input_tokens(3);
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    handle.mark_first_token();
+    handle.add_output_tokens(4);
+    handle.set_finish_reason(FinishReason::Stop);
+    handle.record_completion("completion");
+    "done"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emitted_names_are_in_the_registry() {
+    let f = fixture();
+    let layer = support::isolated_layer(|b| b.tracing(TracingObserver::new().capture_content(100))).0;
+    let app = Router::new()
+        .route("/everything", post(everything))
+        .route("/fail", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "no") }))
+        .layer(layer.clone());
+    let addr = serve(app).await;
+    let http = client();
+    assert_eq!(send(&http, addr, "POST", "/everything", &[], "x").await.status, 200);
+    assert_eq!(send(&http, addr, "GET", "/fail", &[], "").await.status, 503);
+    assert_eq!(send(&http, addr, "GET", "/unrouted", &[], "").await.status, 404);
+
+    let (grpc_addr, incoming) = support::grpc::listener().await;
+    let server = tonic::transport::Server::builder().layer(layer).add_service(Generator);
+    tokio::spawn(server.serve_with_incoming(incoming));
+    let request = GenerateRequest {
+        model: "semconv-model".into(),
+        ..Default::default()
+    };
+    GeneratorClient::connect(grpc_addr)
+        .await
+        .unary(UNARY, request)
+        .await
+        .expect("ok");
+
+    // 3 HTTP requests, 1 stage, 1 gRPC call.
+    let spans = f.spans_where(5, |_| true);
+    let attributes: BTreeSet<&str> = spans
+        .iter()
+        .flat_map(|s| s.attributes.iter().map(|kv| kv.key.as_str()))
+        .collect();
+    let registry = Registry::load();
+    for name in &attributes {
+        assert!(
+            registry.has("attribute", name) || OWN_ATTRIBUTES.contains(name),
+            "span attribute {name} is neither in the registry (current) nor one of inferwatch's own"
+        );
+    }
+    for expected in [
+        "http.request.method",
+        "http.route",
+        "http.response.status_code",
+        "rpc.system.name",
+        "rpc.method",
+        "rpc.response.status_code",
+        "gen_ai.operation.name",
+        "gen_ai.request.model",
+        "gen_ai.request.stream",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.response.time_to_first_chunk",
+        "gen_ai.response.finish_reasons",
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "error.type",
+    ]
+    .into_iter()
+    .chain(OWN_ATTRIBUTES.iter().copied())
+    {
+        assert!(
+            attributes.contains(expected),
+            "no span carried {expected}: {attributes:?}"
+        );
+    }
+
+    for metric in contract::ALL {
+        match metric.otel_name {
+            Some(name) => assert!(
+                registry.has("metric", name) || OWN_METRICS.contains(&name),
+                "metric {name} is neither in the registry (current) nor one of inferwatch's own"
+            ),
+            None => assert!(
+                PROMETHEUS_ONLY_PREFIXES.iter().any(|p| metric.name.starts_with(p)),
+                "{} has no OpenTelemetry name and is not a Prometheus-only name",
+                metric.name
+            ),
+        }
+    }
+    let named: BTreeSet<&str> = contract::ALL.iter().filter_map(|m| m.otel_name).collect();
+    for own in OWN_ATTRIBUTES.iter().chain(OWN_METRICS) {
+        assert!(own.starts_with("inferwatch."), "{own} is not under inferwatch.*");
+        assert!(
+            attributes.contains(own) || named.contains(own),
+            "{own} is listed as inferwatch's own but never emitted"
+        );
+    }
+}

@@ -155,7 +155,9 @@ async fn a_users_observer_sees_every_signal() {
     assert_eq!(recording.count("stage-end generate model=toy"), 1, "{events:?}");
     assert_eq!(recording.count("stage-end decode model=toy"), 1, "{events:?}");
     assert_eq!(recording.count("content Prompt the prompt"), 1);
-    assert_eq!(events.last().map(String::as_str), Some("finish /staged ok in=2 out=3"));
+    // The request finishes inside its scope: the last events are the finish, then the scope's exit.
+    let tail: Vec<&str> = events.iter().rev().take(2).rev().map(String::as_str).collect();
+    assert_eq!(tail, ["finish /staged ok in=2 out=3", "exit"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 
 use http::{HeaderMap, StatusCode};
 
-use super::Outcome;
+use super::outcome::Outcome;
 
 /// A gRPC status code, as carried by `grpc-status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

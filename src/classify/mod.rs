@@ -1,89 +1,19 @@
 //! How a finished request is classified: its [`Outcome`] and, when it failed, its [`ErrorType`]; what protocol
-//! it speaks; and gRPC status codes.
+//! it speaks; and gRPC status codes. This file holds the rules; the vocabulary is in the files below it.
 //!
 //! Every value here comes from a fixed set, never from free text, so labels built from them stay bounded.
 
+mod error_type;
 mod grpc_code;
+mod outcome;
+mod protocol;
 
+pub use error_type::ErrorType;
 pub use grpc_code::GrpcCode;
+pub use outcome::Outcome;
+pub use protocol::Protocol;
 
-use http::{HeaderMap, StatusCode};
-
-/// How a request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// 1xx–3xx, or gRPC `OK`.
-    Ok,
-    /// 4xx, or a gRPC code that blames the caller (`INVALID_ARGUMENT`, `NOT_FOUND`, …).
-    ClientError,
-    /// 5xx, an error or panic of the inner service, a failing body, or a gRPC code that blames the server
-    /// (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`).
-    ServerError,
-    /// The response was dropped before its end (the client went away), or gRPC `CANCELLED`.
-    Cancelled,
-}
-
-impl Outcome {
-    /// The label value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::ClientError => "client_error",
-            Outcome::ServerError => "server_error",
-            Outcome::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// Why a request failed; rendered as the `error_type` label and the span's `error.type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorType {
-    /// An HTTP 4xx or 5xx status (rendered as the code, e.g. `503`).
-    HttpStatus(StatusCode),
-    /// A gRPC status other than `OK` (rendered as its name, e.g. `INTERNAL`).
-    Grpc(GrpcCode),
-    /// The response was dropped before its end.
-    Cancelled,
-    /// The inner service returned an error instead of a response.
-    ServiceError,
-    /// The response body yielded an error.
-    BodyError,
-    /// The inner service panicked.
-    Panic,
-}
-
-impl ErrorType {
-    /// The label value.
-    pub fn as_str(&self) -> &str {
-        match self {
-            ErrorType::HttpStatus(status) => status.as_str(),
-            ErrorType::Grpc(code) => code.as_str(),
-            ErrorType::Cancelled => "cancelled",
-            ErrorType::ServiceError => "service_error",
-            ErrorType::BodyError => "body_error",
-            ErrorType::Panic => "panic",
-        }
-    }
-}
-
-/// Whether a request speaks HTTP or gRPC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// Plain HTTP.
-    Http,
-    /// gRPC (content-type `application/grpc*`).
-    Grpc,
-}
-
-impl Protocol {
-    /// gRPC when the request's content-type starts with `application/grpc`.
-    pub fn of_request(headers: &HeaderMap) -> Self {
-        match headers.get(http::header::CONTENT_TYPE) {
-            Some(ct) if ct.as_bytes().starts_with(b"application/grpc") => Protocol::Grpc,
-            _ => Protocol::Http,
-        }
-    }
-}
+use http::StatusCode;
 
 /// How the response stream ended, as far as the layer saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

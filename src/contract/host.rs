@@ -2,7 +2,8 @@
 //!
 //! NVML's units are converted on the way in: percent to a 0–1 ratio, mW to W, mJ to J, MHz to Hz.
 
-use super::{MetricDef, MetricKind, label};
+use super::def::{MetricDef, MetricKind};
+use super::label;
 
 const GPU_LABELS: &[&str] = &[label::HW_ID, label::HW_NAME, label::GPU];
 

@@ -6,103 +6,7 @@
 //! where names, labels and buckets are spelled; `docs/METRICS.md` is generated from it and a test keeps the two
 //! identical.
 
-use metrics::{Key, Label, Level, Metadata, Recorder, Unit};
-
-/// What kind of instrument a metric is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricKind {
-    /// A monotonically increasing count.
-    Counter,
-    /// A value that goes up and down.
-    Gauge,
-    /// A distribution, rendered with the metric's buckets.
-    Histogram,
-}
-
-impl MetricKind {
-    /// The Prometheus type name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            MetricKind::Counter => "counter",
-            MetricKind::Gauge => "gauge",
-            MetricKind::Histogram => "histogram",
-        }
-    }
-}
-
-/// One metric of the contract.
-#[derive(Clone, Copy, Debug)]
-pub struct MetricDef {
-    /// The Prometheus name, exactly as exposed.
-    pub name: &'static str,
-    /// The OpenTelemetry name it translates from, where one exists.
-    pub otel_name: Option<&'static str>,
-    /// Counter, gauge or histogram.
-    pub kind: MetricKind,
-    /// The unit, in UCUM as OpenTelemetry writes it (`s`, `{token}`, `{request}`, `1`).
-    pub unit: &'static str,
-    /// The label names, in the order inferwatch sets them.
-    pub labels: &'static [&'static str],
-    /// Default bucket upper bounds (histograms only).
-    pub buckets: &'static [f64],
-    /// The HELP text.
-    pub description: &'static str,
-}
-
-impl MetricDef {
-    fn metrics_unit(&self) -> Option<Unit> {
-        match self.unit {
-            "s" => Some(Unit::Seconds),
-            "By" => Some(Unit::Bytes),
-            "1" => None,
-            _ => Some(Unit::Count),
-        }
-    }
-}
-
-/// Label names, spelled once.
-pub mod label {
-    /// Route template (axum `MatchedPath`) or gRPC method path; `_OTHER` when unmatched.
-    pub const ROUTE: &str = "route";
-    /// Bounded model name the handler reported; empty when it named none.
-    pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai_request_model";
-    /// `ok`, `client_error`, `server_error` or `cancelled`.
-    pub const OUTCOME: &str = "outcome";
-    /// HTTP method, `_OTHER` for non-standard ones.
-    pub const HTTP_REQUEST_METHOD: &str = "http_request_method";
-    /// Same value as `route`, under the OpenTelemetry name.
-    pub const HTTP_ROUTE: &str = "http_route";
-    /// Numeric HTTP status code; empty when the service failed without a response.
-    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http_response_status_code";
-    /// Always `grpc`.
-    pub const RPC_SYSTEM_NAME: &str = "rpc_system_name";
-    /// `pkg.Service/Method`, `_OTHER` when unmatched.
-    pub const RPC_METHOD: &str = "rpc_method";
-    /// gRPC status code name (`OK`, `INTERNAL`, …), `rpc.response.status_code` in OpenTelemetry.
-    pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc_response_status_code";
-    /// GenAI operation (`chat`, `text_completion`, …).
-    pub const GEN_AI_OPERATION_NAME: &str = "gen_ai_operation_name";
-    /// Empty when the request succeeded, else a value from a fixed set (status code, gRPC code name, …).
-    pub const ERROR_TYPE: &str = "error_type";
-    /// `input` or `output`.
-    pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai_token_type";
-    /// The crate version.
-    pub const VERSION: &str = "version";
-    /// Stage name: a well-known one (`tokenize`, `generate`, `decode`, …), one of the application's, or `_OTHER`.
-    pub const STAGE: &str = "stage";
-    /// GPU UUID (`hw.id`).
-    pub const HW_ID: &str = "hw_id";
-    /// GPU model name (`hw.name`).
-    pub const HW_NAME: &str = "hw_name";
-    /// GPU index as NVML numbers devices.
-    pub const GPU: &str = "gpu";
-    /// Which reading failed: one of [`crate::sampler::GpuField`]'s names, or `device`.
-    pub const FIELD: &str = "field";
-    /// A configured filesystem path.
-    pub const MOUNTPOINT: &str = "mountpoint";
-    /// A registered health check, `component:measurement`.
-    pub const CHECK: &str = "check";
-}
+use metrics::{Key, Label, Level, Metadata, Recorder};
 
 /// The value used for anything outside a bounded label set.
 pub const OTHER: &str = "_OTHER";
@@ -110,7 +14,11 @@ pub const OTHER: &str = "_OTHER";
 /// The `tracing` target of every span and log line inferwatch writes (`RUST_LOG=inferwatch=debug`).
 pub(crate) const LOG_TARGET: &str = "inferwatch";
 
+mod def;
 mod host;
+pub mod label;
+
+pub use def::{MetricDef, MetricKind};
 pub use host::*;
 
 /// OpenTelemetry's HTTP duration buckets, extended to five minutes.
@@ -288,6 +196,17 @@ pub const HEALTH_STATUS: MetricDef = MetricDef {
     description: "Latest result of each health check: 1 pass, 0.5 warn, 0 fail.",
 };
 
+/// Log lines the non-blocking log writer dropped because its queue was full.
+pub const TELEMETRY_LOG_LINES_DROPPED: MetricDef = MetricDef {
+    name: "inferwatch_telemetry_log_lines_dropped_total",
+    otel_name: Some("inferwatch.telemetry.log_lines.dropped"),
+    kind: MetricKind::Counter,
+    unit: "{line}",
+    labels: &[],
+    buckets: &[],
+    description: "Log lines dropped because the log writer's queue was full (telemetry::init writes logs off the request's thread, lossy under pressure).",
+};
+
 /// Every metric of the contract, in documentation order.
 pub const ALL: &[MetricDef] = &[
     REQUESTS_TOTAL,
@@ -302,6 +221,7 @@ pub const ALL: &[MetricDef] = &[
     STAGE_DURATION,
     BUILD_INFO,
     HEALTH_STATUS,
+    TELEMETRY_LOG_LINES_DROPPED,
     HW_GPU_UTILIZATION,
     HW_GPU_MEMORY_USAGE,
     HW_GPU_MEMORY_LIMIT,

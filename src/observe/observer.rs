@@ -1,0 +1,180 @@
+//! The [`Observer`] trait, and how observers compose: tuples, `Option`, `()`.
+
+use http::HeaderMap;
+
+use crate::labels::LabelValue;
+use crate::request::{ContentKind, RequestInfo, RequestSummary, StageSummary};
+
+/// Callbacks for the request lifecycle. Only [`on_request`](Self::on_request),
+/// [`on_stage_start`](Self::on_stage_start) and [`on_finish`](Self::on_finish) must be written; the rest do nothing
+/// by default.
+pub trait Observer: Send + Sync + 'static {
+    /// Per-request state, created at the start. It lives as long as the request's handle, shared with its
+    /// stages; [`on_finish`](Self::on_finish) marks the end.
+    type RequestData: Send + Sync + 'static;
+    /// Per-stage state, created when a stage starts and handed back when it ends.
+    type StageData: Send + 'static;
+
+    /// A request arrived; runs before the inner service is called.
+    fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::RequestData;
+
+    /// The inner service's future or the response body is about to be polled (so the handler's logs can nest
+    /// under the request). Paired with [`exit`](Self::exit), on the same thread.
+    fn enter(&self, _request: &Self::RequestData) {}
+
+    /// The poll that [`enter`](Self::enter) announced is over.
+    fn exit(&self, _request: &Self::RequestData) {}
+
+    /// The inner service produced a response; `headers` are about to be sent. Observers must leave them alone
+    /// unless the user asked for a change (e.g. `traceparent` in responses).
+    fn on_response_headers(&self, _request: &Self::RequestData, _headers: &mut HeaderMap) {}
+
+    /// The handler started a stage named `name`.
+    fn on_stage_start(&self, request: &Self::RequestData, name: &LabelValue) -> Self::StageData;
+
+    /// Code of the stage is about to run on this thread; paired with [`exit_stage`](Self::exit_stage).
+    fn enter_stage(&self, _stage: &Self::StageData) {}
+
+    /// The code that [`enter_stage`](Self::enter_stage) announced is over.
+    fn exit_stage(&self, _stage: &Self::StageData) {}
+
+    /// A stage ended (dropped, ended, or its future completed).
+    fn on_stage_end(&self, _stage: Self::StageData, _summary: &StageSummary<'_>) {}
+
+    /// The handler reported prompt or completion text. Nothing inferwatch ships keeps it unless asked to.
+    fn on_content(&self, _request: &Self::RequestData, _kind: ContentKind, _text: &str) {}
+
+    /// The request finished. Called exactly once per request, on every path, inside the request's scope (between
+    /// [`enter`](Self::enter) and [`exit`](Self::exit)).
+    fn on_finish(&self, request: &Self::RequestData, summary: &RequestSummary<'_>);
+}
+
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    type RequestData = (A::RequestData, B::RequestData);
+    type StageData = (A::StageData, B::StageData);
+
+    fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::RequestData {
+        (self.0.on_request(info, headers), self.1.on_request(info, headers))
+    }
+
+    fn enter(&self, (a, b): &Self::RequestData) {
+        self.0.enter(a);
+        self.1.enter(b);
+    }
+
+    fn exit(&self, (a, b): &Self::RequestData) {
+        self.1.exit(b);
+        self.0.exit(a);
+    }
+
+    fn on_response_headers(&self, (a, b): &Self::RequestData, headers: &mut HeaderMap) {
+        self.0.on_response_headers(a, headers);
+        self.1.on_response_headers(b, headers);
+    }
+
+    fn on_stage_start(&self, (a, b): &Self::RequestData, name: &LabelValue) -> Self::StageData {
+        (self.0.on_stage_start(a, name), self.1.on_stage_start(b, name))
+    }
+
+    fn enter_stage(&self, (a, b): &Self::StageData) {
+        self.0.enter_stage(a);
+        self.1.enter_stage(b);
+    }
+
+    fn exit_stage(&self, (a, b): &Self::StageData) {
+        self.1.exit_stage(b);
+        self.0.exit_stage(a);
+    }
+
+    fn on_stage_end(&self, (a, b): Self::StageData, summary: &StageSummary<'_>) {
+        self.0.on_stage_end(a, summary);
+        self.1.on_stage_end(b, summary);
+    }
+
+    fn on_content(&self, (a, b): &Self::RequestData, kind: ContentKind, text: &str) {
+        self.0.on_content(a, kind, text);
+        self.1.on_content(b, kind, text);
+    }
+
+    fn on_finish(&self, (a, b): &Self::RequestData, summary: &RequestSummary<'_>) {
+        self.0.on_finish(a, summary);
+        self.1.on_finish(b, summary);
+    }
+}
+
+/// Calls the observer when it is `Some`: an observer switched on or off at run time, with one layer type.
+impl<O: Observer> Observer for Option<O> {
+    type RequestData = Option<O::RequestData>;
+    type StageData = Option<O::StageData>;
+
+    fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::RequestData {
+        self.as_ref().map(|o| o.on_request(info, headers))
+    }
+
+    fn enter(&self, request: &Self::RequestData) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.enter(r);
+        }
+    }
+
+    fn exit(&self, request: &Self::RequestData) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.exit(r);
+        }
+    }
+
+    fn on_response_headers(&self, request: &Self::RequestData, headers: &mut HeaderMap) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.on_response_headers(r, headers);
+        }
+    }
+
+    fn on_stage_start(&self, request: &Self::RequestData, name: &LabelValue) -> Self::StageData {
+        match (self, request) {
+            (Some(o), Some(r)) => Some(o.on_stage_start(r, name)),
+            _ => None,
+        }
+    }
+
+    fn enter_stage(&self, stage: &Self::StageData) {
+        if let (Some(o), Some(s)) = (self, stage) {
+            o.enter_stage(s);
+        }
+    }
+
+    fn exit_stage(&self, stage: &Self::StageData) {
+        if let (Some(o), Some(s)) = (self, stage) {
+            o.exit_stage(s);
+        }
+    }
+
+    fn on_stage_end(&self, stage: Self::StageData, summary: &StageSummary<'_>) {
+        if let (Some(o), Some(s)) = (self, stage) {
+            o.on_stage_end(s, summary);
+        }
+    }
+
+    fn on_content(&self, request: &Self::RequestData, kind: ContentKind, text: &str) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.on_content(r, kind, text);
+        }
+    }
+
+    fn on_finish(&self, request: &Self::RequestData, summary: &RequestSummary<'_>) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.on_finish(r, summary);
+        }
+    }
+}
+
+/// An observer that does nothing.
+impl Observer for () {
+    type RequestData = ();
+    type StageData = ();
+
+    fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {}
+
+    fn on_stage_start(&self, _: &(), _: &LabelValue) {}
+
+    fn on_finish(&self, _: &(), _: &RequestSummary<'_>) {}
+}

@@ -42,6 +42,7 @@ impl Status {
 /// One measurement of one component: an entry of a check's array in the body.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Observation {
     /// Which instance (a GPU's UUID, a mount point, a URL).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,6 +118,7 @@ impl Observation {
 
 /// A whole health body: the overall status and each check's observations, keyed `component:measurement`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The worst status of the checks (pass when there are none).
     pub status: Status,

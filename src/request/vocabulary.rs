@@ -96,14 +96,25 @@ impl FinishReason {
 /// ```
 /// use inferwatch::TokenUsage;
 /// let mut response = http::Response::new(());
-/// response.extensions_mut().insert(TokenUsage { input_tokens: 12, output_tokens: 40 });
+/// response.extensions_mut().insert(TokenUsage::new(12, 40));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenUsage {
     /// Billable input (prompt) tokens.
     pub input_tokens: u64,
     /// Billable output (completion) tokens.
     pub output_tokens: u64,
+}
+
+impl TokenUsage {
+    /// `input_tokens` in, `output_tokens` out.
+    pub const fn new(input_tokens: u64, output_tokens: u64) -> Self {
+        Self {
+            input_tokens,
+            output_tokens,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ struct Objective {
 
 /// Why objectives could not be rendered.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SloError {
     /// A target outside (0, 1).
     Target(f64),

@@ -70,10 +70,7 @@ async fn model_from_header(handle: RequestHandle, headers: HeaderMap) -> &'stati
 async fn usage_extension(handle: RequestHandle) -> Response {
     handle.set_model("ext-model");
     let mut response = "{\"usage\":{}}".into_response();
-    response.extensions_mut().insert(TokenUsage {
-        input_tokens: 11,
-        output_tokens: 13,
-    });
+    response.extensions_mut().insert(TokenUsage::new(11, 13));
     response
 }
 

@@ -29,7 +29,7 @@ fn requests_succeed_and_shutdown_returns_with_the_collector_down() {
                 .otlp_endpoint(format!("http://{closed}"))
                 .otlp_protocol(protocol)
                 .export_timeout(Duration::from_secs(1))
-                .writer(std::io::sink)
+                .writer(std::io::sink())
                 .init()
                 .expect("telemetry")
         });

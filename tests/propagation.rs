@@ -62,7 +62,7 @@ fn telemetry() -> &'static TelemetryGuard {
     GUARD.get_or_init(|| {
         TelemetryBuilder::new()
             .propagator(B3Single)
-            .writer(std::io::sink)
+            .writer(std::io::sink())
             .init()
             .expect("telemetry")
     })

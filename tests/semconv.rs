@@ -26,6 +26,7 @@ const OWN_METRICS: &[&str] = &[
     "inferwatch.request.tokens",
     "inferwatch.stage.duration",
     "inferwatch.health.status",
+    "inferwatch.telemetry.log_lines.dropped",
 ];
 /// Metrics with no OpenTelemetry name: the Prometheus client's process metrics (recorded by `metrics-process`
 /// under the names every Prometheus dashboard knows) and inferwatch's own, under `inferwatch_`.

@@ -34,10 +34,9 @@ impl<B: Body, O: Observer> Body for ResponseBody<B, O> {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
-        let frame = {
-            let _entered = this.in_flight.as_ref().map(InFlight::enter);
-            ready!(this.inner.as_mut().poll_frame(cx))
-        };
+        // Held to the end of the poll: a request that finishes here finishes inside its scope.
+        let _entered = this.in_flight.as_ref().map(InFlight::enter);
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
         let Some(in_flight) = this.in_flight.as_mut() else {
             return Poll::Ready(frame);
         };

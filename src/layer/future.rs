@@ -41,10 +41,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = {
-            let _entered = this.in_flight.as_ref().map(InFlight::enter);
-            ready!(this.inner.poll(cx))
-        };
+        // Held to the end of the poll: a request that finishes here finishes inside its scope.
+        let _entered = this.in_flight.as_ref().map(InFlight::enter);
+        let result = ready!(this.inner.poll(cx));
         let mut in_flight = this.in_flight.take();
         match result {
             Ok(mut response) => {

@@ -43,13 +43,10 @@ impl<O: Observer> InFlight<O> {
         (in_flight, handle)
     }
 
-    /// Tells the observer that the request's code runs on this thread until the guard is dropped.
-    pub(crate) fn enter(&self) -> Entered<'_, O> {
-        let hooks = self.request.as_deref().map(|r| &r.hooks);
-        if let Some(hooks) = hooks {
-            hooks.layer.observer.enter(&hooks.data);
-        }
-        Entered(hooks)
+    /// Tells the observer that the request's code runs on this thread until the guard is dropped. The guard
+    /// holds the request itself, so the request may finish while it is held.
+    pub(crate) fn enter(&self) -> Entered<O> {
+        Entered::new(self.request.clone())
     }
 
     pub(crate) fn on_response<B>(&mut self, response: &mut http::Response<B>) {
@@ -138,17 +135,27 @@ impl<O: Observer> Drop for InFlight<O> {
         } else {
             End::Dropped
         };
+        let _entered = self.enter();
         self.finish_once(end, Instant::now());
     }
 }
 
 /// See [`InFlight::enter`]; exits on drop, unwinding included.
-pub(crate) struct Entered<'a, O: Observer>(Option<&'a Hooks<O>>);
+pub(crate) struct Entered<O: Observer>(Option<Arc<ObservedRequest<O>>>);
 
-impl<O: Observer> Drop for Entered<'_, O> {
+impl<O: Observer> Entered<O> {
+    fn new(request: Option<Arc<ObservedRequest<O>>>) -> Self {
+        if let Some(request) = &request {
+            request.hooks.layer.observer.enter(&request.hooks.data);
+        }
+        Self(request)
+    }
+}
+
+impl<O: Observer> Drop for Entered<O> {
     fn drop(&mut self) {
-        if let Some(hooks) = self.0 {
-            hooks.layer.observer.exit(&hooks.data);
+        if let Some(request) = &self.0 {
+            request.hooks.layer.observer.exit(&request.hooks.data);
         }
     }
 }

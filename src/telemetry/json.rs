@@ -1,89 +1,176 @@
-//! One JSON object per log line: timestamp, level, target, message, fields, and the trace and span ids of the
-//! span the event happened in.
+//! Writing one JSON log line by hand into a reused buffer: field values, string escapes, the RFC 3339 timestamp.
+//! No map, no per-field allocation: the line is bytes from the first field to the newline.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::TraceContextExt;
-use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
 
-/// The JSON event format of [`LogFormat::Json`](super::LogFormat::Json).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct JsonFormat;
+/// `s` as a JSON string, quotes included.
+pub(super) fn string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail, and a &str always serialises.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
 
-impl<S, N> FormatEvent<S, N> for JsonFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let mut line = Map::new();
-        let mut timestamp = String::new();
-        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
-        line.insert("timestamp".into(), timestamp.into());
-        let meta = event.metadata();
-        line.insert("level".into(), meta.level().as_str().into());
-        line.insert("target".into(), meta.target().into());
-        let mut fields = FieldsVisitor::default();
-        event.record(&mut fields);
-        let message = fields.0.remove("message").unwrap_or(Value::String(String::new()));
-        line.insert("message".into(), message);
-        if !fields.0.is_empty() {
-            line.insert("fields".into(), Value::Object(fields.0));
+/// `bytes` as a quoted string of lowercase hex digits (trace and span ids).
+pub(super) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
+    }
+    out.push(b'"');
+}
+
+/// Appends `"key":` (keys are Rust identifiers and dotted names: nothing to escape but to be safe anyway).
+pub(super) fn key(out: &mut Vec<u8>, key: &str) {
+    string(out, key);
+    out.push(b':');
+}
+
+/// The event's fields as `"name":value` pairs, and its message apart (it goes to its own key).
+pub(super) struct Fields<'a> {
+    pub(super) out: &'a mut Vec<u8>,
+    pub(super) message: &'a mut Vec<u8>,
+    pub(super) scratch: &'a mut String,
+    pub(super) count: usize,
+}
+
+impl Fields<'_> {
+    fn next_key(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
+        if field.name() == "message" {
+            return None;
         }
-        // Take the id only: the span must not stay borrowed while tracing-opentelemetry looks it up.
-        let span = ctx.parent_span().map(|span| (span.id(), span.name()));
-        if let Some((id, name)) = span {
-            line.insert("span".into(), name.into());
-            let cx = tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(&id, d));
-            if let Some(cx) = cx {
-                let span_context = cx.span().span_context().clone();
-                if span_context.is_valid() {
-                    line.insert("trace_id".into(), span_context.trace_id().to_string().into());
-                    line.insert("span_id".into(), span_context.span_id().to_string().into());
-                }
-            }
+        if self.count > 0 {
+            self.out.push(b',');
         }
-        writeln!(writer, "{}", Value::Object(line))
+        self.count += 1;
+        key(self.out, field.name());
+        Some(self.out)
     }
 }
 
-#[derive(Default)]
-struct FieldsVisitor(Map<String, Value>);
-
-impl Visit for FieldsVisitor {
+impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
+        let Some(out) = self.next_key(field) else { return };
         // JSON has no NaN or infinity: a missing measurement is null.
-        let value = serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number);
-        self.0.insert(field.name().into(), value);
+        if value.is_finite() {
+            out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+        } else {
+            out.extend_from_slice(b"null");
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
+        let Some(out) = self.next_key(field) else { return };
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
+        let Some(out) = self.next_key(field) else { return };
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
+        let Some(out) = self.next_key(field) else { return };
+        out.extend_from_slice(if value { b"true" } else { b"false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
+        if field.name() == "message" {
+            string(self.message, value);
+            return;
+        }
+        let Some(out) = self.next_key(field) else { return };
+        string(out, value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().into(), value.to_string().into());
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{value}");
+        let text = std::mem::take(self.scratch);
+        self.record_str(field, &text);
+        *self.scratch = text;
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{value:?}");
+        let text = std::mem::take(self.scratch);
+        self.record_str(field, &text);
+        *self.scratch = text;
+    }
+}
+
+/// `"2026-11-21T19:58:14.629260Z"`: UTC, microseconds, as tracing-subscriber's `SystemTime` timer writes it.
+pub(super) fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    // Digit by digit: this runs for every line, and `format!` machinery costs more than the rest of it.
+    let digits = |out: &mut Vec<u8>, value: u64, width: u32| {
+        for i in (0..width).rev() {
+            out.push(b'0' + (value / 10u64.pow(i) % 10) as u8);
+        }
+    };
+    out.push(b'"');
+    digits(out, year.clamp(0, 9999) as u64, 4);
+    out.push(b'-');
+    digits(out, u64::from(month), 2);
+    out.push(b'-');
+    digits(out, u64::from(day), 2);
+    out.push(b'T');
+    digits(out, rem / 3600, 2);
+    out.push(b':');
+    digits(out, rem % 3600 / 60, 2);
+    out.push(b':');
+    digits(out, rem % 60, 2);
+    out.push(b'.');
+    digits(out, u64::from(since.subsec_micros()), 6);
+    out.extend_from_slice(b"Z\"");
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_micros() {
+        let mut out = Vec::new();
+        let at = UNIX_EPOCH + Duration::from_micros(1_795_291_094_629_260);
+        timestamp(&mut out, at);
+        assert_eq!(String::from_utf8(out).unwrap(), "\"2026-11-21T19:58:14.629260Z\"");
+        for (days, date) in [
+            (0, (1970, 1, 1)),
+            (11_016, (2000, 2, 29)),
+            (-1, (1969, 12, 31)),
+            (20_779, (2026, 11, 22)),
+        ] {
+            assert_eq!(civil_from_days(days), date);
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = Vec::new();
+        string(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\c\nd\u0001é""#);
     }
 }

@@ -19,14 +19,19 @@
 //! # }
 //! ```
 
+mod filter;
 mod json;
+mod logs;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod propagators;
+mod queue;
 
-pub use json::JsonFormat;
+pub use logs::JsonLayer;
 
 use std::fmt;
+use std::io::Write;
+use std::sync::Mutex;
 #[cfg(feature = "otlp")]
 use std::time::Duration;
 
@@ -34,13 +39,18 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, filter_fn};
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing::Dispatch;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
-use crate::contract::LOG_TARGET;
+use crate::contract::{self as c, LOG_TARGET};
+use crate::recorder::SharedRecorder;
+use queue::{LogQueue, LogWriterGuard};
+
+/// Log lines waiting for the writer at most, by default.
+const DEFAULT_LOG_QUEUE: usize = 8192;
 
 /// Sets up JSON logs, trace context propagation and, where an endpoint is configured, OTLP export, with defaults
 /// and `OTEL_*` variables.
@@ -96,6 +106,8 @@ pub enum TelemetryError {
     UnsupportedProtocol(String),
     /// An OTLP endpoint is configured, but this build has no exporter (feature `otlp`).
     OtlpNotEnabled,
+    /// The thread that writes log lines could not be started.
+    LogWriter(String),
 }
 
 impl fmt::Display for TelemetryError {
@@ -112,6 +124,7 @@ impl fmt::Display for TelemetryError {
             TelemetryError::OtlpNotEnabled => {
                 f.write_str("an OTLP endpoint is configured, but inferwatch was built without its `otlp` feature")
             }
+            TelemetryError::LogWriter(e) => write!(f, "starting the log writer thread: {e}"),
         }
     }
 }
@@ -130,7 +143,9 @@ pub struct TelemetryBuilder {
     max_queue_size: usize,
     #[cfg(feature = "otlp")]
     export_timeout: Duration,
-    writer: Option<BoxMakeWriter>,
+    writer: Option<Box<dyn Write + Send>>,
+    log_queue: usize,
+    recorder: SharedRecorder,
     propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
 }
 
@@ -158,6 +173,8 @@ impl Default for TelemetryBuilder {
             #[cfg(feature = "otlp")]
             export_timeout: Duration::from_secs(5),
             writer: None,
+            log_queue: DEFAULT_LOG_QUEUE,
+            recorder: SharedRecorder::global(),
             propagator: None,
         }
     }
@@ -219,11 +236,23 @@ impl TelemetryBuilder {
     }
 
     /// Where log lines go (default stdout).
-    pub fn writer<W>(mut self, writer: W) -> Self
-    where
-        W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
-    {
-        self.writer = Some(BoxMakeWriter::new(writer));
+    pub fn writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.writer = Some(Box::new(writer));
+        self
+    }
+
+    /// Log lines waiting for the writer at most (default 8192). Lines are written on a thread of their own, off
+    /// the request's path; when the queue is full they are dropped, counted in
+    /// `inferwatch_telemetry_log_lines_dropped_total` and reported once in the log. 0 writes each line on the
+    /// thread that logs it, blocking it as long as the writer does.
+    pub fn log_queue(mut self, lines: usize) -> Self {
+        self.log_queue = lines;
+        self
+    }
+
+    /// Where inferwatch's own telemetry metrics (dropped log lines) are recorded (default: the global recorder).
+    pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
+        self.recorder = recorder;
         self
     }
 
@@ -234,24 +263,13 @@ impl TelemetryBuilder {
     }
 
     /// Installs the global `tracing` subscriber, and OpenTelemetry's global tracer provider and propagator.
-    pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
-        let provider = self.tracer_provider()?;
-        let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&self.default_filter));
-        let writer = self.writer.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
-        let logs = match self.format {
-            LogFormat::Json => tracing_subscriber::fmt::layer()
-                .event_format(JsonFormat)
-                .with_writer(writer)
-                .boxed(),
-            LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
-        };
-        Registry::default()
-            .with(otel)
-            .with(logs.with_filter(filter))
+    pub fn init(mut self) -> Result<TelemetryGuard, TelemetryError> {
+        let propagator = self.propagator.take();
+        let (dispatch, guard) = self.dispatch()?;
+        dispatch
             .try_init()
             .map_err(|e| TelemetryError::SubscriberInstalled(e.to_string()))?;
-        match self.propagator {
+        match propagator {
             Some(propagator) => {
                 let one = opentelemetry::propagation::TextMapCompositePropagator::new(vec![propagator]);
                 opentelemetry::global::set_text_map_propagator(one);
@@ -265,8 +283,40 @@ impl TelemetryBuilder {
                 opentelemetry::global::set_text_map_propagator(propagator);
             }
         }
-        opentelemetry::global::set_tracer_provider(provider.clone());
-        Ok(TelemetryGuard { provider })
+        opentelemetry::global::set_tracer_provider(guard.provider.clone());
+        Ok(guard)
+    }
+
+    /// The subscriber [`init`](Self::init) installs, without installing it or any global: to run it as a scoped
+    /// default (`tracing::dispatcher::with_default`), or to install it yourself.
+    pub fn dispatch(self) -> Result<(Dispatch, TelemetryGuard), TelemetryError> {
+        let provider = self.tracer_provider()?;
+        let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
+        let filter = filter::from_env(&self.default_filter);
+        let writer = self.writer.unwrap_or_else(|| Box::new(std::io::stdout()));
+        let (logs, worker) = match (self.format, self.log_queue) {
+            (LogFormat::Json, 0) => (JsonLayer::new(Mutex::new(writer)).boxed(), None),
+            (LogFormat::Pretty, 0) => (
+                tracing_subscriber::fmt::layer().with_writer(Mutex::new(writer)).boxed(),
+                None,
+            ),
+            (format, lines) => {
+                let dropped = self.recorder.counter(&c::TELEMETRY_LOG_LINES_DROPPED, &[]);
+                let (queue, worker) =
+                    LogQueue::start(lines, writer, dropped).map_err(|e| TelemetryError::LogWriter(e.to_string()))?;
+                let layer = match format {
+                    LogFormat::Json => JsonLayer::new(queue).boxed(),
+                    LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(queue).boxed(),
+                };
+                (layer, Some(worker))
+            }
+        };
+        let subscriber = Registry::default().with(otel).with(logs.with_filter(filter));
+        let guard = TelemetryGuard {
+            provider,
+            _logs: worker,
+        };
+        Ok((Dispatch::new(subscriber), guard))
     }
 
     fn tracer_provider(&self) -> Result<SdkTracerProvider, TelemetryError> {
@@ -293,9 +343,16 @@ impl TelemetryBuilder {
 /// Keeps telemetry running; dropping it flushes pending spans and shuts the exporter down (bounded by the
 /// export timeout). Drop it at the end of `main`.
 #[must_use = "dropping the guard shuts telemetry down"]
-#[derive(Debug)]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    /// Dropped after the provider (fields drop in order): writes the log lines still queued.
+    _logs: Option<LogWriterGuard>,
+}
+
+impl fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryGuard").finish_non_exhaustive()
+    }
 }
 
 impl TelemetryGuard {

@@ -101,7 +101,8 @@ fn build_fixture() -> Fixture {
                 .otlp_endpoint(format!("http://{addr}"))
                 .otlp_protocol(OtlpProtocol::Grpc)
                 .default_log_filter("info")
-                .writer(move || writer.clone())
+                .writer(writer)
+                .log_queue(0)
                 .init()
                 .expect("telemetry")
         });

@@ -150,13 +150,11 @@ impl Observer for TracingObserver {
     }
 
     fn on_finish(&self, span: &Span, summary: &RequestSummary<'_>) {
-        if span.is_disabled() {
-            // No subscriber wants spans; the summary line may still be wanted.
-            summary::log(summary);
-            return;
+        if !span.is_disabled() {
+            span::record_finish(span, summary);
         }
-        span::record_finish(span, summary);
-        // The span's end time is its last exit: this one, at the end of the response body.
-        span.in_scope(|| summary::log(summary));
+        // The lifecycle finishes a request inside its scope: the line is the span's, and the span's end time, its
+        // last exit, comes right after it.
+        summary::log(summary);
     }
 }

@@ -1,6 +1,5 @@
 //! The request and stage spans: names and attributes from the OpenTelemetry HTTP, RPC and GenAI conventions.
 
-use opentelemetry::trace::Status;
 use opentelemetry::{Array, StringValue, Value as OtelValue};
 use tracing::Span;
 use tracing::field::{Empty, Field, Value};
@@ -38,6 +37,8 @@ pub(super) fn request_span(info: &RequestInfo) -> Span {
                 gen_ai.response.time_to_first_chunk = Empty,
                 error.type = Empty,
                 inferwatch.outcome = Empty,
+                // tracing-opentelemetry's way to set the status to error, with this description.
+                otel.status_description = Empty,
                 $($fields)*
             )
         };
@@ -71,7 +72,7 @@ pub(super) fn stage_span(request: &Span, name: &str) -> Span {
 }
 
 /// Where the fields recorded at the end sit in each request span's field set (after `otel.name`, `otel.kind`).
-const FINISH_FIELDS: std::ops::Range<usize> = 2..12;
+const FINISH_FIELDS: std::ops::Range<usize> = 2..13;
 
 /// Records what the request ended with, in one trip through the subscriber, and the span's status.
 pub(super) fn record_finish(span: &Span, s: &RequestSummary<'_>) {
@@ -93,12 +94,13 @@ pub(super) fn record_finish(span: &Span, s: &RequestSummary<'_>) {
         ttft,
         error,
         outcome,
+        status_description,
     ] = fields.as_slice()
     else {
         return;
     };
     debug_assert_eq!(status.name(), "http.response.status_code");
-    debug_assert_eq!(outcome.name(), "inferwatch.outcome");
+    debug_assert_eq!(status_description.name(), "otel.status_description");
     let r = &s.reported;
     let http_status = s
         .status
@@ -112,6 +114,11 @@ pub(super) fn record_finish(span: &Span, s: &RequestSummary<'_>) {
     let (op_name, model_name) = (r.operation.map(|o| o.as_str()), r.model.map(|m| m.as_str()));
     let error_name = s.error_type.as_ref().map(|e| e.as_str());
     let outcome_name = s.outcome.as_str();
+    // HTTP 4xx is the client's error and leaves the status unset; for gRPC every code but OK is an error.
+    let grpc_error = s.grpc_code.is_some_and(|c| c != GrpcCode::Ok);
+    let failed = (s.outcome == Outcome::ServerError || grpc_error)
+        .then_some(error_name)
+        .flatten();
     fn dyn_value<T: Value>(v: &Option<T>) -> Option<&dyn Value> {
         v.as_ref().map(|v| v as &dyn Value)
     }
@@ -126,18 +133,13 @@ pub(super) fn record_finish(span: &Span, s: &RequestSummary<'_>) {
         (ttft, dyn_value(&ttft_seconds)),
         (error, dyn_value(&error_name)),
         (outcome, Some(&outcome_name as &dyn Value)),
+        (status_description, dyn_value(&failed)),
     ];
     span.record_all(&meta.fields().value_set(&values));
+    // A string array is the one attribute a tracing field cannot carry.
     if let Some(reason) = r.finish_reason {
         let reasons = Array::String(vec![StringValue::from(reason.as_str())]);
         span.set_attribute("gen_ai.response.finish_reasons", OtelValue::Array(reasons));
-    }
-    // HTTP 4xx is the client's error and leaves the status unset; for gRPC every code but OK is an error.
-    let grpc_error = s.grpc_code.is_some_and(|c| c != GrpcCode::Ok);
-    if let Some(error) = &s.error_type
-        && (s.outcome == Outcome::ServerError || grpc_error)
-    {
-        span.set_status(Status::error(error.as_str().to_owned()));
     }
 }
 

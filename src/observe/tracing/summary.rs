@@ -20,17 +20,18 @@ pub(super) fn log(s: &RequestSummary<'_>) {
             tracing::event!(
                 target: LOG_TARGET,
                 $level,
+                // In the order of their names: JSON lines list them so.
+                duration_ms = ms(s.duration),
+                error_type = s.error_type.as_ref().map_or("", |e| e.as_str()),
+                finish_reason = s.reported.finish_reason.map_or("", |r| r.as_str()),
+                input_tokens = s.reported.usage.input_tokens,
                 method = info.method.as_str(),
+                model = s.reported.model.map_or("", |m| m.as_str()),
+                outcome = s.outcome.as_str(),
+                output_tokens = s.reported.usage.output_tokens,
                 route = info.route.as_str(),
                 status = status,
-                outcome = s.outcome.as_str(),
-                model = s.reported.model.map_or("", |m| m.as_str()),
-                duration_ms = ms(s.duration),
                 ttft_ms = s.time_to_first_token.map_or(f64::NAN, ms),
-                input_tokens = s.reported.usage.input_tokens,
-                output_tokens = s.reported.usage.output_tokens,
-                finish_reason = s.reported.finish_reason.map_or("", |r| r.as_str()),
-                error_type = s.error_type.as_ref().map_or("", |e| e.as_str()),
                 "request finished"
             )
         };

@@ -1,0 +1,55 @@
+//! One server configuration on one worker thread, for the load generator: the bare router, inferwatch's metrics
+//! only, or the full stack as `telemetry::init()` sets it up from the `OTEL_*` variables (JSON logs on stdout,
+//! spans exported where an endpoint is configured).
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use inferwatch::InferenceLayer;
+use inferwatch::observe::MetricsObserver;
+use inferwatch::prometheus::PrometheusBuilder;
+use inferwatch::telemetry::TelemetryGuard;
+
+use crate::routes::{plain_router, reporting_router};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stack {
+    /// No layer at all.
+    Bare,
+    /// `MetricsObserver` alone, into the global Prometheus recorder.
+    Metrics,
+    /// `telemetry::init()` and the default layer: metrics, spans, JSON summary lines.
+    Full,
+}
+
+pub fn serve(stack: Stack, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // A gRPC exporter's connection runs as tasks of this runtime.
+    let _entered = runtime.enter();
+    let mut _telemetry: Option<TelemetryGuard> = None;
+    let router: Router = match stack {
+        Stack::Bare => plain_router(),
+        Stack::Metrics => {
+            let exporter = PrometheusBuilder::new().install()?;
+            let layer = InferenceLayer::builder().build_observer(MetricsObserver::new());
+            reporting_router().layer(layer).merge(exporter.router())
+        }
+        Stack::Full => {
+            _telemetry = Some(
+                inferwatch::telemetry::TelemetryBuilder::new()
+                    .service_name("inferwatch-perf")
+                    .init()?,
+            );
+            let exporter = PrometheusBuilder::new().install()?;
+            reporting_router().layer(InferenceLayer::new()).merge(exporter.router())
+        }
+    };
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! [`JsonLayer`]: one JSON object per event, with the trace and span ids of the span it happened in.
+//!
+//! A layer of its own rather than tracing-subscriber's `fmt` layer: that one formats every span's fields into
+//! the span's extensions on creation and on every `record`, though a JSON line never prints them, and builds each
+//! line as a map. This one touches spans only to read the event's span name and ids, and writes the line straight
+//! into a reused buffer. Handed to the log queue, the line leaves the request's thread at once.
+
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::time::SystemTime;
+
+use opentelemetry::trace::TraceContextExt as _;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::json::{self, Fields};
+
+/// Writes each event as one line of JSON: `fields` (the event's fields but its message), `level`, `message`,
+/// `span`, `span_id`, `target`, `timestamp` and `trace_id`, keys in that order, the span keys only inside a span.
+///
+/// [`telemetry::init`](super::init) installs it; use it directly to compose a subscriber of your own:
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// let subscriber = tracing_subscriber::registry().with(inferwatch::telemetry::JsonLayer::new(std::io::stdout));
+/// # let _ = subscriber;
+/// ```
+pub struct JsonLayer<W> {
+    writer: W,
+}
+
+impl<W> std::fmt::Debug for JsonLayer<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLayer").finish_non_exhaustive()
+    }
+}
+
+impl<W> JsonLayer<W>
+where
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    /// Lines go to `writer`, one `write` call a line.
+    pub fn new(writer: W) -> Self {
+        Self { writer }
+    }
+}
+
+/// One thread's buffers, reused for every line it writes.
+#[derive(Default)]
+struct Buffers {
+    line: Vec<u8>,
+    fields: Vec<u8>,
+    message: Vec<u8>,
+    scratch: String,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+impl<S, W> Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        BUFFERS.with(|buffers| {
+            // An event logged while a field of this one is formatted finds the buffers taken: it is dropped.
+            let Ok(mut buffers) = buffers.try_borrow_mut() else {
+                return;
+            };
+            let b = &mut *buffers;
+            b.fields.clear();
+            b.message.clear();
+            let mut fields = Fields {
+                out: &mut b.fields,
+                message: &mut b.message,
+                scratch: &mut b.scratch,
+                count: 0,
+            };
+            event.record(&mut fields);
+            let has_fields = fields.count > 0;
+            // The id only: the span must not stay borrowed while tracing-opentelemetry looks it up.
+            let span = ctx.event_span(event).map(|span| (span.id(), span.name()));
+            let line = &mut b.line;
+            line.clear();
+            line.push(b'{');
+            if has_fields {
+                json::key(line, "fields");
+                line.push(b'{');
+                line.extend_from_slice(&b.fields);
+                line.extend_from_slice(b"},");
+            }
+            let meta = event.metadata();
+            json::key(line, "level");
+            json::string(line, meta.level().as_str());
+            line.push(b',');
+            json::key(line, "message");
+            if b.message.is_empty() {
+                line.extend_from_slice(b"\"\"");
+            } else {
+                line.extend_from_slice(&b.message);
+            }
+            let mut trace_id = None;
+            if let Some((id, name)) = span {
+                line.push(b',');
+                json::key(line, "span");
+                json::string(line, name);
+                let cx = tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(&id, d));
+                let ids = cx.map(|cx| cx.span().span_context().clone()).filter(|sc| sc.is_valid());
+                if let Some(sc) = ids {
+                    line.push(b',');
+                    json::key(line, "span_id");
+                    json::hex(line, &sc.span_id().to_bytes());
+                    trace_id = Some(sc.trace_id());
+                }
+            }
+            line.push(b',');
+            json::key(line, "target");
+            json::string(line, meta.target());
+            line.push(b',');
+            json::key(line, "timestamp");
+            json::timestamp(line, SystemTime::now());
+            if let Some(trace_id) = trace_id {
+                line.push(b',');
+                json::key(line, "trace_id");
+                json::hex(line, &trace_id.to_bytes());
+            }
+            line.extend_from_slice(b"}\n");
+            let _ = self.writer.make_writer_for(meta).write_all(line);
+        });
+    }
+}

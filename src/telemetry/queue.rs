@@ -1,0 +1,254 @@
+//! [`LogQueue`]: log lines handed to a thread of their own through a bounded, lock-free queue, so that writing
+//! them never holds a request up. When the queue is full the line is dropped and counted; the writer says so once,
+//! in the log itself.
+//!
+//! The writer thread is never woken per line (a wake-up is a system call on the logging thread): it drains the
+//! queue every few milliseconds, and is woken early only when the queue is half full.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, SystemTime};
+
+use crossbeam_queue::ArrayQueue;
+use metrics::Counter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use super::json;
+use crate::contract::LOG_TARGET;
+
+/// How long the writer sleeps between drains.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
+/// How long dropping the guard waits for the last lines to be written.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
+struct Shared {
+    lines: ArrayQueue<Vec<u8>>,
+    /// Emptied buffers, back from the writer, so that steady logging allocates nothing.
+    spare: ArrayQueue<Vec<u8>>,
+    dropped: AtomicU64,
+    dropped_metric: Counter,
+    stopping: AtomicBool,
+}
+
+/// The producing side: cheap to clone, one per layer.
+#[derive(Clone)]
+pub(super) struct LogQueue {
+    shared: Arc<Shared>,
+    writer: Thread,
+}
+
+/// Stops the writer thread after it has written what is queued (waiting at most a second).
+pub(super) struct LogWriterGuard {
+    queue: LogQueue,
+    /// In a mutex only so that the guard is `Sync`, as telemetry guards kept in statics must be.
+    done: Mutex<mpsc::Receiver<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LogQueue {
+    /// A queue of at most `capacity` lines and its writer thread, writing into `out`.
+    pub(super) fn start(
+        capacity: usize,
+        out: Box<dyn Write + Send>,
+        dropped_metric: Counter,
+    ) -> io::Result<(Self, LogWriterGuard)> {
+        let capacity = capacity.max(1);
+        let shared = Arc::new(Shared {
+            lines: ArrayQueue::new(capacity),
+            spare: ArrayQueue::new(capacity.min(1024)),
+            dropped: AtomicU64::new(0),
+            dropped_metric,
+            stopping: AtomicBool::new(false),
+        });
+        let (done_tx, done) = mpsc::channel();
+        let for_thread = shared.clone();
+        let thread = thread::Builder::new().name("inferwatch-logs".into()).spawn(move || {
+            drain_until_stopped(&for_thread, out);
+            let _ = done_tx.send(());
+        })?;
+        let queue = Self {
+            shared,
+            writer: thread.thread().clone(),
+        };
+        let guard = LogWriterGuard {
+            queue: queue.clone(),
+            done: Mutex::new(done),
+            thread: Some(thread),
+        };
+        Ok((queue, guard))
+    }
+
+    fn push(&self, line: &[u8]) {
+        let mut buffer = self.shared.spare.pop().unwrap_or_default();
+        buffer.clear();
+        buffer.extend_from_slice(line);
+        if self.shared.lines.push(buffer).is_err() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            self.shared.dropped_metric.increment(1);
+            self.writer.unpark();
+            return;
+        }
+        if self.shared.lines.len() * 2 >= self.shared.lines.capacity() {
+            self.writer.unpark();
+        }
+    }
+}
+
+fn drain_until_stopped(shared: &Shared, out: Box<dyn Write + Send>) {
+    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+    let mut reported = 0;
+    loop {
+        let stopping = shared.stopping.load(Ordering::Acquire);
+        let mut wrote = false;
+        while let Some(mut line) = shared.lines.pop() {
+            let _ = out.write_all(&line);
+            line.clear();
+            let _ = shared.spare.push(line);
+            wrote = true;
+        }
+        let dropped = shared.dropped.load(Ordering::Relaxed);
+        if reported == 0 && dropped > 0 {
+            let _ = out.write_all(&dropped_warning(dropped));
+            reported = dropped;
+            wrote = true;
+        }
+        if wrote {
+            let _ = out.flush();
+        }
+        if stopping {
+            return;
+        }
+        thread::park_timeout(DRAIN_EVERY);
+    }
+}
+
+/// The one line that says lines were lost, shaped like every other line.
+fn dropped_warning(dropped: u64) -> Vec<u8> {
+    let mut line = Vec::with_capacity(256);
+    line.extend_from_slice(b"{\"fields\":{\"dropped_lines\":");
+    line.extend_from_slice(itoa::Buffer::new().format(dropped).as_bytes());
+    line.extend_from_slice(b"},\"level\":\"WARN\",\"message\":");
+    json::string(
+        &mut line,
+        "log lines dropped: the log writer's queue was full; inferwatch_telemetry_log_lines_dropped_total counts them",
+    );
+    line.extend_from_slice(b",\"target\":");
+    json::string(&mut line, LOG_TARGET);
+    line.extend_from_slice(b",\"timestamp\":");
+    json::timestamp(&mut line, SystemTime::now());
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+impl Drop for LogWriterGuard {
+    fn drop(&mut self) {
+        self.queue.shared.stopping.store(true, Ordering::Release);
+        self.queue.writer.unpark();
+        // A writer stuck on a full pipe must not keep the process from exiting.
+        let done = self.done.lock().map(|d| d.recv_timeout(SHUTDOWN_WAIT).is_ok());
+        if done.unwrap_or(false)
+            && let Some(thread) = self.thread.take()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One line's writer: each `write` is a whole line (the JSON layer and tracing-subscriber's `fmt` layer both
+/// write a line in one call).
+pub(super) struct QueuedLine<'a>(&'a LogQueue);
+
+impl Write for QueuedLine<'_> {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        self.0.push(line);
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogQueue {
+    type Writer = QueuedLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        QueuedLine(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_arrive_in_order_and_the_guard_writes_the_rest() {
+        let sink = Sink::default();
+        let (queue, guard) = LogQueue::start(64, Box::new(sink.clone()), Counter::noop()).unwrap();
+        for i in 0..50 {
+            queue.push(format!("line {i}\n").as_bytes());
+        }
+        drop(guard);
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let expected: String = (0..50).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(text, expected);
+    }
+
+    /// A writer that blocks until told to go on, so that the queue fills up.
+    struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>, Sink);
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let (open, cv) = &*self.0;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+            self.1.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_counts_and_says_so_once() {
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let sink = Sink::default();
+        let out = Gate(gate.clone(), sink.clone());
+        let (queue, guard) = LogQueue::start(4, Box::new(out), Counter::noop()).unwrap();
+        // The writer may hold one line while blocked; the queue holds 4 more; the rest are dropped.
+        for i in 0..20 {
+            queue.push(format!("line {i}\n").as_bytes());
+        }
+        let dropped = queue.shared.dropped.load(Ordering::Relaxed);
+        assert!((15..=16).contains(&dropped), "{dropped}");
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        drop(guard);
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len() as u64, 20 - dropped + 1, "{text}");
+        let warnings: Vec<&&str> = lines.iter().filter(|l| l.contains("log lines dropped")).collect();
+        assert_eq!(warnings.len(), 1);
+        let warning: serde_json::Value = serde_json::from_str(warnings[0]).unwrap();
+        assert_eq!(warning["fields"]["dropped_lines"], dropped);
+        assert_eq!(warning["level"], "WARN");
+    }
+}

@@ -36,6 +36,12 @@ impl LabelValue {
         &self.value
     }
 
+    /// The value itself, shared (for exporters that keep it: no copy).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn shared(&self) -> Arc<str> {
+        self.value.clone()
+    }
+
     /// True when this is the catch-all `_OTHER`.
     pub fn is_other(&self) -> bool {
         self.id == 0

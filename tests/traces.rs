@@ -159,6 +159,33 @@ async fn request_and_stage_spans_form_a_tree_under_the_incoming_trace() {
         .find(|l| l["message"] == "request finished" && l["span_id"] == request_span.as_str());
     let summary = summary.expect("a summary line in the request span");
     assert_eq!(summary["level"], "INFO");
+    // The line's shape: these keys and no others (the span's ids at the top, never among the fields).
+    let keys = |v: &serde_json::Value| -> Vec<String> { v.as_object().expect("object").keys().cloned().collect() };
+    let top = [
+        "fields",
+        "level",
+        "message",
+        "span",
+        "span_id",
+        "target",
+        "timestamp",
+        "trace_id",
+    ];
+    assert_eq!(keys(summary), top);
+    let expected = [
+        "duration_ms",
+        "error_type",
+        "finish_reason",
+        "input_tokens",
+        "method",
+        "model",
+        "outcome",
+        "output_tokens",
+        "route",
+        "status",
+        "ttft_ms",
+    ];
+    assert_eq!(keys(&summary["fields"]), expected);
     let fields = &summary["fields"];
     assert_eq!(
         (fields["method"].as_str(), fields["route"].as_str()),

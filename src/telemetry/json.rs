@@ -6,8 +6,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 
+/// Whether `b` must be escaped inside a JSON string.
+const fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 /// `s` as a JSON string, quotes included.
 pub(super) fn string(out: &mut Vec<u8>, s: &str) {
+    // Most values (routes, models, statuses, field names) need no escape: copy them as they are.
+    if !s.bytes().any(needs_escape) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing into a Vec cannot fail, and a &str always serialises.
     let _ = serde_json::to_writer(&mut *out, s);
 }
@@ -23,8 +36,15 @@ pub(super) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
-/// Appends `"key":` (keys are Rust identifiers and dotted names: nothing to escape but to be safe anyway).
+/// Appends `"key":`.
 pub(super) fn key(out: &mut Vec<u8>, key: &str) {
+    // Field names are identifiers (dotted at most) but for string-literal names, which may hold anything.
+    if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        return;
+    }
     string(out, key);
     out.push(b':');
 }
@@ -35,12 +55,22 @@ pub(super) struct Fields<'a> {
     pub(super) message: &'a mut Vec<u8>,
     pub(super) scratch: &'a mut String,
     pub(super) count: usize,
+    /// Where `trace_id` and `span_id` fields go instead, when the event carries its span's ids itself (inferwatch's
+    /// summary line does: then no lookup is needed).
+    pub(super) ids: Option<(&'a mut Vec<u8>, &'a mut Vec<u8>)>,
 }
 
 impl Fields<'_> {
     fn next_key(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
         if field.name() == "message" {
             return None;
+        }
+        if let Some((trace_id, span_id)) = self.ids.as_mut() {
+            match field.name() {
+                "trace_id" => return Some(&mut **trace_id),
+                "span_id" => return Some(&mut **span_id),
+                _ => {}
+            }
         }
         if self.count > 0 {
             self.out.push(b',');

@@ -17,6 +17,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::json::{self, Fields};
+use crate::contract::LOG_TARGET;
 
 /// Writes each event as one line of JSON: `fields` (the event's fields but its message), `level`, `message`,
 /// `span`, `span_id`, `target`, `timestamp` and `trace_id`, keys in that order, the span keys only inside a span.
@@ -55,6 +56,8 @@ struct Buffers {
     fields: Vec<u8>,
     message: Vec<u8>,
     scratch: String,
+    trace_id: Vec<u8>,
+    span_id: Vec<u8>,
 }
 
 thread_local! {
@@ -75,58 +78,76 @@ where
             let b = &mut *buffers;
             b.fields.clear();
             b.message.clear();
+            b.trace_id.clear();
+            b.span_id.clear();
+            let meta = event.metadata();
+            // inferwatch's summary line carries its span's ids: no lookup for them.
+            let carries_ids = meta.target() == LOG_TARGET;
             let mut fields = Fields {
                 out: &mut b.fields,
                 message: &mut b.message,
                 scratch: &mut b.scratch,
                 count: 0,
+                ids: carries_ids.then_some((&mut b.trace_id, &mut b.span_id)),
             };
             event.record(&mut fields);
             let has_fields = fields.count > 0;
+            let carried = !b.trace_id.is_empty() && !b.span_id.is_empty();
             // The id only: the span must not stay borrowed while tracing-opentelemetry looks it up.
             let span = ctx.event_span(event).map(|span| (span.id(), span.name()));
             let line = &mut b.line;
             line.clear();
+            line.reserve(512 + b.fields.len());
             line.push(b'{');
             if has_fields {
-                json::key(line, "fields");
+                line.extend_from_slice(b"\"fields\":");
                 line.push(b'{');
                 line.extend_from_slice(&b.fields);
                 line.extend_from_slice(b"},");
             }
-            let meta = event.metadata();
-            json::key(line, "level");
+            line.extend_from_slice(b"\"level\":");
             json::string(line, meta.level().as_str());
             line.push(b',');
-            json::key(line, "message");
+            line.extend_from_slice(b"\"message\":");
             if b.message.is_empty() {
                 line.extend_from_slice(b"\"\"");
             } else {
                 line.extend_from_slice(&b.message);
             }
             let mut trace_id = None;
+            let in_span = span.is_some();
             if let Some((id, name)) = span {
                 line.push(b',');
-                json::key(line, "span");
+                line.extend_from_slice(b"\"span\":");
                 json::string(line, name);
-                let cx = tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(&id, d));
-                let ids = cx.map(|cx| cx.span().span_context().clone()).filter(|sc| sc.is_valid());
-                if let Some(sc) = ids {
+                if carried {
                     line.push(b',');
-                    json::key(line, "span_id");
-                    json::hex(line, &sc.span_id().to_bytes());
-                    trace_id = Some(sc.trace_id());
+                    line.extend_from_slice(b"\"span_id\":");
+                    line.extend_from_slice(&b.span_id);
+                } else {
+                    let cx = tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(&id, d));
+                    let ids = cx.map(|cx| cx.span().span_context().clone()).filter(|sc| sc.is_valid());
+                    if let Some(sc) = ids {
+                        line.push(b',');
+                        line.extend_from_slice(b"\"span_id\":");
+                        json::hex(line, &sc.span_id().to_bytes());
+                        trace_id = Some(sc.trace_id());
+                    }
                 }
             }
             line.push(b',');
-            json::key(line, "target");
+            line.extend_from_slice(b"\"target\":");
             json::string(line, meta.target());
             line.push(b',');
-            json::key(line, "timestamp");
+            line.extend_from_slice(b"\"timestamp\":");
             json::timestamp(line, SystemTime::now());
-            if let Some(trace_id) = trace_id {
+            if in_span && carried {
                 line.push(b',');
-                json::key(line, "trace_id");
+                line.extend_from_slice(b"\"trace_id\":");
+                line.extend_from_slice(&b.trace_id);
+            } else if let Some(trace_id) = trace_id {
+                line.push(b',');
+                line.extend_from_slice(b"\"trace_id\":");
                 json::hex(line, &trace_id.to_bytes());
             }
             line.extend_from_slice(b"}\n");

@@ -150,11 +150,19 @@ impl Observer for TracingObserver {
     }
 
     fn on_finish(&self, span: &Span, summary: &RequestSummary<'_>) {
-        if !span.is_disabled() {
-            span::record_finish(span, summary);
-        }
         // The lifecycle finishes a request inside its scope: the line is the span's, and the span's end time, its
         // last exit, comes right after it.
-        summary::log(summary);
+        if span.is_disabled() {
+            summary::log(summary, None);
+            return;
+        }
+        let cx = span.context();
+        let otel = cx.span();
+        // An unsampled span is never exported: what it ended with would be built only to be dropped.
+        if otel.is_recording() {
+            span::record_finish(&otel, summary);
+        }
+        let ids = otel.span_context();
+        summary::log(summary, ids.is_valid().then_some(ids));
     }
 }

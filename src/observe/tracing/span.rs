@@ -1,9 +1,12 @@
 //! The request and stage spans: names and attributes from the OpenTelemetry HTTP, RPC and GenAI conventions.
+//!
+//! What is known when the request arrives is given as span fields at creation. What it ended with is set on the
+//! OpenTelemetry span in one call at the end, with values shared rather than copied (label values are `Arc<str>`,
+//! codes are static), and only when the span is recording: an unsampled span is never exported.
 
-use opentelemetry::{Array, StringValue, Value as OtelValue};
+use opentelemetry::trace::{SpanRef, Status};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
 use tracing::Span;
-use tracing::field::{Empty, Field, Value};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::classify::{GrpcCode, Outcome, Protocol};
 use crate::contract::LOG_TARGET;
@@ -17,48 +20,27 @@ pub(super) fn request_span(info: &RequestInfo) -> Span {
         return Span::none();
     }
     let route = info.route.as_str();
-    // Attributes known now are given at creation: each later `record` is a trip through the subscriber.
     macro_rules! span {
         ($name:expr, $($fields:tt)*) => {
-            tracing::info_span!(
-                target: LOG_TARGET,
-                parent: None,
-                "request",
-                otel.name = $name,
-                otel.kind = "server",
-                // FINISH_FIELDS, in this order and at these positions in every callsite.
-                http.response.status_code = Empty,
-                rpc.response.status_code = Empty,
-                gen_ai.operation.name = Empty,
-                gen_ai.request.model = Empty,
-                gen_ai.request.stream = Empty,
-                gen_ai.usage.input_tokens = Empty,
-                gen_ai.usage.output_tokens = Empty,
-                gen_ai.response.time_to_first_chunk = Empty,
-                error.type = Empty,
-                inferwatch.outcome = Empty,
-                // tracing-opentelemetry's way to set the status to error, with this description.
-                otel.status_description = Empty,
-                $($fields)*
-            )
+            tracing::info_span!(target: LOG_TARGET, parent: None, "request", otel.name = $name, otel.kind = "server", $($fields)*)
         };
     }
     match info.protocol {
         Protocol::Http if info.route.is_other() => {
             let method = info.method.as_str();
-            span!(method, http.request.method = method,)
+            span!(method, http.request.method = method)
         }
         Protocol::Http => {
             let method = info.method.as_str();
             span!(
                 format!("{method} {route}"),
                 http.request.method = method,
-                http.route = route,
+                http.route = route
             )
         }
         Protocol::Grpc => {
             let method = route.strip_prefix('/').unwrap_or(route);
-            span!(method, rpc.system.name = "grpc", rpc.method = method,)
+            span!(method, rpc.system.name = "grpc", rpc.method = method)
         }
     }
 }
@@ -71,75 +53,51 @@ pub(super) fn stage_span(request: &Span, name: &str) -> Span {
     tracing::info_span!(target: LOG_TARGET, parent: request, "stage", otel.name = name, inferwatch.stage = name)
 }
 
-/// Where the fields recorded at the end sit in each request span's field set (after `otel.name`, `otel.kind`).
-const FINISH_FIELDS: std::ops::Range<usize> = 2..13;
-
-/// Records what the request ended with, in one trip through the subscriber, and the span's status.
-pub(super) fn record_finish(span: &Span, s: &RequestSummary<'_>) {
-    let Some(meta) = span.metadata() else { return };
-    let fields: Vec<Field> = meta
-        .fields()
-        .iter()
-        .skip(FINISH_FIELDS.start)
-        .take(FINISH_FIELDS.len())
-        .collect();
-    let [
-        status,
-        rpc_status,
-        operation,
-        model,
-        stream,
-        input,
-        output,
-        ttft,
-        error,
-        outcome,
-        status_description,
-    ] = fields.as_slice()
-    else {
-        return;
-    };
-    debug_assert_eq!(status.name(), "http.response.status_code");
-    debug_assert_eq!(status_description.name(), "otel.status_description");
+/// Sets what the request ended with on its (recording) OpenTelemetry span, and its status.
+pub(super) fn record_finish(span: &SpanRef<'_>, s: &RequestSummary<'_>) {
     let r = &s.reported;
-    let http_status = s
-        .status
-        .filter(|_| s.info.protocol == Protocol::Http)
-        .map(|st| i64::from(st.as_u16()));
-    let inference = s.is_inference();
-    // tracing-opentelemetry exports u64 as strings; OpenTelemetry wants ints.
-    let (tokens_in, tokens_out) = (as_i64(r.usage.input_tokens), as_i64(r.usage.output_tokens));
-    let ttft_seconds = s.time_to_first_token.map(|d| d.as_secs_f64());
-    let grpc_code = s.grpc_code.map(|c| c.as_str());
-    let (op_name, model_name) = (r.operation.map(|o| o.as_str()), r.model.map(|m| m.as_str()));
-    let error_name = s.error_type.as_ref().map(|e| e.as_str());
-    let outcome_name = s.outcome.as_str();
-    // HTTP 4xx is the client's error and leaves the status unset; for gRPC every code but OK is an error.
-    let grpc_error = s.grpc_code.is_some_and(|c| c != GrpcCode::Ok);
-    let failed = (s.outcome == Outcome::ServerError || grpc_error)
-        .then_some(error_name)
-        .flatten();
-    fn dyn_value<T: Value>(v: &Option<T>) -> Option<&dyn Value> {
-        v.as_ref().map(|v| v as &dyn Value)
+    let mut attributes = Vec::with_capacity(11);
+    if let (Protocol::Http, Some(status)) = (s.info.protocol, s.status) {
+        attributes.push(KeyValue::new("http.response.status_code", i64::from(status.as_u16())));
     }
-    let values = [
-        (status, dyn_value(&http_status)),
-        (rpc_status, dyn_value(&grpc_code)),
-        (operation, dyn_value(&op_name)),
-        (model, dyn_value(&model_name)),
-        (stream, inference.then_some(&s.streamed).map(|v| v as &dyn Value)),
-        (input, inference.then_some(&tokens_in).map(|v| v as &dyn Value)),
-        (output, inference.then_some(&tokens_out).map(|v| v as &dyn Value)),
-        (ttft, dyn_value(&ttft_seconds)),
-        (error, dyn_value(&error_name)),
-        (outcome, Some(&outcome_name as &dyn Value)),
-        (status_description, dyn_value(&failed)),
-    ];
-    span.record_all(&meta.fields().value_set(&values));
-    // A string array is the one attribute a tracing field cannot carry.
+    if let Some(code) = s.grpc_code {
+        attributes.push(KeyValue::new("rpc.response.status_code", code.as_str()));
+    }
+    if let Some(operation) = r.operation {
+        attributes.push(KeyValue::new(
+            "gen_ai.operation.name",
+            StringValue::from(operation.shared()),
+        ));
+    }
+    if let Some(model) = r.model {
+        attributes.push(KeyValue::new("gen_ai.request.model", StringValue::from(model.shared())));
+    }
+    if s.is_inference() {
+        attributes.push(KeyValue::new("gen_ai.request.stream", s.streamed));
+        attributes.push(KeyValue::new("gen_ai.usage.input_tokens", as_i64(r.usage.input_tokens)));
+        attributes.push(KeyValue::new(
+            "gen_ai.usage.output_tokens",
+            as_i64(r.usage.output_tokens),
+        ));
+    }
+    if let Some(ttft) = s.time_to_first_token {
+        attributes.push(KeyValue::new("gen_ai.response.time_to_first_chunk", ttft.as_secs_f64()));
+    }
     if let Some(reason) = r.finish_reason {
         let reasons = Array::String(vec![StringValue::from(reason.as_str())]);
-        span.set_attribute("gen_ai.response.finish_reasons", OtelValue::Array(reasons));
+        attributes.push(KeyValue::new("gen_ai.response.finish_reasons", Value::Array(reasons)));
+    }
+    if let Some(error) = &s.error_type {
+        attributes.push(KeyValue::new("error.type", error.as_str().to_owned()));
+    }
+    attributes.push(KeyValue::new("inferwatch.outcome", s.outcome.as_str()));
+    span.set_attributes(attributes);
+    // HTTP 4xx is the client's error and leaves the status unset; for gRPC every code but OK is an error.
+    let grpc_error = s.grpc_code.is_some_and(|c| c != GrpcCode::Ok);
+    if let Some(error) = &s.error_type
+        && (s.outcome == Outcome::ServerError || grpc_error)
+    {
+        span.set_status(Status::error(error.as_str().to_owned()));
     }
 }
 

@@ -1,13 +1,22 @@
 //! The summary log line: one per finished request, server errors at ERROR, client errors at WARN, the rest at
 //! INFO. Its fields are the log contract that tests and CI parse; prompt text is never among them.
 
+use opentelemetry::trace::SpanContext;
 use tracing::Level;
 
 use crate::classify::Outcome;
 use crate::contract::LOG_TARGET;
 use crate::request::RequestSummary;
 
-pub(super) fn log(s: &RequestSummary<'_>) {
+/// Logs the summary line, with the request span's ids when it has valid ones: then no writer has to look them up.
+pub(super) fn log(s: &RequestSummary<'_>, ids: Option<&SpanContext>) {
+    let (mut trace_id, mut span_id) = ([0u8; 32], [0u8; 16]);
+    let ids = ids.map(|sc| {
+        (
+            hex(&sc.trace_id().to_bytes(), &mut trace_id),
+            hex(&sc.span_id().to_bytes(), &mut span_id),
+        )
+    });
     let info = s.info;
     let status = match (s.grpc_code, &s.status) {
         (Some(code), _) => code.as_str(),
@@ -30,9 +39,12 @@ pub(super) fn log(s: &RequestSummary<'_>) {
                 outcome = s.outcome.as_str(),
                 output_tokens = s.reported.usage.output_tokens,
                 route = info.route.as_str(),
+                span_id = ids.map(|(_, span)| span),
                 status = status,
+                trace_id = ids.map(|(trace, _)| trace),
                 ttft_ms = s.time_to_first_token.map_or(f64::NAN, ms),
-                "request finished"
+                // A plain string rather than a format string: writers take it as it is.
+                message = "request finished",
             )
         };
     }
@@ -41,4 +53,15 @@ pub(super) fn log(s: &RequestSummary<'_>) {
         Outcome::ClientError => summary!(Level::WARN),
         Outcome::Ok | Outcome::Cancelled => summary!(Level::INFO),
     }
+}
+
+/// `bytes` in lowercase hex, in `out` (twice as long), as a `&str` without allocating.
+fn hex<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+    // Only ASCII hex digits were written.
+    std::str::from_utf8(out).unwrap_or_default()
 }

@@ -150,6 +150,30 @@ impl BoundedLabels {
         }
     }
 
+    /// Every value an allow-list admits, admitted now, in name order; empty for a first-come policy.
+    pub(crate) fn allowed(&self) -> Vec<LabelValue> {
+        let LabelPolicy::AllowList(allowed) = &self.policy else {
+            return Vec::new();
+        };
+        let mut names: Vec<&String> = allowed.iter().collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| self.get(name))
+            .filter(|v| !v.is_other())
+            .collect()
+    }
+
+    /// Every value admitted so far (seeds included), in the order they were admitted.
+    pub(crate) fn admitted(&self) -> Vec<LabelValue> {
+        (1..=self.len() as u32).map(|id| self.by_id(id).clone()).collect()
+    }
+
+    /// The admitted value for `name`, without admitting it.
+    pub(crate) fn existing(&self, name: &str) -> Option<&LabelValue> {
+        self.find(name).ok()
+    }
+
     /// Like [`get`](Self::get) for raw bytes (a header, gRPC metadata): invalid UTF-8 is `_OTHER`.
     pub(crate) fn get_bytes(&self, name: &[u8]) -> &LabelValue {
         match std::str::from_utf8(name) {

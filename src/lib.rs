@@ -77,6 +77,8 @@ pub mod slo;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
 
+#[cfg(feature = "tonic")]
+pub use layer::GrpcDescriptorError;
 pub use layer::{
     DefaultObserver, InferenceLayer, InferenceLayerBuilder, InferenceService, ResponseBody, ResponseFuture,
 };

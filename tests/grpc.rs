@@ -15,7 +15,13 @@ const REQUESTS: &str = "inferwatch_requests_total";
 const RPC_COUNT: &str = "rpc_server_call_duration_seconds_count";
 
 async fn start() -> (SocketAddr, PrometheusExporter) {
-    let (layer, exporter) = isolated_layer(|b| b);
+    start_with(|b| b).await
+}
+
+async fn start_with(
+    configure: impl FnOnce(inferwatch::InferenceLayerBuilder) -> inferwatch::InferenceLayerBuilder,
+) -> (SocketAddr, PrometheusExporter) {
+    let (layer, exporter) = isolated_layer(configure);
     let (addr, incoming) = support::grpc::listener().await;
     let server = tonic::transport::Server::builder().layer(layer).add_service(Generator);
     tokio::spawn(server.serve_with_incoming(incoming));
@@ -174,4 +180,40 @@ async fn unknown_methods_and_dropped_streams() {
         1.0
     );
     assert_eq!(s.sum("inferwatch_requests_in_flight", &[]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_methods_cannot_take_over_the_labels_of_served_ones() {
+    let (addr, exporter) = start_with(|b| b.grpc_methods([UNARY, STREAM]).max_routes(16)).await;
+    let client = GeneratorClient::connect(addr).await;
+    const JUNK: usize = 2_000;
+    support::run_concurrently(JUNK, 16, |i| {
+        let call = client.unary(format!("/a.B/M{i}"), req("toy", 0, Code::Ok));
+        async move {
+            assert_eq!(call.await.expect_err("junk").code(), Code::Unimplemented);
+        }
+    })
+    .await;
+    // Served methods come after the junk and keep their labels.
+    client.unary(UNARY, req("toy", 0, Code::Ok)).await.expect("ok");
+    let mut stream = client.stream(req("toy", 2, Code::Ok)).await.expect("stream");
+    while stream.next().await.is_some() {}
+    let settled = eventually(Duration::from_secs(5), || {
+        scrape(&exporter).try_get(REQUESTS, &[("route", STREAM), ("outcome", "ok")]) == Some(1.0)
+    })
+    .await;
+    assert!(settled);
+
+    let text = exporter.render();
+    let s = support::Scrape::parse(&text);
+    assert_eq!(s.get(RPC_COUNT, &rpc("test.v1.Generator/Generate", "OK")), 1.0);
+    // Junk is the client's mistake, under one label, whatever it was called.
+    assert_eq!(s.get(RPC_COUNT, &rpc("_OTHER", "UNIMPLEMENTED")), JUNK as f64);
+    assert_eq!(
+        s.sum(REQUESTS, &[("route", "_OTHER"), ("outcome", "client_error")]),
+        JUNK as f64
+    );
+    assert_eq!(s.sum(REQUESTS, &[("outcome", "server_error")]), 0.0);
+    assert!(!text.contains("/a.B/"), "no junk method became a label");
+    assert!(text.len() < 64 * 1024, "{} bytes", text.len());
 }

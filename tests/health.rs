@@ -426,3 +426,43 @@ async fn grpc_health_follows_readiness() {
     let unknown = status_of(&mut client, "no.Such").await.expect_err("unknown service");
     assert_eq!(unknown.code(), tonic::Code::NotFound);
 }
+
+#[tokio::test]
+async fn checks_run_in_the_background_and_no_series_exists_before_the_first_result() {
+    let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let check = {
+        let (gate, runs) = (gate.clone(), runs.clone());
+        move || {
+            let (gate, runs) = (gate.clone(), runs.clone());
+            async move {
+                // The first run waits for the test; later ones answer at once.
+                if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                    gate.notified().await;
+                }
+                Observation::pass()
+            }
+        }
+    };
+    let health = Health::builder()
+        .add_check(Check::new("model:loaded", check).timeout(Duration::from_secs(30)))
+        .cache_for(Duration::ZERO)
+        .evaluate_every(Duration::from_millis(20))
+        .recorder(recorder)
+        .build();
+    let started = support::eventually(Duration::from_secs(2), || runs.load(Ordering::SeqCst) == 1).await;
+    assert!(started, "the first run starts with the registry, with nobody probing");
+    // Not evaluated yet: no series at all, rather than a 0 that reads as "fail".
+    assert!(!exporter.render().contains("inferwatch_health_status"));
+    gate.notify_one();
+    let evaluated = support::eventually(Duration::from_secs(2), || {
+        scrape(&exporter).try_get("inferwatch_health_status", &[("check", "model:loaded")]) == Some(1.0)
+    })
+    .await;
+    assert!(evaluated);
+    // And again on its own rhythm, still without a probe.
+    let rerun = support::eventually(Duration::from_secs(2), || runs.load(Ordering::SeqCst) >= 4).await;
+    assert!(rerun, "{} runs", runs.load(Ordering::SeqCst));
+    drop(health);
+}

@@ -331,3 +331,56 @@ async fn responses_are_identical_with_and_without_the_layer() {
     let h2 = send(&support::h2_client(), wrapped, "GET", "/trailers", &[], "").await;
     assert_eq!(h2.trailers.expect("trailers over HTTP/2")["x-checksum"], "abc123");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_of_known_labels_exist_at_zero_before_the_first_request() {
+    let (layer, exporter) = isolated_layer(|b| b.allowed_models(["toy", "other"]).http_routes(["/stream"]));
+    let s = scrape(&exporter);
+    let requests = |model, outcome| {
+        [
+            ("route", "/stream"),
+            ("gen_ai_request_model", model),
+            ("outcome", outcome),
+        ]
+    };
+    for model in ["toy", "other", ""] {
+        for outcome in ["ok", "client_error", "server_error", "cancelled"] {
+            assert_eq!(
+                s.try_get("inferwatch_requests_total", &requests(model, outcome)),
+                Some(0.0)
+            );
+        }
+    }
+    let op_model = [
+        ("gen_ai_operation_name", "text_completion"),
+        ("gen_ai_request_model", "toy"),
+    ];
+    assert_eq!(
+        s.try_get("gen_ai_server_time_to_first_token_seconds_count", &op_model),
+        Some(0.0)
+    );
+    let tokens = [("gen_ai_request_model", "other"), ("gen_ai_token_type", "output")];
+    assert_eq!(s.try_get("inferwatch_tokens_total", &tokens), Some(0.0));
+    assert_eq!(
+        s.try_get("inferwatch_requests_in_flight", &[("route", "/stream")]),
+        Some(0.0)
+    );
+
+    // The first requests then count from zero.
+    let addr = serve(routes().layer(layer)).await;
+    let http = client();
+    for _ in 0..3 {
+        let r = get(&http, addr, "/stream?tokens=2&first_delay_ms=1&delay_ms=1").await;
+        assert_eq!(r.status, 200);
+    }
+    let s = scrape(&exporter);
+    assert_eq!(s.get("inferwatch_requests_total", &requests("toy", "ok")), 3.0);
+    assert_eq!(s.get("gen_ai_server_time_to_first_token_seconds_count", &op_model), 3.0);
+    assert_eq!(
+        s.get(
+            "inferwatch_tokens_total",
+            &[("gen_ai_request_model", "toy"), ("gen_ai_token_type", "output")]
+        ),
+        6.0
+    );
+}

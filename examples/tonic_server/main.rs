@@ -79,6 +79,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    // The layer learns the served methods from the same descriptor sets reflection serves: none listed by hand,
+    // and calls to any other method are one `_OTHER` label and client errors.
+    let layer = InferenceLayer::builder()
+        .allowed_models(args.model.clone())
+        .grpc_descriptors([
+            descriptors.as_slice(),
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ])?
+        .build();
+
     let http: axum::Router = exporter.router().merge(health.router());
     let http_listener = tokio::net::TcpListener::bind(args.metrics_addr).await?;
     tracing::info!(addr = %http_listener.local_addr()?, "metrics and health listening");
@@ -91,7 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(addr = %args.addr, models = ?args.model, "KServe v2 gRPC server listening");
     let drain = health.clone();
     tonic::transport::Server::builder()
-        .layer(InferenceLayer::builder().allowed_models(args.model.clone()).build())
+        .layer(layer)
         .add_service(health.grpc_service([SERVICE]))
         .add_service(reflection)
         .add_service(reflection_alpha)

@@ -15,6 +15,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::ClientError,
+        Outcome::ServerError,
+        Outcome::Cancelled,
+    ];
+
     /// The label value.
     pub const fn as_str(self) -> &'static str {
         match self {

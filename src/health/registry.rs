@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use metrics::Gauge;
@@ -18,6 +18,8 @@ use crate::recorder::SharedRecorder;
 
 /// Default timeout of one check.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default time between background runs of the checks.
+const DEFAULT_EVERY: Duration = Duration::from_secs(10);
 /// Default time results are reused for.
 const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(1);
 
@@ -29,6 +31,7 @@ pub struct HealthBuilder {
     checks: Vec<Check>,
     timeout: Duration,
     cache_for: Duration,
+    every: Duration,
     recorder: SharedRecorder,
 }
 
@@ -66,30 +69,41 @@ impl HealthBuilder {
         self
     }
 
+    /// How often the checks run in the background, whether or not anyone probes (default 10 s), so that
+    /// `inferwatch_health_status` stays current without probes. The background runs start with the registry, inside
+    /// a Tokio runtime (or at the first probe, when the registry was built outside one).
+    pub fn evaluate_every(mut self, every: Duration) -> Self {
+        self.every = every.max(Duration::from_millis(10));
+        self
+    }
+
     /// Where `inferwatch_health_status` is recorded (default: the global `metrics` recorder).
     pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
         self.recorder = recorder;
         self
     }
 
-    /// The registry.
+    /// The registry. Inside a Tokio runtime its background checks start now.
     pub fn build(self) -> Health {
-        let gauges = self
-            .checks
-            .iter()
-            .map(|check| self.recorder.gauge(&c::HEALTH_STATUS, &[&check.name]))
-            .collect();
-        Health {
+        let gauges = self.checks.iter().map(|_| OnceLock::new()).collect();
+        let health = Health {
             inner: Arc::new(Inner {
                 checks: self.checks,
                 gauges,
+                recorder: self.recorder,
                 timeout: self.timeout,
                 cache_for: self.cache_for,
+                every: self.every,
+                background: AtomicBool::new(false),
                 not_ready: AtomicBool::new(false),
                 cache: Mutex::new(None),
             }),
             changed: Arc::new(Notify::new()),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            health.start_background();
         }
+        health
     }
 }
 
@@ -102,9 +116,14 @@ pub struct Health {
 
 pub(super) struct Inner {
     checks: Vec<Check>,
-    gauges: Vec<Gauge>,
+    /// Registered at each check's first result: a check not yet evaluated has no series, rather than a 0 that
+    /// reads as "fail".
+    gauges: Vec<OnceLock<Gauge>>,
+    recorder: SharedRecorder,
     timeout: Duration,
     pub(super) cache_for: Duration,
+    every: Duration,
+    background: AtomicBool,
     not_ready: AtomicBool,
     cache: Mutex<Option<Cached>>,
 }
@@ -130,8 +149,31 @@ impl Health {
             checks: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             cache_for: DEFAULT_CACHE_FOR,
+            every: DEFAULT_EVERY,
             recorder: SharedRecorder::global(),
         }
+    }
+
+    /// Runs the checks every [`evaluate_every`](HealthBuilder::evaluate_every) on the current Tokio runtime, once
+    /// per registry, until the registry is dropped.
+    fn start_background(&self) {
+        if self.inner.background.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (weak, changed) = (Arc::downgrade(&self.inner), self.changed.clone());
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let every = inner.every;
+                let health = Health {
+                    inner,
+                    changed: changed.clone(),
+                };
+                health.results().await;
+                drop(health);
+                tokio::time::sleep(every).await;
+            }
+        });
     }
 
     /// Liveness: always pass while the process can answer. Runs no check.
@@ -168,6 +210,7 @@ impl Health {
     }
 
     async fn report_where(&self, include: impl Fn(&Check) -> bool) -> Report {
+        self.start_background();
         let mut checks = BTreeMap::new();
         if self.is_marked_not_ready() {
             let mut drain = Observation::fail("marked not ready (draining)").component("inferwatch", "component");
@@ -226,8 +269,10 @@ impl Health {
             }
         }
         let time = rfc3339(SystemTime::now());
-        for (observations, gauge) in results.iter_mut().zip(&self.inner.gauges) {
+        let inner = &*self.inner;
+        for ((observations, gauge), check) in results.iter_mut().zip(&inner.gauges).zip(&inner.checks) {
             let worst = observations.iter().map(|o| o.status).max().unwrap_or(Status::Pass);
+            let gauge = gauge.get_or_init(|| inner.recorder.gauge(&c::HEALTH_STATUS, &[&check.name]));
             gauge.set(worst.gauge_value());
             for observation in observations.iter_mut() {
                 observation.time.clone_from(&time);

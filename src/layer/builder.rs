@@ -5,11 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::InferenceLayer;
+#[cfg(feature = "tonic")]
+use super::descriptors::GrpcDescriptorError;
 use super::state::LayerState;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
 #[cfg(feature = "tracing")]
 use crate::observe::TracingObserver;
-use crate::observe::{MetricsObserver, Observer};
+use crate::observe::{KnownLabels, MetricsObserver, Observer};
 use crate::recorder::SharedRecorder;
 use crate::request::state::{DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, RequestLabels};
 
@@ -40,6 +42,8 @@ pub struct InferenceLayerBuilder {
     max_operations: usize,
     max_routes: usize,
     default_operation: Option<String>,
+    grpc_methods: Vec<String>,
+    http_routes: Vec<String>,
     recorder: SharedRecorder,
     #[cfg(feature = "tracing")]
     tracing: TracingObserver,
@@ -63,6 +67,8 @@ impl Default for InferenceLayerBuilder {
             max_operations: DEFAULT_MAX_OPERATIONS,
             max_routes: DEFAULT_MAX_ROUTES,
             default_operation: None,
+            grpc_methods: Vec::new(),
+            http_routes: Vec::new(),
             recorder: SharedRecorder::global(),
             #[cfg(feature = "tracing")]
             tracing: TracingObserver::default(),
@@ -108,6 +114,54 @@ impl InferenceLayerBuilder {
         self
     }
 
+    /// The gRPC methods the server serves (`/package.Service/Method`). Once any is declared, only these become
+    /// `rpc_method` labels, and a call to any other method is `_OTHER` and a client error (as an HTTP 404 is),
+    /// however many different ones clients invent. Without a declaration the first 256 method paths become labels.
+    pub fn grpc_methods<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for method in methods {
+            let method = method.as_ref();
+            let path = if method.starts_with('/') {
+                method.to_owned()
+            } else {
+                format!("/{method}")
+            };
+            self.grpc_methods.push(path);
+        }
+        self
+    }
+
+    /// Declares every method of the services in these encoded `FileDescriptorSet`s, as
+    /// [`grpc_methods`](Self::grpc_methods) does: the sets a server registers for reflection
+    /// (`tonic_health::pb::FILE_DESCRIPTOR_SET`, tonic-build's or protox's output), so that no method is listed
+    /// by hand.
+    #[cfg(feature = "tonic")]
+    pub fn grpc_descriptors<'a, I>(self, sets: I) -> Result<Self, GrpcDescriptorError>
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let mut methods = Vec::new();
+        for set in sets {
+            methods.extend(super::descriptors::methods(set)?);
+        }
+        Ok(self.grpc_methods(methods))
+    }
+
+    /// HTTP route templates the application serves (as given to axum's `Router::route`): their series exist from
+    /// the moment the layer is built, so that a rate over the first burst counts all of it. Optional: other routes
+    /// still become labels when first seen.
+    pub fn http_routes<I, S>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.http_routes.extend(routes.into_iter().map(Into::into));
+        self
+    }
+
     /// Where the default metrics observer records (default: the global `metrics` recorder).
     pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
         self.recorder = recorder;
@@ -129,10 +183,24 @@ impl InferenceLayerBuilder {
         self
     }
 
-    fn state<O>(self, observer: O) -> Arc<LayerState<O>> {
+    fn state<O: Observer>(self, observer: O) -> Arc<LayerState<O>> {
         let labels = RequestLabels::new(self.models, self.max_operations, self.default_operation.as_deref());
+        // Declared routes are seeds: always labels, never displaced by what clients send first.
+        let declared: Vec<&str> = self
+            .grpc_methods
+            .iter()
+            .chain(&self.http_routes)
+            .map(String::as_str)
+            .collect();
+        let routes = BoundedLabels::with_seeds(LabelPolicy::FirstN(self.max_routes), MAX_ROUTE_BYTES, &declared);
+        let mut known = KnownLabels::default();
+        known.routes = routes.admitted();
+        known.models = labels.models.allowed();
+        known.operations = labels.operations.admitted();
+        observer.on_start(&known);
         Arc::new(LayerState {
-            routes: BoundedLabels::new(LabelPolicy::FirstN(self.max_routes), MAX_ROUTE_BYTES),
+            routes,
+            grpc_methods_declared: !self.grpc_methods.is_empty(),
             labels: Arc::new(labels),
             observer,
         })

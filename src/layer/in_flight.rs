@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, StatusCode};
 
 use super::state::{Hooks, LayerState, ObservedRequest};
-use crate::classify::{self, End, GrpcCode, Protocol};
+use crate::classify::{self, End, GrpcCode, Outcome, Protocol};
 use crate::observe::{Observer, RequestInfo, RequestSummary};
 use crate::request::state::RequestState;
 use crate::request::{RequestHandle, TokenUsage};
@@ -101,7 +101,13 @@ impl<O: Observer> InFlight<O> {
             Protocol::Http => (None, classify::http(end, self.status)),
             Protocol::Grpc => {
                 let code = classify::grpc_status(self.status, self.grpc_code, end);
-                (code, classify::grpc(end, code))
+                let (outcome, error) = classify::grpc(end, code);
+                // Calling a method the server does not serve is the client's mistake, as an HTTP 404 is.
+                let outcome = match outcome {
+                    Outcome::ServerError if info.unserved_method && end == End::Complete => Outcome::ClientError,
+                    outcome => outcome,
+                };
+                (code, (outcome, error))
             }
         };
         let summary = RequestSummary {

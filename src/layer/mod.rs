@@ -3,6 +3,8 @@
 
 mod body;
 mod builder;
+#[cfg(feature = "tonic")]
+mod descriptors;
 mod future;
 mod in_flight;
 mod route;
@@ -11,6 +13,8 @@ mod state;
 
 pub use body::ResponseBody;
 pub use builder::{DefaultObserver, InferenceLayerBuilder};
+#[cfg(feature = "tonic")]
+pub use descriptors::GrpcDescriptorError;
 pub use future::ResponseFuture;
 pub use service::InferenceService;
 

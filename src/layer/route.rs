@@ -5,20 +5,34 @@ use http::Request;
 use crate::classify::Protocol;
 use crate::labels::{BoundedLabels, LabelValue};
 
-pub(crate) fn route_of<B>(request: &Request<B>, protocol: Protocol, routes: &BoundedLabels) -> LabelValue {
+/// The route label, and whether the request calls a gRPC method the server does not serve (known only when the
+/// served methods were declared).
+pub(crate) fn route_of<B>(
+    request: &Request<B>,
+    protocol: Protocol,
+    routes: &BoundedLabels,
+    declared: bool,
+) -> (LabelValue, bool) {
     if protocol == Protocol::Grpc {
         let path = request.uri().path();
-        return if is_grpc_method_path(path) {
+        if declared {
+            return match routes.existing(path) {
+                Some(method) => (method.clone(), false),
+                None => (routes.other(), true),
+            };
+        }
+        let route = if is_grpc_method_path(path) {
             routes.get(path)
         } else {
             routes.other()
         };
+        return (route, false);
     }
     #[cfg(feature = "axum")]
     if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
-        return routes.get(matched.as_str());
+        return (routes.get(matched.as_str()), false);
     }
-    routes.other()
+    (routes.other(), false)
 }
 
 /// `/package.Service/Method`: two non-empty segments of identifier characters.

@@ -62,8 +62,9 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let protocol = Protocol::of_request(request.headers());
-        let route = route_of(&request, protocol, &self.layer.routes);
-        let info = RequestInfo::new(request.method().clone(), protocol, route, start);
+        let (route, unserved) = route_of(&request, protocol, &self.layer.routes, self.layer.grpc_methods_declared);
+        let mut info = RequestInfo::new(request.method().clone(), protocol, route, start);
+        info.unserved_method = unserved;
         // Started before the inner call so that a panic inside it still finishes the request.
         let (in_flight, handle) = InFlight::start(&self.layer, info, request.headers());
         request.extensions_mut().insert(handle);

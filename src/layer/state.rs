@@ -10,6 +10,8 @@ use crate::request::state::{ObserverHooks, RequestLabels, RequestState, StageDat
 /// Shared by every request of one layer.
 pub(crate) struct LayerState<O> {
     pub(crate) routes: BoundedLabels,
+    /// gRPC methods were declared: other method paths are `_OTHER`, never admitted.
+    pub(crate) grpc_methods_declared: bool,
     pub(crate) labels: Arc<RequestLabels>,
     pub(crate) observer: O,
 }

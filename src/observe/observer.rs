@@ -3,7 +3,7 @@
 use http::HeaderMap;
 
 use crate::labels::LabelValue;
-use crate::request::{ContentKind, RequestInfo, RequestSummary, StageSummary};
+use crate::request::{ContentKind, KnownLabels, RequestInfo, RequestSummary, StageSummary};
 
 /// Callbacks for the request lifecycle. Only [`on_request`](Self::on_request),
 /// [`on_stage_start`](Self::on_stage_start) and [`on_finish`](Self::on_finish) must be written; the rest do nothing
@@ -14,6 +14,9 @@ pub trait Observer: Send + Sync + 'static {
     type RequestData: Send + Sync + 'static;
     /// Per-stage state, created when a stage starts and handed back when it ends.
     type StageData: Send + 'static;
+
+    /// The layer was built; `known` holds the label values known now (to create series at zero).
+    fn on_start(&self, _known: &KnownLabels) {}
 
     /// A request arrived; runs before the inner service is called.
     fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::RequestData;
@@ -52,6 +55,11 @@ pub trait Observer: Send + Sync + 'static {
 impl<A: Observer, B: Observer> Observer for (A, B) {
     type RequestData = (A::RequestData, B::RequestData);
     type StageData = (A::StageData, B::StageData);
+
+    fn on_start(&self, known: &KnownLabels) {
+        self.0.on_start(known);
+        self.1.on_start(known);
+    }
 
     fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::RequestData {
         (self.0.on_request(info, headers), self.1.on_request(info, headers))
@@ -106,6 +114,12 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
 impl<O: Observer> Observer for Option<O> {
     type RequestData = Option<O::RequestData>;
     type StageData = Option<O::StageData>;
+
+    fn on_start(&self, known: &KnownLabels) {
+        if let Some(o) = self {
+            o.on_start(known);
+        }
+    }
 
     fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::RequestData {
         self.as_ref().map(|o| o.on_request(info, headers))

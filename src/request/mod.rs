@@ -10,6 +10,6 @@ mod vocabulary;
 
 pub use ext::InferenceRequestExt;
 pub use handle::RequestHandle;
-pub use report::{ContentKind, Reported, RequestInfo, RequestSummary, StageSummary};
+pub use report::{ContentKind, KnownLabels, Reported, RequestInfo, RequestSummary, StageSummary};
 pub use stage::{EnteredStage, Stage, StageFuture};
 pub use vocabulary::{FinishReason, TokenUsage, operation, stage_name};

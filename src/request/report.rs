@@ -21,6 +21,8 @@ pub struct RequestInfo {
     pub route: LabelValue,
     /// When the layer received the request.
     pub start: Instant,
+    /// A gRPC call to a method the server does not serve (known when the layer was told which it serves).
+    pub(crate) unserved_method: bool,
 }
 
 impl RequestInfo {
@@ -30,8 +32,22 @@ impl RequestInfo {
             protocol,
             route,
             start,
+            unserved_method: false,
         }
     }
+}
+
+/// The label values known when the layer is built: observers that export series create them now, at zero, so
+/// that a rate over the first burst of traffic counts all of it.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct KnownLabels {
+    /// Declared routes: served gRPC methods and declared HTTP route templates.
+    pub routes: Vec<LabelValue>,
+    /// The allowed models (empty when the layer admits the first models it sees).
+    pub models: Vec<LabelValue>,
+    /// The well-known operations, and the layer's default operation.
+    pub operations: Vec<LabelValue>,
 }
 
 /// What the handler reported, read when the request finishes.

@@ -167,18 +167,17 @@ impl GeneratorClient {
         }
     }
 
-    pub fn unary(
+    pub fn unary<P: Into<String>>(
         &self,
-        path: &'static str,
+        path: P,
         request: GenerateRequest,
-    ) -> impl Future<Output = Result<GenerateReply, Status>> + use<> {
+    ) -> impl Future<Output = Result<GenerateReply, Status>> + use<P> {
         let mut grpc = self.grpc.clone();
+        let path = PathAndQuery::try_from(path.into()).expect("a path");
         async move {
             grpc.ready().await.map_err(|e| Status::unknown(e.to_string()))?;
             let codec = ProstCodec::<GenerateRequest, GenerateReply>::default();
-            let reply = grpc
-                .unary(Request::new(request), PathAndQuery::from_static(path), codec)
-                .await?;
+            let reply = grpc.unary(Request::new(request), path, codec).await?;
             Ok(reply.into_inner())
         }
     }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{LabelValue, Observer, RequestInfo, RequestSummary, StageSummary};
-use crate::classify::{ErrorType, GrpcCode, Protocol};
+use super::{KnownLabels, LabelValue, Observer, RequestInfo, RequestSummary, StageSummary};
+use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
 use crate::recorder::SharedRecorder;
 use cache::HandleCache;
@@ -151,6 +151,34 @@ impl Observer for MetricsObserver {
     /// The route's in-flight gauge, incremented at the start and decremented at the finish.
     type RequestData = Gauge;
     type StageData = ();
+
+    /// Creates, at zero, the series of the label values known now: a series that appears with the first
+    /// requests starts at their count, and `rate()` / `increase()` would miss that first burst.
+    fn on_start(&self, known: &KnownLabels) {
+        let r = &self.inner.recorder;
+        let models: Vec<&str> = known.models.iter().map(LabelValue::as_str).collect();
+        for route in &known.routes {
+            r.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]).increment(0.0);
+            for model in models.iter().copied().chain([""]) {
+                for outcome in Outcome::ALL {
+                    r.counter(&c::REQUESTS_TOTAL, &[route.as_str(), model, outcome.as_str()])
+                        .increment(0);
+                }
+            }
+        }
+        for model in &models {
+            for kind in inference::TOKEN_TYPES {
+                r.counter(&c::TOKENS_TOTAL, &[model, kind]).increment(0);
+                let _ = r.histogram(&c::REQUEST_TOKENS, &[model, kind]);
+            }
+            for operation in &known.operations {
+                let op = operation.as_str();
+                let _ = r.histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &[op, model, ""]);
+                let _ = r.histogram(&c::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, &[op, model]);
+                let _ = r.histogram(&c::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, &[op, model]);
+            }
+        }
+    }
 
     fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Gauge {
         let inner = &*self.inner;

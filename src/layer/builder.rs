@@ -193,10 +193,11 @@ impl InferenceLayerBuilder {
             .map(String::as_str)
             .collect();
         let routes = BoundedLabels::with_seeds(LabelPolicy::FirstN(self.max_routes), MAX_ROUTE_BYTES, &declared);
-        let mut known = KnownLabels::default();
-        known.routes = routes.admitted();
-        known.models = labels.models.allowed();
-        known.operations = labels.operations.admitted();
+        let known = KnownLabels {
+            routes: routes.admitted(),
+            models: labels.models.allowed(),
+            operations: labels.operations.admitted(),
+        };
         observer.on_start(&known);
         Arc::new(LayerState {
             routes,

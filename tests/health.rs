@@ -466,3 +466,53 @@ async fn checks_run_in_the_background_and_no_series_exists_before_the_first_resu
     assert!(rerun, "{} runs", runs.load(Ordering::SeqCst));
     drop(health);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serving_saturation_ignores_uploads_still_arriving_from_slow_clients() {
+    use tokio::io::AsyncWriteExt;
+    let serving = InFlightCounter::serving();
+    let arrived = InFlightCounter::new();
+    let layer = inferwatch::InferenceLayer::builder().build_observer((serving.clone(), arrived.clone()));
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let waiting = release.clone();
+    let handler = move |handle: inferwatch::RequestHandle, body: String| {
+        let waiting = waiting.clone();
+        async move {
+            handle.set_model(body.trim());
+            let _permit = waiting.acquire().await;
+            "done"
+        }
+    };
+    let app = Router::new().route("/gen", axum::routing::post(handler)).layer(layer);
+    let addr = serve(app).await;
+
+    // 20 clients send their headers and one byte of a 100-byte body, then nothing.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        tcp.write_all(b"POST /gen HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nt")
+            .await
+            .expect("write");
+        slow.push(tcp);
+    }
+    // 2 whole requests whose handler is working.
+    let working: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(async move { support::send(&client(), addr, "POST", "/gen", &[], "toy").await.status }))
+        .collect();
+    assert!(
+        support::eventually(Duration::from_secs(5), || arrived.get() == 22).await,
+        "{}",
+        arrived.get()
+    );
+    assert!(
+        support::eventually(Duration::from_secs(5), || serving.get() == 2).await,
+        "{}",
+        serving.get()
+    );
+    release.add_permits(2);
+    for request in working {
+        assert_eq!(request.await.expect("join"), 200);
+    }
+    drop(slow);
+    assert!(support::eventually(Duration::from_secs(5), || serving.get() == 0 && arrived.get() == 0).await);
+}

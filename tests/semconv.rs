@@ -27,6 +27,9 @@ const OWN_METRICS: &[&str] = &[
     "inferwatch.stage.duration",
     "inferwatch.health.status",
     "inferwatch.telemetry.log_lines.dropped",
+    "inferwatch.telemetry.spans.exported",
+    "inferwatch.telemetry.spans.dropped",
+    "inferwatch.telemetry.export.errors",
 ];
 /// Metrics with no OpenTelemetry name: the Prometheus client's process metrics (recorded by `metrics-process`
 /// under the names every Prometheus dashboard knows) and inferwatch's own, under `inferwatch_`.

@@ -15,7 +15,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use inferwatch::{FinishReason, RequestHandle, Stage, operation, stage_name};
 use serde_json::{Value, json};
 
-use crate::fault;
+use crate::fault::{self, Fault};
 use crate::openai::{self, ChatRequest, CompletionRequest, Kind};
 use crate::toy::{self, MODELS};
 
@@ -34,8 +34,8 @@ struct Job {
     include_usage: bool,
 }
 
-fn fault_requested(headers: &HeaderMap) -> bool {
-    fault::is_server_error(headers.get(fault::HEADER).map(|v| v.as_bytes()))
+fn fault_requested(headers: &HeaderMap) -> Option<Fault> {
+    fault::requested(headers.get(fault::HEADER).map(|v| v.as_bytes()))
 }
 
 pub async fn completions(
@@ -107,15 +107,19 @@ pub async fn chat_completions(
     run(&state, handle, job, fault_requested(&headers)).await
 }
 
-async fn run(state: &AppState, handle: RequestHandle, job: Job, fault: bool) -> Response {
+async fn run(state: &AppState, handle: RequestHandle, job: Job, fault: Option<Fault>) -> Response {
     if !MODELS.contains(&job.model.as_str()) {
         return openai::not_found(&job.model);
     }
     handle.set_model(&job.model);
-    if fault {
-        tracing::error!("injected fault: failing the request");
-        let message = "injected fault (x-inferwatch-fault: server-error)";
-        return openai::error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None, message);
+    match fault {
+        Some(Fault::ServerError) => {
+            tracing::error!("injected fault: failing the request");
+            let message = "injected fault (x-inferwatch-fault: server-error)";
+            return openai::error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None, message);
+        }
+        Some(Fault::Panic) => panic!("injected fault (x-inferwatch-fault: panic)"),
+        None => {}
     }
     handle.set_stream(job.stream);
     handle.record_prompt(&job.prompt);
@@ -220,4 +224,14 @@ pub async fn models() -> Json<Value> {
 /// Unknown paths: an OpenAI-style 404 rather than an empty body.
 pub async fn fallback() -> Response {
     openai::error(StatusCode::NOT_FOUND, "invalid_request_error", None, "Unknown endpoint")
+}
+
+/// A known path with the wrong method: an OpenAI-style 405 rather than axum's empty one.
+pub async fn method_not_allowed() -> Response {
+    openai::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        None,
+        "Method not allowed for this endpoint",
+    )
 }

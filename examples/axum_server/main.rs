@@ -20,6 +20,8 @@
 mod fault;
 mod handlers;
 mod openai;
+#[path = "../shared/serve.rs"]
+mod serve;
 mod toy;
 
 use std::net::SocketAddr;
@@ -29,7 +31,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use clap::Parser;
 use inferwatch::InferenceLayer;
 use inferwatch::health::{Health, Observation, checks};
@@ -38,6 +39,7 @@ use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::sampler::Sampler;
 use inferwatch::telemetry::TelemetryBuilder;
 use tower::ServiceBuilder;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use handlers::AppState;
 use toy::MODELS;
@@ -63,20 +65,34 @@ struct Args {
     /// Seconds to keep serving after SIGTERM / Ctrl-C while `/readyz` answers 503, so load balancers drain.
     #[arg(long, default_value_t = 0.0)]
     drain_s: f64,
+    /// Seconds open connections get to finish after the drain; then they are closed and telemetry is flushed.
+    #[arg(long, default_value_t = 10.0)]
+    shutdown_timeout_s: f64,
+    /// Seconds a client may take to send its request body (slower ones get a 400).
+    #[arg(long, default_value_t = 30.0)]
+    body_timeout_s: f64,
 }
+
+/// The routes, named once for the router and for the layer (which creates their series before any traffic).
+const COMPLETIONS: &str = "/v1/completions";
+const CHAT_COMPLETIONS: &str = "/v1/chat/completions";
+const MODELS_ROUTE: &str = "/v1/models";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    // The recorder first: telemetry counts what it loses (log lines, spans) into it.
+    let exporter = PrometheusBuilder::new().install()?;
     // JSON logs on stdout; spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
     let _telemetry = TelemetryBuilder::new().service_name("inferwatch-axum-example").init()?;
-    let exporter = PrometheusBuilder::new().install()?;
     let state = Arc::new(AppState {
         token_delay: Duration::from_millis(args.token_delay_ms),
     });
-    let in_flight = InFlightCounter::new();
+    // Saturation counts requests being served, not uploads still arriving from slow clients.
+    let in_flight = InFlightCounter::serving();
     let layer = InferenceLayer::builder()
         .allowed_models(MODELS.iter().copied())
+        .http_routes([COMPLETIONS, CHAT_COMPLETIONS, MODELS_ROUTE])
         .build_with(in_flight.clone());
     // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
     let sampling = Sampler::builder()
@@ -99,11 +115,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .build();
     let app = Router::new()
-        .route("/v1/completions", post(handlers::completions))
-        .route("/v1/chat/completions", post(handlers::chat_completions))
-        .route("/v1/models", get(handlers::models))
+        .route(COMPLETIONS, post(handlers::completions))
+        .route(CHAT_COMPLETIONS, post(handlers::chat_completions))
+        .route(MODELS_ROUTE, get(handlers::models))
         .fallback(handlers::fallback)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(args.max_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs_f64(
+            args.body_timeout_s,
+        )))
         .with_state(state)
         .layer(ServiceBuilder::new().layer(sampling).layer(layer))
         // Merged after the layer: scrapes and probes are not inference traffic.
@@ -111,20 +131,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(health.router());
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "inferwatch example listening");
-    // Token-sized writes must leave at once: with Nagle's algorithm each would wait for the client's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let drain = Duration::from_secs_f64(args.drain_s);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Readiness fails at once; in-flight and new requests are still served while balancers notice.
-            health.mark_not_ready();
-            tracing::info!(drain_s = drain.as_secs_f64(), "shutting down: marked not ready");
-            tokio::time::sleep(drain).await;
-        })
-        .await?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Readiness fails at once; in-flight and new requests are still served while balancers notice.
+        health.mark_not_ready();
+        tracing::info!(drain_s = drain.as_secs_f64(), "shutting down: marked not ready");
+        tokio::time::sleep(drain).await;
+    };
+    serve::serve(
+        listener,
+        app,
+        shutdown,
+        Duration::from_secs_f64(args.shutdown_timeout_s),
+    )
+    .await?;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -45,15 +45,25 @@ struct Args {
     /// Delay before each generated token, in milliseconds.
     #[arg(long, default_value_t = 10)]
     token_delay_ms: u64,
+    /// Seconds to keep serving after SIGTERM / Ctrl-C while readiness answers NOT_SERVING, so balancers drain.
+    #[arg(long, default_value_t = 0.0)]
+    drain_s: f64,
+    /// Seconds open calls get to finish after the drain; then they are cut and telemetry is flushed.
+    #[arg(long, default_value_t = 10.0)]
+    shutdown_timeout_s: f64,
+    /// Seconds a call may run before it fails with `CANCELLED` (a unary call's request included).
+    #[arg(long, default_value_t = 600.0)]
+    request_timeout_s: f64,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    // The recorder first: telemetry counts what it loses (log lines, spans) into it.
+    let exporter = PrometheusBuilder::new().install()?;
     let _telemetry = TelemetryBuilder::new()
         .service_name("inferwatch-tonic-example")
         .init()?;
-    let exporter = PrometheusBuilder::new().install()?;
     let models = args.model.clone();
     let health = Health::builder()
         .check("model:loaded", move || {
@@ -102,16 +112,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     tracing::info!(addr = %args.addr, models = ?args.model, "KServe v2 gRPC server listening");
     let drain = health.clone();
-    tonic::transport::Server::builder()
+    let (drain_for, shutdown_timeout) = (
+        Duration::from_secs_f64(args.drain_s),
+        Duration::from_secs_f64(args.shutdown_timeout_s),
+    );
+    let drained = std::sync::Arc::new(tokio::sync::Notify::new());
+    let draining = drained.clone();
+    let serving = tonic::transport::Server::builder()
+        .timeout(Duration::from_secs_f64(args.request_timeout_s))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .layer(layer)
         .add_service(health.grpc_service([SERVICE]))
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(server)
         .serve_with_shutdown(args.addr, async move {
-            let _ = tokio::signal::ctrl_c().await;
+            shutdown_signal().await;
             drain.mark_not_ready();
-        })
-        .await?;
+            tracing::info!(drain_s = drain_for.as_secs_f64(), "shutting down: marked not ready");
+            tokio::time::sleep(drain_for).await;
+            draining.notify_one();
+        });
+    // A call that never ends (a client that stops sending mid-stream) must not keep the process from flushing its
+    // telemetry and exiting.
+    tokio::select! {
+        served = serving => served?,
+        _ = async {
+            drained.notified().await;
+            tokio::time::sleep(shutdown_timeout).await;
+        } => tracing::warn!(timeout_s = shutdown_timeout.as_secs_f64(), "shutdown: calls still open after the timeout are cut"),
+    }
+    tracing::info!("stopped");
     Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        #[cfg(unix)]
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }

@@ -15,13 +15,13 @@ use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 use crate::bytes_tensor::{decode_first_bytes, encode_bytes};
-use crate::fault;
+use crate::fault::{self, Fault};
 use crate::messages::*;
 
 pub const SERVICE: &str = "inference.GRPCInferenceService";
 
-fn fault_requested(metadata: &tonic::metadata::MetadataMap) -> bool {
-    fault::is_server_error(metadata.get(fault::HEADER).map(|v| v.as_bytes()))
+fn fault_requested(metadata: &tonic::metadata::MetadataMap) -> Option<Fault> {
+    fault::requested(metadata.get(fault::HEADER).map(|v| v.as_bytes()))
 }
 
 fn injected_fault() -> Status {
@@ -168,8 +168,10 @@ impl InferenceServer {
             let fault = fault_requested(request.metadata());
             let request = request.into_inner();
             let (_, words, finish) = self.prepare(&handle, &request)?;
-            if fault {
-                return Err(injected_fault());
+            match fault {
+                Some(Fault::ServerError) => return Err(injected_fault()),
+                Some(Fault::Panic) => panic!("injected fault (x-inferwatch-fault: panic)"),
+                None => {}
             }
             let (delay, count, tokens) = (self.token_delay, words.len(), handle.clone());
             let generation = async move {
@@ -210,7 +212,10 @@ impl InferenceServer {
                     Box::pin(futures_util::stream::once(async move { Ok(error) }))
                 }
                 // An error item ends the whole call with that status, as a crashed backend would.
-                Ok(_) if fault => Box::pin(futures_util::stream::once(async { Err(injected_fault()) })),
+                Ok(_) if fault == Some(Fault::ServerError) => {
+                    Box::pin(futures_util::stream::once(async { Err(injected_fault()) }))
+                }
+                Ok(_) if fault == Some(Fault::Panic) => panic!("injected fault (x-inferwatch-fault: panic)"),
                 Ok((request, (ask, words, finish))) => {
                     let count = words.len();
                     let chunks: Vec<String> = if ask.stream { words } else { vec![words.concat()] };

@@ -40,3 +40,5 @@ pub const FIELD: &str = "field";
 pub const MOUNTPOINT: &str = "mountpoint";
 /// A registered health check, `component:measurement`.
 pub const CHECK: &str = "check";
+/// Why telemetry was lost: `queue_full` or `export_failed`.
+pub const REASON: &str = "reason";

@@ -207,6 +207,39 @@ pub const TELEMETRY_LOG_LINES_DROPPED: MetricDef = MetricDef {
     description: "Log lines dropped because the log writer's queue was full (telemetry::init writes logs off the request's thread, lossy under pressure).",
 };
 
+/// Spans the OTLP exporter sent.
+pub const TELEMETRY_SPANS_EXPORTED: MetricDef = MetricDef {
+    name: "inferwatch_telemetry_spans_exported_total",
+    otel_name: Some("inferwatch.telemetry.spans.exported"),
+    kind: MetricKind::Counter,
+    unit: "{span}",
+    labels: &[],
+    buckets: &[],
+    description: "Spans the OTLP exporter sent to the collector.",
+};
+
+/// Spans lost before they reached the collector.
+pub const TELEMETRY_SPANS_DROPPED: MetricDef = MetricDef {
+    name: "inferwatch_telemetry_spans_dropped_total",
+    otel_name: Some("inferwatch.telemetry.spans.dropped"),
+    kind: MetricKind::Counter,
+    unit: "{span}",
+    labels: &[label::REASON],
+    buckets: &[],
+    description: "Sampled spans lost before the collector: queue_full (the export queue was full) or export_failed (their batch failed).",
+};
+
+/// Exports that failed.
+pub const TELEMETRY_EXPORT_ERRORS: MetricDef = MetricDef {
+    name: "inferwatch_telemetry_export_errors_total",
+    otel_name: Some("inferwatch.telemetry.export.errors"),
+    kind: MetricKind::Counter,
+    unit: "{export}",
+    labels: &[],
+    buckets: &[],
+    description: "OTLP span exports that failed (collector down, unreachable, refusing, timing out).",
+};
+
 /// Every metric of the contract, in documentation order.
 pub const ALL: &[MetricDef] = &[
     REQUESTS_TOTAL,
@@ -222,6 +255,9 @@ pub const ALL: &[MetricDef] = &[
     BUILD_INFO,
     HEALTH_STATUS,
     TELEMETRY_LOG_LINES_DROPPED,
+    TELEMETRY_SPANS_EXPORTED,
+    TELEMETRY_SPANS_DROPPED,
+    TELEMETRY_EXPORT_ERRORS,
     HW_GPU_UTILIZATION,
     HW_GPU_MEMORY_USAGE,
     HW_GPU_MEMORY_LIMIT,

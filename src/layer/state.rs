@@ -32,6 +32,10 @@ impl<O: Observer> Hooks<O> {
 }
 
 impl<O: Observer> ObserverHooks for Hooks<O> {
+    fn serving(&self) {
+        self.observer().on_serving(&self.data);
+    }
+
     fn stage_start(&self, _info: &RequestInfo, name: &LabelValue) -> StageData {
         Box::new(self.observer().on_stage_start(&self.data, name))
     }

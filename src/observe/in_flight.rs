@@ -1,7 +1,7 @@
 //! [`InFlightCounter`]: requests in flight, counted in process, for a saturation check.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use http::HeaderMap;
 
@@ -23,12 +23,23 @@ use super::{LabelValue, Observer, RequestInfo, RequestSummary};
 #[derive(Clone, Debug, Default)]
 pub struct InFlightCounter {
     count: Arc<AtomicUsize>,
+    serving_only: bool,
 }
 
 impl InFlightCounter {
-    /// A counter at zero.
+    /// Counts every request from its arrival to its end.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Counts requests from when their handler starts serving them (names the model or starts a stage) to their
+    /// end: the work the server is doing, not uploads still arriving from slow clients. What a saturation check
+    /// should read.
+    pub fn serving() -> Self {
+        Self {
+            count: Arc::default(),
+            serving_only: true,
+        }
     }
 
     /// Requests in flight now.
@@ -37,18 +48,40 @@ impl InFlightCounter {
     }
 }
 
+/// A request not counted (yet), counted, or finished (a handle used after the end must not count it again).
+const WAITING: u8 = 0;
+const COUNTED: u8 = 1;
+const FINISHED: u8 = 2;
+
 impl Observer for InFlightCounter {
-    type RequestData = ();
+    /// `WAITING`, `COUNTED` or `FINISHED`.
+    type RequestData = AtomicU8;
     type StageData = ();
 
-    fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {
+    fn on_request(&self, _: &RequestInfo, _: &HeaderMap) -> AtomicU8 {
+        if self.serving_only {
+            return AtomicU8::new(WAITING);
+        }
         self.count.fetch_add(1, Ordering::Relaxed);
+        AtomicU8::new(COUNTED)
     }
 
-    fn on_stage_start(&self, _: &(), _: &LabelValue) {}
+    fn on_serving(&self, state: &AtomicU8) {
+        if self.serving_only
+            && state
+                .compare_exchange(WAITING, COUNTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn on_stage_start(&self, _: &AtomicU8, _: &LabelValue) {}
 
     // The lifecycle calls this exactly once per request, whichever way it ends.
-    fn on_finish(&self, _: &(), _: &RequestSummary<'_>) {
-        self.count.fetch_sub(1, Ordering::Relaxed);
+    fn on_finish(&self, state: &AtomicU8, _: &RequestSummary<'_>) {
+        if state.swap(FINISHED, Ordering::AcqRel) == COUNTED {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }

@@ -28,6 +28,11 @@ pub trait Observer: Send + Sync + 'static {
     /// The poll that [`enter`](Self::enter) announced is over.
     fn exit(&self, _request: &Self::RequestData) {}
 
+    /// The handler started serving the request: it named the model or started a stage, whichever came first
+    /// (before that it may still be reading a request body from a slow client). At most once per request; never
+    /// for requests whose handler does neither.
+    fn on_serving(&self, _request: &Self::RequestData) {}
+
     /// The inner service produced a response; `headers` are about to be sent. Observers must leave them alone
     /// unless the user asked for a change (e.g. `traceparent` in responses).
     fn on_response_headers(&self, _request: &Self::RequestData, _headers: &mut HeaderMap) {}
@@ -73,6 +78,11 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn exit(&self, (a, b): &Self::RequestData) {
         self.1.exit(b);
         self.0.exit(a);
+    }
+
+    fn on_serving(&self, (a, b): &Self::RequestData) {
+        self.0.on_serving(a);
+        self.1.on_serving(b);
     }
 
     fn on_response_headers(&self, (a, b): &Self::RequestData, headers: &mut HeaderMap) {
@@ -134,6 +144,12 @@ impl<O: Observer> Observer for Option<O> {
     fn exit(&self, request: &Self::RequestData) {
         if let (Some(o), Some(r)) = (self, request) {
             o.exit(r);
+        }
+    }
+
+    fn on_serving(&self, request: &Self::RequestData) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.on_serving(r);
         }
     }
 

@@ -63,14 +63,17 @@ impl RequestHandle {
     }
 
     /// Names the model (`gen_ai.request.model`). Names beyond the layer's cap or allow-list, empty names, names
-    /// with control characters and names over 128 bytes become `_OTHER`.
+    /// with control characters and names over 128 bytes become `_OTHER`. Naming the model (or starting a stage)
+    /// tells the observers the handler is serving the request, as opposed to still reading it.
     pub fn set_model(&self, model: &str) {
         self.state.set_model(self.state.labels().models.get_ref(model));
+        self.state.serving();
     }
 
     /// Like [`set_model`](Self::set_model) for raw bytes (a header, gRPC metadata); invalid UTF-8 is `_OTHER`.
     pub fn set_model_bytes(&self, model: &[u8]) {
         self.state.set_model(self.state.labels().models.get_bytes(model));
+        self.state.serving();
     }
 
     /// Names the operation (`gen_ai.operation.name`); see [`operation`](crate::operation) for well-known values.
@@ -125,6 +128,7 @@ impl RequestHandle {
     /// layer's observers see it start and end: with the defaults, a child span of the request span and an
     /// `inferwatch_stage_duration_seconds` observation.
     pub fn stage(&self, name: &str) -> Stage {
+        self.state.serving();
         let name = self.state.labels().stages.get(name);
         let data = self.state.hooks.stage_start(&self.state.info, &name);
         Stage::new(self.state.clone(), name, data)

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::report::{ContentKind, Reported, RequestInfo, StageSummary};
@@ -59,6 +59,7 @@ pub(crate) type StageData = Box<dyn Any + Send>;
 /// The layer's observers as the handle reaches them. The layer implements it over its observer and the request's
 /// observer state; a detached handle has [`NoHooks`].
 pub(crate) trait ObserverHooks: Send + Sync + 'static {
+    fn serving(&self);
     fn stage_start(&self, info: &RequestInfo, name: &LabelValue) -> StageData;
     fn stage_enter(&self, stage: &StageData);
     fn stage_exit(&self, stage: &StageData);
@@ -70,6 +71,7 @@ pub(crate) trait ObserverHooks: Send + Sync + 'static {
 pub(crate) struct NoHooks;
 
 impl ObserverHooks for NoHooks {
+    fn serving(&self) {}
     fn stage_start(&self, _: &RequestInfo, _: &LabelValue) -> StageData {
         Box::new(())
     }
@@ -98,6 +100,8 @@ pub(crate) struct RequestState<H: ?Sized = dyn ObserverHooks> {
     finish_reason: AtomicU8,
     /// 0 undeclared, 1 not streamed, 2 streamed.
     stream: AtomicU8,
+    /// The handler started serving (named the model or started a stage).
+    serving: AtomicBool,
     pub(crate) hooks: H,
 }
 
@@ -113,7 +117,17 @@ impl<H> RequestState<H> {
             first_token: AtomicU64::new(0),
             finish_reason: AtomicU8::new(0),
             stream: AtomicU8::new(0),
+            serving: AtomicBool::new(false),
             hooks,
+        }
+    }
+}
+
+impl<H: ObserverHooks + ?Sized> RequestState<H> {
+    /// The first sign that the handler is serving the request, told to the observers once.
+    pub(crate) fn serving(&self) {
+        if !self.serving.load(Ordering::Relaxed) && !self.serving.swap(true, Ordering::AcqRel) {
+            self.hooks.serving();
         }
     }
 }

@@ -387,6 +387,42 @@ impl SloRules {
              out of load balancing.",
         );
         add(
+            "InferwatchSpanExportFailing",
+            format!(
+                "sum by (job, instance) (rate({}[5m])) > 0",
+                with(&c::TELEMETRY_EXPORT_ERRORS, &sel)
+            ),
+            "10m",
+            "ticket",
+            "{{ $labels.instance }}: span export failing",
+            "Exports to the OpenTelemetry collector have failed for 10 minutes: the spans of this instance are lost \
+             (requests are not affected).",
+        );
+        add(
+            "InferwatchSpansDropped",
+            format!(
+                "sum by (job, instance) (rate({}[10m])) > 0",
+                with(&c::TELEMETRY_SPANS_DROPPED, &self.matchers(r#"reason="queue_full""#))
+            ),
+            "10m",
+            "ticket",
+            "{{ $labels.instance }}: spans dropped on a full export queue",
+            "The span export queue has been full for 10 minutes: spans are produced faster than the collector takes \
+             them, and the excess is dropped (requests are not affected).",
+        );
+        add(
+            "InferwatchLogLinesDropped",
+            format!(
+                "sum by (job, instance) (rate({}[10m])) > 0",
+                with(&c::TELEMETRY_LOG_LINES_DROPPED, &sel)
+            ),
+            "10m",
+            "ticket",
+            "{{ $labels.instance }}: log lines dropped",
+            "The log writer has not kept up for 10 minutes: lines beyond its queue are dropped (requests are not \
+             affected).",
+        );
+        add(
             "InferwatchNoTraffic",
             format!("sum by (job) (rate({}[15m])) == 0", with(&c::REQUESTS_TOTAL, &sel)),
             "15m",

@@ -19,6 +19,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "otlp")]
+mod export;
 mod filter;
 mod json;
 mod logs;
@@ -250,7 +252,8 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Where inferwatch's own telemetry metrics (dropped log lines) are recorded (default: the global recorder).
+    /// Where inferwatch's own telemetry metrics (log lines and spans lost, failed exports) are recorded (default:
+    /// the global recorder, which must then be installed before `init`, as the series are created there).
     pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
         self.recorder = recorder;
         self

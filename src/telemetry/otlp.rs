@@ -3,18 +3,26 @@
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, TracerProviderBuilder};
 
+use super::export::{BoundedProcessor, CountingExporter, ExportStats};
 use super::{OtlpProtocol, TelemetryBuilder, TelemetryError};
 
-/// `provider` with a batch processor exporting to the configured endpoint.
+/// `provider` with a batch processor exporting to the configured endpoint, counting what it loses.
 pub(super) fn with_exporter(
     provider: TracerProviderBuilder,
     config: &TelemetryBuilder,
 ) -> Result<SdkTracerProvider, TelemetryError> {
-    let exporter = exporter(config)?;
+    let stats = ExportStats::new(config.max_queue_size, &config.recorder);
+    let exporter = CountingExporter {
+        inner: exporter(config)?,
+        stats: stats.clone(),
+    };
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(config.max_queue_size)
         .build();
-    let processor = BatchSpanProcessor::builder(exporter).with_batch_config(batch).build();
+    let processor = BoundedProcessor {
+        inner: BatchSpanProcessor::builder(exporter).with_batch_config(batch).build(),
+        stats,
+    };
     Ok(provider.with_span_processor(processor).build())
 }
 

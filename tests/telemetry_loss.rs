@@ -1,5 +1,5 @@
-//! Log lines leave the request's thread through a bounded queue: a writer that cannot keep up loses lines, never
-//! holds a request; the loss is counted in a metric and said once in the log.
+//! Telemetry that cannot keep up loses data, never holds a request, and says so: log lines through a bounded queue
+//! to a stuck writer, spans to a collector that never answers; both counted in metrics and said once in the log.
 
 mod support;
 
@@ -77,7 +77,9 @@ fn a_stuck_writer_costs_lines_not_time_and_the_loss_is_counted_and_said_once() {
     let dropped = SENT - written;
     // A queue of 16 lines, and what the writer thread took before it blocked: most lines are lost.
     assert!(dropped > SENT / 2, "{dropped}");
-    assert_eq!(warnings[0]["fields"]["dropped_lines"], dropped as u64);
+    // The warning gives the count when it was written; the metric, every line lost.
+    let told = warnings[0]["fields"]["dropped_lines"].as_u64().expect("count");
+    assert!(told >= 1 && told <= dropped as u64, "{told} of {dropped}");
     assert_eq!(warnings[0]["target"], "inferwatch");
     let scrape = Scrape::parse(&exporter.render());
     assert_eq!(
@@ -87,4 +89,60 @@ fn a_stuck_writer_costs_lines_not_time_and_the_loss_is_counted_and_said_once() {
     // What got through is in order.
     let kept: Vec<u64> = lines.iter().filter_map(|l| l["fields"]["i"].as_u64()).collect();
     assert!(kept.windows(2).all(|w| w[0] < w[1]), "{kept:?}");
+}
+
+#[test]
+fn a_collector_that_never_answers_drops_spans_on_a_full_queue_and_counts_them() {
+    // Accepts connections and never answers: every export waits for its timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = silent.local_addr().expect("addr");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
+    let logs = Gated::default();
+    logs.open();
+    let (dispatch, guard) = {
+        let _runtime = runtime.enter();
+        TelemetryBuilder::new()
+            .otlp_endpoint(format!("http://{address}"))
+            .otlp_protocol(inferwatch::telemetry::OtlpProtocol::Grpc)
+            .export_timeout(Duration::from_secs(2))
+            .max_queue_size(8)
+            .writer(logs.clone())
+            .log_queue(0)
+            .recorder(recorder)
+            .dispatch()
+            .expect("telemetry")
+    };
+    const SPANS: usize = 300;
+    let started = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..SPANS {
+            let _span = tracing::info_span!("work", i).entered();
+        }
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "ending spans never waits for the collector"
+    );
+    let scrape = Scrape::parse(&exporter.render());
+    let dropped = scrape.get("inferwatch_telemetry_spans_dropped_total", &[("reason", "queue_full")]);
+    // A queue of 8, and a batch taken by the stuck exporter: nearly everything is dropped, and counted.
+    assert!(dropped >= (SPANS / 2) as f64 && dropped <= SPANS as f64, "{dropped}");
+    let warnings = logs
+        .lines()
+        .into_iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("span export queue full"))
+        })
+        .count();
+    assert_eq!(warnings, 1, "said once");
+    drop(silent);
+    drop(guard);
+    drop(runtime);
 }

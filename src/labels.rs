@@ -301,4 +301,28 @@ mod tests {
         assert_eq!(labels.get("rerank").as_str(), "rerank");
         assert!(labels.get("other").is_other());
     }
+
+    proptest::proptest! {
+        /// Whatever names clients send: a label is the name itself (valid, among the first `cap` distinct valid
+        /// ones) or `_OTHER`, and the set never grows past its cap.
+        #[test]
+        fn any_names_stay_bounded(names in proptest::collection::vec("\\PC{0,140}|[a-z]{1,3}", 0..200), cap in 0usize..20) {
+            let labels = BoundedLabels::new(LabelPolicy::FirstN(cap), MAX_NAME_BYTES);
+            let mut admitted: Vec<String> = Vec::new();
+            for name in &names {
+                let value = labels.get(name);
+                let valid = !name.is_empty() && name.len() <= MAX_NAME_BYTES && name != OTHER && !name.chars().any(char::is_control);
+                if valid && !admitted.contains(name) && admitted.len() < cap {
+                    admitted.push(name.clone());
+                }
+                if admitted.contains(name) {
+                    proptest::prop_assert_eq!(value.as_str(), name.as_str());
+                } else {
+                    proptest::prop_assert!(value.is_other(), "{name:?} became {value:?}");
+                }
+                proptest::prop_assert!(labels.len() <= cap);
+            }
+            proptest::prop_assert!(labels.get_bytes(&[0xc3, 0x28]).is_other());
+        }
+    }
 }

@@ -199,7 +199,8 @@ async fn junk_methods_cannot_take_over_the_labels_of_served_ones() {
     let mut stream = client.stream(req("toy", 2, Code::Ok)).await.expect("stream");
     while stream.next().await.is_some() {}
     let settled = eventually(Duration::from_secs(5), || {
-        scrape(&exporter).try_get(REQUESTS, &[("route", STREAM), ("outcome", "ok")]) == Some(1.0)
+        let labels = [("route", STREAM), ("gen_ai_request_model", "toy"), ("outcome", "ok")];
+        scrape(&exporter).try_get(REQUESTS, &labels) == Some(1.0)
     })
     .await;
     assert!(settled);
@@ -216,4 +217,65 @@ async fn junk_methods_cannot_take_over_the_labels_of_served_ones() {
     assert_eq!(s.sum(REQUESTS, &[("outcome", "server_error")]), 0.0);
     assert!(!text.contains("/a.B/"), "no junk method became a label");
     assert!(text.len() < 64 * 1024, "{} bytes", text.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_from_descriptors_get_series_at_zero_per_model_only_when_they_name_one() {
+    use prost::Message;
+    use prost_types::{
+        DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet, MethodDescriptorProto,
+        ServiceDescriptorProto,
+    };
+    let method = |name: &str| MethodDescriptorProto {
+        name: Some(name.into()),
+        input_type: Some(".test.v1.GenerateRequest".into()),
+        ..Default::default()
+    };
+    let generator = FileDescriptorSet {
+        file: vec![FileDescriptorProto {
+            package: Some("test.v1".into()),
+            message_type: vec![DescriptorProto {
+                name: Some("GenerateRequest".into()),
+                field: ["prompt", "model"]
+                    .map(|f| FieldDescriptorProto {
+                        name: Some(f.into()),
+                        ..Default::default()
+                    })
+                    .into(),
+                ..Default::default()
+            }],
+            service: vec![ServiceDescriptorProto {
+                name: Some("Generator".into()),
+                method: vec![method("Generate"), method("GenerateStream")],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    let (addr, exporter) = start_with(|b| {
+        b.allowed_models(["toy"])
+            .operations([inferwatch::operation::TEXT_COMPLETION])
+            .grpc_descriptors([generator.as_slice(), tonic_health::pb::FILE_DESCRIPTOR_SET])
+            .expect("descriptor sets")
+    })
+    .await;
+    let requests = |route, model| [("route", route), ("gen_ai_request_model", model), ("outcome", "ok")];
+    let check = "/grpc.health.v1.Health/Check";
+    let s = scrape(&exporter);
+    assert_eq!(s.try_get(REQUESTS, &requests(UNARY, "toy")), Some(0.0));
+    assert_eq!(s.try_get(REQUESTS, &requests(STREAM, "toy")), Some(0.0));
+    assert_eq!(s.try_get(REQUESTS, &requests(check, "")), Some(0.0));
+    // Health checks name no model: no per-model series for them.
+    assert_eq!(s.try_get(REQUESTS, &requests(check, "toy")), None);
+    // Only the declared operation is created ahead of traffic.
+    let ttft = "gen_ai_server_time_to_first_token_seconds_count";
+    let op = |name| [("gen_ai_operation_name", name), ("gen_ai_request_model", "toy")];
+    assert_eq!(s.try_get(ttft, &op("text_completion")), Some(0.0));
+    assert_eq!(s.try_get(ttft, &op("chat")), None);
+
+    let client = GeneratorClient::connect(addr).await;
+    client.unary(UNARY, req("toy", 0, Code::Ok)).await.expect("ok");
+    let s = scrape(&exporter);
+    assert_eq!(s.get(REQUESTS, &requests(UNARY, "toy")), 1.0);
 }

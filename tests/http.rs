@@ -359,6 +359,16 @@ async fn series_of_known_labels_exist_at_zero_before_the_first_request() {
         s.try_get("gen_ai_server_time_to_first_token_seconds_count", &op_model),
         Some(0.0)
     );
+    // Without declared operations, every well-known one; embeddings have no tokens to time.
+    let embeddings = [("gen_ai_operation_name", "embeddings"), ("gen_ai_request_model", "toy")];
+    assert_eq!(
+        s.try_get("gen_ai_server_request_duration_seconds_count", &embeddings),
+        Some(0.0)
+    );
+    assert_eq!(
+        s.try_get("gen_ai_server_time_to_first_token_seconds_count", &embeddings),
+        None
+    );
     let tokens = [("gen_ai_request_model", "other"), ("gen_ai_token_type", "output")];
     assert_eq!(s.try_get("inferwatch_tokens_total", &tokens), Some(0.0));
     assert_eq!(

@@ -32,12 +32,12 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use clap::Parser;
-use inferwatch::InferenceLayer;
 use inferwatch::health::{Health, Observation, checks};
 use inferwatch::observe::InFlightCounter;
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::sampler::Sampler;
 use inferwatch::telemetry::TelemetryBuilder;
+use inferwatch::{InferenceLayer, operation};
 use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
@@ -93,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let layer = InferenceLayer::builder()
         .allowed_models(MODELS.iter().copied())
         .http_routes([COMPLETIONS, CHAT_COMPLETIONS, MODELS_ROUTE])
+        .operations([operation::TEXT_COMPLETION, operation::CHAT])
         .build_with(in_flight.clone());
     // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
     let sampling = Sampler::builder()

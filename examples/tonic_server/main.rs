@@ -21,10 +21,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use inferwatch::InferenceLayer;
 use inferwatch::health::{Health, Observation};
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::telemetry::TelemetryBuilder;
+use inferwatch::{InferenceLayer, operation};
 use prost::Message;
 use service::{InferenceServer, SERVICE};
 
@@ -93,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // and calls to any other method are one `_OTHER` label and client errors.
     let layer = InferenceLayer::builder()
         .allowed_models(args.model.clone())
+        .operations([operation::TEXT_COMPLETION])
         .grpc_descriptors([
             descriptors.as_slice(),
             tonic_health::pb::FILE_DESCRIPTOR_SET,

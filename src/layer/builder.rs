@@ -42,7 +42,10 @@ pub struct InferenceLayerBuilder {
     max_operations: usize,
     max_routes: usize,
     default_operation: Option<String>,
+    operations: Vec<String>,
     grpc_methods: Vec<String>,
+    /// Served gRPC methods whose request message names no model (from their descriptors).
+    model_free_routes: Vec<String>,
     http_routes: Vec<String>,
     recorder: SharedRecorder,
     #[cfg(feature = "tracing")]
@@ -67,7 +70,9 @@ impl Default for InferenceLayerBuilder {
             max_operations: DEFAULT_MAX_OPERATIONS,
             max_routes: DEFAULT_MAX_ROUTES,
             default_operation: None,
+            operations: Vec::new(),
             grpc_methods: Vec::new(),
+            model_free_routes: Vec::new(),
             http_routes: Vec::new(),
             recorder: SharedRecorder::global(),
             #[cfg(feature = "tracing")]
@@ -114,6 +119,20 @@ impl InferenceLayerBuilder {
         self
     }
 
+    /// The operations the server performs (`gen_ai.operation.name`, e.g. [`operation::CHAT`]): always labels,
+    /// and their series for each allowed model exist at zero from the start. Without a declaration those series
+    /// are created for the default operation if one is set, otherwise for every well-known operation.
+    ///
+    /// [`operation::CHAT`]: crate::operation::CHAT
+    pub fn operations<I, S>(mut self, operations: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.operations = operations.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The gRPC methods the server serves (`/package.Service/Method`). Once any is declared, only these become
     /// `rpc_method` labels, and a call to any other method is `_OTHER` and a client error (as an HTTP 404 is),
     /// however many different ones clients invent. Without a declaration the first 256 method paths become labels.
@@ -137,9 +156,10 @@ impl InferenceLayerBuilder {
     /// Declares every method of the services in these encoded `FileDescriptorSet`s, as
     /// [`grpc_methods`](Self::grpc_methods) does: the sets a server registers for reflection
     /// (`tonic_health::pb::FILE_DESCRIPTOR_SET`, tonic-build's or protox's output), so that no method is listed
-    /// by hand.
+    /// by hand. Methods whose request message has no field naming a model (`model`, `model_name`, `model_id`,
+    /// `model_spec`), such as health checks and reflection, get no per-model series at start-up.
     #[cfg(feature = "tonic")]
-    pub fn grpc_descriptors<'a, I>(self, sets: I) -> Result<Self, GrpcDescriptorError>
+    pub fn grpc_descriptors<'a, I>(mut self, sets: I) -> Result<Self, GrpcDescriptorError>
     where
         I: IntoIterator<Item = &'a [u8]>,
     {
@@ -147,7 +167,9 @@ impl InferenceLayerBuilder {
         for set in sets {
             methods.extend(super::descriptors::methods(set)?);
         }
-        Ok(self.grpc_methods(methods))
+        let (naming, not_naming): (Vec<_>, Vec<_>) = methods.into_iter().partition(|m| m.names_model);
+        self.model_free_routes.extend(not_naming.iter().map(|m| m.path.clone()));
+        Ok(self.grpc_methods(naming.into_iter().chain(not_naming).map(|m| m.path)))
     }
 
     /// HTTP route templates the application serves (as given to axum's `Router::route`): their series exist from
@@ -185,6 +207,13 @@ impl InferenceLayerBuilder {
 
     fn state<O: Observer>(self, observer: O) -> Arc<LayerState<O>> {
         let labels = RequestLabels::new(self.models, self.max_operations, self.default_operation.as_deref());
+        let operations = if !self.operations.is_empty() {
+            self.operations.iter().map(|op| labels.operations.get(op)).collect()
+        } else if let Some(default) = &labels.default_operation {
+            vec![default.clone()]
+        } else {
+            labels.operations.admitted()
+        };
         // Declared routes are seeds: always labels, never displaced by what clients send first.
         let declared: Vec<&str> = self
             .grpc_methods
@@ -193,10 +222,16 @@ impl InferenceLayerBuilder {
             .map(String::as_str)
             .collect();
         let routes = BoundedLabels::with_seeds(LabelPolicy::FirstN(self.max_routes), MAX_ROUTE_BYTES, &declared);
+        let admitted = routes.admitted();
         let known = KnownLabels {
-            routes: routes.admitted(),
+            model_routes: admitted
+                .iter()
+                .filter(|r| !self.model_free_routes.iter().any(|free| free == r.as_str()))
+                .cloned()
+                .collect(),
+            routes: admitted,
             models: labels.models.allowed(),
-            operations: labels.operations.admitted(),
+            operations,
         };
         observer.on_start(&known);
         Arc::new(LayerState {

@@ -56,4 +56,14 @@ mod tests {
         assert!(!is_grpc_method_path("/a b/c"));
         assert!(!is_grpc_method_path("noslash"));
     }
+
+    proptest::proptest! {
+        /// Any path: no panic; a method path only when both segments are identifiers.
+        #[test]
+        fn any_path_is_safe(path in "\\PC{0,100}") {
+            if is_grpc_method_path(&path) {
+                proptest::prop_assert!(path.starts_with('/') && path.matches('/').count() == 2);
+            }
+        }
+    }
 }

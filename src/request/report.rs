@@ -46,7 +46,10 @@ pub struct KnownLabels {
     pub routes: Vec<LabelValue>,
     /// The allowed models (empty when the layer admits the first models it sees).
     pub models: Vec<LabelValue>,
-    /// The well-known operations, and the layer's default operation.
+    /// The declared routes that can carry a model: all but the gRPC methods whose request message, as their
+    /// descriptor describes it, has no `model`, `model_name`, `model_id` or `model_spec` field.
+    pub model_routes: Vec<LabelValue>,
+    /// The declared operations; without a declaration, the default operation or else the well-known ones.
     pub operations: Vec<LabelValue>,
 }
 

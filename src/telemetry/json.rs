@@ -203,4 +203,15 @@ mod tests {
         string(&mut out, "a\"b\\c\nd\u{1}é");
         assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\c\nd\u0001é""#);
     }
+
+    proptest::proptest! {
+        /// Any string, written as a JSON string by hand, reads back as itself.
+        #[test]
+        fn strings_round_trip(text in "\\PC*|[\\x00-\\x1f\"\\\\]{0,8}") {
+            let mut out = Vec::new();
+            string(&mut out, &text);
+            let back: String = serde_json::from_slice(&out).expect("valid JSON");
+            proptest::prop_assert_eq!(back, text);
+        }
+    }
 }

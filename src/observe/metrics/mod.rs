@@ -12,6 +12,7 @@ use metrics::{Counter, Gauge, Histogram};
 use super::{KnownLabels, LabelValue, Observer, RequestInfo, RequestSummary, StageSummary};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
+use crate::operation;
 use crate::recorder::SharedRecorder;
 use cache::HandleCache;
 use inference::InferenceHandles;
@@ -159,6 +160,11 @@ impl Observer for MetricsObserver {
         let models: Vec<&str> = known.models.iter().map(LabelValue::as_str).collect();
         for route in &known.routes {
             r.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]).increment(0.0);
+            let models = if known.model_routes.contains(route) {
+                &models[..]
+            } else {
+                &[]
+            };
             for model in models.iter().copied().chain([""]) {
                 for outcome in Outcome::ALL {
                     r.counter(&c::REQUESTS_TOTAL, &[route.as_str(), model, outcome.as_str()])
@@ -174,6 +180,10 @@ impl Observer for MetricsObserver {
             for operation in &known.operations {
                 let op = operation.as_str();
                 let _ = r.histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &[op, model, ""]);
+                // Embeddings produce no tokens to time.
+                if op == operation::EMBEDDINGS {
+                    continue;
+                }
                 let _ = r.histogram(&c::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, &[op, model]);
                 let _ = r.histogram(&c::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, &[op, model]);
             }

@@ -111,4 +111,27 @@ mod tests {
         opaque.insert("traceparent", HeaderValue::from_bytes(&[0xff, 0xfe]).expect("opaque"));
         assert!(extract(&opaque).is_none());
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends as `traceparent` / `tracestate`: no panic, and a parent only from a well-formed
+        /// header, with exactly its trace id.
+        #[test]
+        fn any_trace_context_is_safe(traceparent in "\\PC{0,80}", tracestate in "\\PC{0,80}", hexy in "[0-9a-f-]{50,60}") {
+            for candidate in [traceparent.as_str(), hexy.as_str()] {
+                let mut h = headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+                match HeaderValue::from_str(candidate) {
+                    Ok(value) => { h.insert("traceparent", value); }
+                    Err(_) => continue,
+                }
+                if let Ok(value) = HeaderValue::from_str(&tracestate) {
+                    h.insert("tracestate", value);
+                }
+                if let Some(cx) = extract(&h) {
+                    let trimmed = candidate.trim();
+                    proptest::prop_assert!(is_well_formed(trimmed), "{trimmed:?}");
+                    proptest::prop_assert_eq!(cx.span().span_context().trace_id().to_string(), &trimmed[3..35]);
+                }
+            }
+        }
+    }
 }

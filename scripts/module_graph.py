@@ -55,6 +55,8 @@ def use_paths(tree):
     def expand(prefix, text):
         for part in split_top(text):
             part = part.strip()
+            if not part:
+                continue  # the empty item after a trailing comma
             if "{" in part:
                 head, inner = part.split("{", 1)
                 yield from expand(prefix + [s for s in head.split("::") if s], inner.rsplit("}", 1)[0])

@@ -63,6 +63,9 @@
 
 pub mod classify;
 pub mod contract;
+pub mod experiment;
+#[cfg(feature = "feedback")]
+pub mod feedback;
 #[cfg(feature = "health")]
 pub mod health;
 mod labels;
@@ -84,6 +87,6 @@ pub use layer::{
 };
 pub use recorder::SharedRecorder;
 pub use request::{
-    EnteredStage, FinishReason, InferenceRequestExt, RequestHandle, Stage, StageFuture, TokenUsage, operation,
-    stage_name,
+    EnteredStage, FinishReason, InferenceRequestExt, Rating, RejectedScore, RequestHandle, Stage, StageFuture,
+    TokenUsage, operation, stage_name,
 };

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use inferwatch::contract::{self, MetricKind};
-use inferwatch::slo::{Rule, SloRules};
+use inferwatch::experiment::Experiment;
+use inferwatch::slo::{ExperimentRules, Rule, RuleGroup, SloRules};
 
 const DASHBOARD: &str = include_str!("../examples/observability/grafana/dashboards/inferwatch.json");
 
@@ -19,7 +20,21 @@ const PREFIXES: &[&str] = &[
     "system_",
     "process_",
     "job:",
+    "experiment_variant:",
+    "experiment_variant_evaluator:",
 ];
+
+/// Every rule group the kit ships: the SLO rules and the rules of an experiment.
+fn all_groups() -> Vec<RuleGroup> {
+    let experiment = Experiment::builder("model-rollout")
+        .variant("control", 0.5)
+        .variant("treatment", 0.5)
+        .build()
+        .expect("experiment");
+    let mut groups = SloRules::new().groups().expect("default objectives");
+    groups.extend(ExperimentRules::new().experiment(&experiment).groups());
+    groups
+}
 
 /// Identifiers in a PromQL expression that look like ours.
 fn names(expr: &str) -> Vec<String> {
@@ -45,7 +60,7 @@ fn names(expr: &str) -> Vec<String> {
 }
 
 fn recorded() -> BTreeSet<String> {
-    let groups = SloRules::new().groups().expect("default objectives");
+    let groups = all_groups();
     groups
         .iter()
         .flat_map(|g| &g.rules)
@@ -133,6 +148,11 @@ fn every_dashboard_metric_is_in_the_contract() {
         "GPU memory used",
         "GPU power",
         "Health checks (1 pass, 0.5 warn, 0 fail)",
+        "Server-error ratio by variant",
+        "Negative feedback ratio by variant",
+        "Regression z statistics (alert above 3)",
+        "Quality score (mean) by evaluator and model",
+        "Empty and truncated answers",
     ] {
         assert!(titles.contains(&wanted), "missing panel {wanted}");
     }
@@ -141,6 +161,9 @@ fn every_dashboard_metric_is_in_the_contract() {
         "inferwatch_requests_total",
         "gen_ai_server_time_to_first_token_seconds_bucket",
         "hw_power_watts",
+        "inferwatch_experiment_feedback_total",
+        "inferwatch_feedback_total",
+        "inferwatch_quality_score_sum",
     ] {
         assert!(used.contains(metric), "{metric} not charted");
     }
@@ -149,7 +172,7 @@ fn every_dashboard_metric_is_in_the_contract() {
 #[test]
 fn every_rule_metric_is_in_the_contract() {
     let recorded = recorded();
-    let groups = SloRules::new().groups().expect("default objectives");
+    let groups = all_groups();
     let problems: Vec<String> = groups
         .iter()
         .flat_map(|g| &g.rules)

@@ -11,14 +11,24 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use inferwatch::contract;
+use inferwatch::experiment::Experiment;
+use inferwatch::feedback::FeedbackKey;
 use inferwatch::observe::TracingObserver;
-use inferwatch::{FinishReason, RequestHandle};
+use inferwatch::{FinishReason, Rating, RequestHandle};
 use support::grpc::{GenerateRequest, Generator, GeneratorClient, UNARY};
 use support::otlp::fixture;
 use support::{client, send, serve};
 
 /// inferwatch's extensions: span attributes and metrics the registries do not have.
-const OWN_ATTRIBUTES: &[&str] = &["inferwatch.outcome", "inferwatch.stage"];
+const OWN_ATTRIBUTES: &[&str] = &[
+    "inferwatch.outcome",
+    "inferwatch.stage",
+    "inferwatch.experiment.name",
+    "inferwatch.experiment.variant",
+    "inferwatch.feedback.rating",
+    "inferwatch.feedback.score",
+    "inferwatch.feedback.unattributed",
+];
 const OWN_METRICS: &[&str] = &[
     "inferwatch.requests",
     "inferwatch.requests.in_flight",
@@ -30,6 +40,17 @@ const OWN_METRICS: &[&str] = &[
     "inferwatch.telemetry.spans.exported",
     "inferwatch.telemetry.spans.dropped",
     "inferwatch.telemetry.export.errors",
+    "inferwatch.finish_reasons",
+    "inferwatch.empty_responses",
+    "inferwatch.quality.score",
+    "inferwatch.quality.score.rejected",
+    "inferwatch.feedback",
+    "inferwatch.experiment.requests",
+    "inferwatch.experiment.request.duration",
+    "inferwatch.experiment.time_to_first_token",
+    "inferwatch.experiment.tokens",
+    "inferwatch.experiment.quality.score",
+    "inferwatch.experiment.feedback",
 ];
 /// Metrics with no OpenTelemetry name: the Prometheus client's process metrics (recorded by `metrics-process`
 /// under the names every Prometheus dashboard knows) and inferwatch's own, under `inferwatch_`.
@@ -55,9 +76,13 @@ impl Registry {
     }
 }
 
-/// Reports everything a handler can, so that every attribute the request span may carry is set.
-async fn everything(handle: RequestHandle) -> &'static str {
+/// Reports everything a handler can, so that every attribute the request span may carry is set; answers with
+/// the response id.
+async fn everything(handle: RequestHandle) -> String {
     handle.set_model("semconv-model");
+    handle.set_response_model("semconv-model");
+    handle.set_variant("semconv-experiment", "a");
+    let _ = handle.record_labeled_score("semconv-evaluator", 0.5, "pass");
     handle.set_operation("chat");
     handle.set_stream(true);
     handle.record_prompt("prompt");
@@ -68,20 +93,35 @@ async fn everything(handle: RequestHandle) -> &'static str {
     handle.add_output_tokens(4);
     handle.set_finish_reason(FinishReason::Stop);
     handle.record_completion("completion");
-    "done"
+    handle.response_id().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emitted_names_are_in_the_registry() {
     let f = fixture();
-    let layer = support::isolated_layer(|b| b.tracing(TracingObserver::new().capture_content(100))).0;
+    let experiment = Experiment::builder("semconv-experiment")
+        .variant("a", 1.0)
+        .build()
+        .expect("experiment");
+    let layer = support::isolated_layer(|b| {
+        b.tracing(TracingObserver::new().capture_content(100))
+            .experiment(&experiment)
+            .feedback_key(FeedbackKey::new(b"semconv feedback key, 32 bytes..").expect("key"))
+    })
+    .0;
     let app = Router::new()
         .route("/everything", post(everything))
         .route("/fail", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "no") }))
         .layer(layer.clone());
     let addr = serve(app).await;
     let http = client();
-    assert_eq!(send(&http, addr, "POST", "/everything", &[], "x").await.status, 200);
+    let answer = send(&http, addr, "POST", "/everything", &[], "x").await;
+    assert_eq!(answer.status, 200);
+    let id = String::from_utf8(answer.body.to_vec()).expect("id");
+    let feedback = layer.feedback();
+    feedback.record(&id, Rating::Positive).expect("attributed");
+    feedback.record_score(&id, -0.5).expect("attributed");
+    assert!(feedback.record("not an id", Rating::Negative).is_err());
     assert_eq!(send(&http, addr, "GET", "/fail", &[], "").await.status, 503);
     assert_eq!(send(&http, addr, "GET", "/unrouted", &[], "").await.status, 404);
 
@@ -98,13 +138,28 @@ async fn emitted_names_are_in_the_registry() {
         .await
         .expect("ok");
 
-    // 3 HTTP requests, 1 stage, 1 gRPC call.
-    let spans = f.spans_where(5, |_| true);
+    // 3 HTTP requests, 1 stage, 1 gRPC call, 3 feedback spans.
+    let spans = f.spans_where(8, |_| true);
+    // Span attributes, and the attributes of span events.
     let attributes: BTreeSet<&str> = spans
         .iter()
-        .flat_map(|s| s.attributes.iter().map(|kv| kv.key.as_str()))
+        .flat_map(|s| {
+            let events = s.events.iter().flat_map(|e| e.attributes.iter());
+            s.attributes.iter().chain(events).map(|kv| kv.key.as_str())
+        })
         .collect();
     let registry = Registry::load();
+    let events: BTreeSet<&str> = spans
+        .iter()
+        .flat_map(|s| s.events.iter().map(|e| e.name.as_str()))
+        .collect();
+    assert!(events.contains("gen_ai.evaluation.result"), "{events:?}");
+    for event in &events {
+        assert!(
+            registry.has("event", event),
+            "span event {event} is not in the registry"
+        );
+    }
     for name in &attributes {
         assert!(
             registry.has("attribute", name) || OWN_ATTRIBUTES.contains(name),
@@ -127,6 +182,11 @@ async fn emitted_names_are_in_the_registry() {
         "gen_ai.response.finish_reasons",
         "gen_ai.input.messages",
         "gen_ai.output.messages",
+        "gen_ai.response.model",
+        "gen_ai.response.id",
+        "gen_ai.evaluation.name",
+        "gen_ai.evaluation.score.value",
+        "gen_ai.evaluation.score.label",
         "error.type",
     ]
     .into_iter()

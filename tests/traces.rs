@@ -175,15 +175,18 @@ async fn request_and_stage_spans_form_a_tree_under_the_incoming_trace() {
     let expected = [
         "duration_ms",
         "error_type",
+        "experiment",
         "finish_reason",
         "input_tokens",
         "method",
         "model",
         "outcome",
         "output_tokens",
+        "response_model",
         "route",
         "status",
         "ttft_ms",
+        "variant",
     ];
     assert_eq!(keys(&summary["fields"]), expected);
     let fields = &summary["fields"];

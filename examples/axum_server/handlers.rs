@@ -17,11 +17,14 @@ use serde_json::{Value, json};
 
 use crate::fault::{self, Fault};
 use crate::openai::{self, ChatRequest, CompletionRequest, Kind};
+use crate::rollout;
 use crate::toy::{self, MODELS};
 
 #[derive(Clone)]
 pub struct AppState {
     pub token_delay: Duration,
+    /// Share of the experiment's treatment requests that fail on purpose.
+    pub treatment_error_rate: f64,
 }
 
 /// What a validated request asks the model for.
@@ -107,11 +110,20 @@ pub async fn chat_completions(
     run(&state, handle, job, fault_requested(&headers)).await
 }
 
-async fn run(state: &AppState, handle: RequestHandle, job: Job, fault: Option<Fault>) -> Response {
+async fn run(state: &AppState, handle: RequestHandle, mut job: Job, fault: Option<Fault>) -> Response {
     if !MODELS.contains(&job.model.as_str()) {
         return openai::not_found(&job.model);
     }
     handle.set_model(&job.model);
+    // The experiment's treatment is answered by the candidate build, which may be made to fail.
+    if let Some(candidate) = rollout::answering_model(&handle, &job.model) {
+        handle.set_response_model(&candidate);
+        if rollout::treatment_fails(state.treatment_error_rate) {
+            let message = "the candidate model failed (--treatment-error-rate)";
+            return openai::error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None, message);
+        }
+        job.model = candidate;
+    }
     match fault {
         Some(Fault::ServerError) => {
             tracing::error!("injected fault: failing the request");
@@ -130,7 +142,10 @@ async fn run(state: &AppState, handle: RequestHandle, job: Job, fault: Option<Fa
     handle.add_input_tokens(input_tokens);
     tracing::info!(input_tokens, max_tokens = job.max_tokens, "prompt tokenized");
     let (words, finish) = toy::generate(&job.prompt, job.max_tokens);
-    let id = openai::new_id(job.kind);
+    // Every answer is scored; the score lands on the request's span and in inferwatch_quality_score.
+    let _ = handle.record_score(rollout::EVALUATOR, rollout::score(&words));
+    // The response id carries the model and variant, signed: feedback on it is attributed on any replica.
+    let id = handle.response_id().unwrap_or_else(|| openai::new_id(job.kind));
     if job.stream {
         let generate = handle.stage(stage_name::GENERATE);
         let events = stream_tokens(

@@ -20,6 +20,7 @@
 mod fault;
 mod handlers;
 mod openai;
+mod rollout;
 #[path = "../shared/serve.rs"]
 mod serve;
 mod toy;
@@ -36,6 +37,7 @@ use inferwatch::health::{Health, Observation, checks};
 use inferwatch::observe::InFlightCounter;
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::sampler::Sampler;
+use inferwatch::slo::ExperimentRules;
 use inferwatch::telemetry::TelemetryBuilder;
 use inferwatch::{InferenceLayer, operation};
 use tower::ServiceBuilder;
@@ -71,6 +73,21 @@ struct Args {
     /// Seconds a client may take to send its request body (slower ones get a 400).
     #[arg(long, default_value_t = 30.0)]
     body_timeout_s: f64,
+    /// Share of the `model-rollout` experiment's treatment requests that fail with a 500 (a worse candidate).
+    #[arg(long, default_value_t = 0.0)]
+    treatment_error_rate: f64,
+    /// Print the Prometheus rules that judge the example's experiment, and exit.
+    #[arg(long)]
+    print_experiment_rules: bool,
+    /// With --print-experiment-rules: the comparison window.
+    #[arg(long, default_value = "1h")]
+    rules_window: String,
+    /// With --print-experiment-rules: how long a verdict holds before its alert fires.
+    #[arg(long, default_value = "10m")]
+    rules_for: String,
+    /// With --print-experiment-rules: requests (or ratings) each variant needs before a verdict.
+    #[arg(long, default_value_t = 500)]
+    rules_min_samples: u64,
 }
 
 /// The routes, named once for the router and for the layer (which creates their series before any traffic).
@@ -81,20 +98,35 @@ const MODELS_ROUTE: &str = "/v1/models";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    let rollout = rollout::experiment();
+    if args.print_experiment_rules {
+        let rules = ExperimentRules::new()
+            .experiment(&rollout)
+            .window(&args.rules_window)
+            .for_duration(&args.rules_for)
+            .min_samples(args.rules_min_samples);
+        print!("{}", rules.to_yaml());
+        return Ok(());
+    }
     // The recorder first: telemetry counts what it loses (log lines, spans) into it.
     let exporter = PrometheusBuilder::new().install()?;
     // JSON logs on stdout; spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
     let _telemetry = TelemetryBuilder::new().service_name("inferwatch-axum-example").init()?;
     let state = Arc::new(AppState {
         token_delay: Duration::from_millis(args.token_delay_ms),
+        treatment_error_rate: args.treatment_error_rate,
     });
     // Saturation counts requests being served, not uploads still arriving from slow clients.
     let in_flight = InFlightCounter::serving();
     let layer = InferenceLayer::builder()
-        .allowed_models(MODELS.iter().copied())
+        .allowed_models(MODELS.iter().chain(rollout::CANDIDATES).copied())
         .http_routes([COMPLETIONS, CHAT_COMPLETIONS, MODELS_ROUTE])
         .operations([operation::TEXT_COMPLETION, operation::CHAT])
+        .experiment(&rollout)
+        .evaluators([rollout::EVALUATOR])
+        .feedback_key(rollout::feedback_key())
         .build_with(in_flight.clone());
+    let feedback = layer.feedback();
     // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
     let sampling = Sampler::builder()
         .interval(Duration::from_secs_f64(args.sample_interval_s))
@@ -116,8 +148,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .build();
     let app = Router::new()
-        .route(COMPLETIONS, post(handlers::completions))
-        .route(CHAT_COMPLETIONS, post(handlers::chat_completions))
+        // The experiment assigns completions only (inside the inference layer, whose handle it reads).
+        .route(COMPLETIONS, post(handlers::completions).layer(rollout.layer()))
+        .route(
+            CHAT_COMPLETIONS,
+            post(handlers::chat_completions).layer(rollout.layer()),
+        )
         .route(MODELS_ROUTE, get(handlers::models))
         .fallback(handlers::fallback)
         .method_not_allowed_fallback(handlers::method_not_allowed)
@@ -127,7 +163,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )))
         .with_state(state)
         .layer(ServiceBuilder::new().layer(sampling).layer(layer))
-        // Merged after the layer: scrapes and probes are not inference traffic.
+        // Merged after the layer: scrapes, probes and feedback are not inference traffic.
+        .merge(feedback.router())
         .merge(exporter.router())
         .merge(health.router());
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

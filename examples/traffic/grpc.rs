@@ -60,6 +60,7 @@ impl Target {
                     ttft: None,
                     // The toy's tokens are whitespace words; a whole answer carries no token count of its own.
                     output_tokens: text_output(&response.into_inner()).split_whitespace().count() as u64,
+                    feedback: None,
                 },
             };
         }
@@ -101,6 +102,7 @@ impl Target {
             latency: Some(started.elapsed()),
             ttft,
             output_tokens: tokens,
+            feedback: None,
         }
     }
 }

@@ -14,18 +14,50 @@ use serde_json::{Value, json};
 use crate::fault;
 use crate::{Invalid, Mix, Record};
 
+/// How users rate answers.
+#[derive(Clone)]
+pub struct Ratings {
+    pub negative_rate: f64,
+    pub worse_models: Vec<String>,
+    pub worse_negative_rate: f64,
+}
+
 #[derive(Clone)]
 pub struct Target {
     client: Client<HttpConnector, Full<Bytes>>,
     base: String,
+    ratings: std::sync::Arc<Ratings>,
 }
 
 impl Target {
-    pub fn new(url: &str) -> Self {
+    pub fn new(url: &str, ratings: Ratings) -> Self {
         Target {
             client: Client::builder(TokioExecutor::new()).build_http(),
             base: url.trim_end_matches('/').to_string(),
+            ratings: std::sync::Arc::new(ratings),
         }
+    }
+
+    /// Rates an answer as its user would: `POST /v1/feedback` with its id. Returns the rating and whether the
+    /// server attributed it.
+    async fn rate(&self, answer: &[u8], stream: bool, draw: f64) -> Option<(&'static str, bool)> {
+        let (id, model) = answer_id(answer, stream)?;
+        let worse = self.ratings.worse_models.contains(&model);
+        let negative_rate = if worse {
+            self.ratings.worse_negative_rate
+        } else {
+            self.ratings.negative_rate
+        };
+        let rating = if draw < negative_rate { "negative" } else { "positive" };
+        let body = json!({"response_id": id, "rating": rating}).to_string();
+        let request = Request::post(format!("{}/v1/feedback", self.base))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .ok()?;
+        let response = self.client.request(request).await.ok()?;
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
+        Some((rating, answer["attributed"] == true))
     }
 
     pub async fn send(&self, mix: Mix) -> Record {
@@ -36,6 +68,9 @@ impl Target {
             "/v1/completions"
         };
         let mut request = Request::post(format!("{}{path}", self.base)).header("content-type", "application/json");
+        if let Some(user) = mix.user {
+            request = request.header("x-user-id", format!("user-{user}"));
+        }
         if mix.fault {
             request = request.header(fault::HEADER, fault::SERVER_ERROR);
         }
@@ -71,11 +106,17 @@ impl Target {
         if outcome != "ok" {
             return Record::failed(outcome);
         }
+        let latency = started.elapsed();
+        let feedback = match mix.rates {
+            true => self.rate(&text, mix.stream, mix.rating_draw).await,
+            false => None,
+        };
         Record {
             outcome,
-            latency: Some(started.elapsed()),
+            latency: Some(latency),
             ttft: ttft.filter(|_| mix.stream),
             output_tokens: output_tokens(&text, mix.stream),
+            feedback,
         }
     }
 }
@@ -116,4 +157,16 @@ fn output_tokens(body: &[u8], stream: bool) -> u64 {
             piece.is_some_and(|p| !p.is_empty())
         })
         .count() as u64
+}
+
+/// The answer's `id` and `model`: from the JSON body, or from the first chunk of a stream.
+fn answer_id(body: &[u8], stream: bool) -> Option<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    let value: Value = if stream {
+        let first = text.lines().filter_map(|l| l.strip_prefix("data: ")).next()?;
+        serde_json::from_str(first).ok()?
+    } else {
+        serde_json::from_str(&text).ok()?
+    };
+    Some((value["id"].as_str()?.to_owned(), value["model"].as_str()?.to_owned()))
 }

@@ -68,6 +68,23 @@ struct Args {
     /// Largest max_tokens asked for.
     #[arg(long, default_value_t = 24)]
     max_tokens: u32,
+    /// Users to spread requests over, by `x-user-id` (the axum example's experiment assigns variants by it; 0:
+    /// no header). HTTP only.
+    #[arg(long, default_value_t = 1000)]
+    users: u64,
+    /// Share of answers read to their end that the user then rates (`POST /v1/feedback`). HTTP only.
+    #[arg(long, default_value_t = 0.0)]
+    feedback_rate: f64,
+    /// Share of ratings that are negative.
+    #[arg(long, default_value_t = 0.1)]
+    negative_rate: f64,
+    /// Answering models (the response's `model`) users like less, e.g. `toy-v2,toy-large-v2`, the example's
+    /// candidate builds.
+    #[arg(long, value_delimiter = ',')]
+    worse_models: Vec<String>,
+    /// Share of ratings that are negative for answers of --worse-models.
+    #[arg(long, default_value_t = 0.5)]
+    worse_negative_rate: f64,
 }
 
 /// A small xorshift generator: reproducible mixes without a dependency.
@@ -111,6 +128,11 @@ struct Mix {
     invalid: Option<Invalid>,
     hang_up: bool,
     fault: bool,
+    /// The `x-user-id` sent.
+    user: Option<u64>,
+    /// Whether the user rates the answer, and a uniform draw in [0, 1) that decides how.
+    rates: bool,
+    rating_draw: f64,
 }
 
 impl Mix {
@@ -139,6 +161,9 @@ impl Mix {
             invalid,
             hang_up: stream && dice.chance(args.hangup_rate),
             fault: dice.chance(args.server_error_rate),
+            user: (args.users > 0).then(|| dice.next() % args.users),
+            rates: dice.chance(args.feedback_rate),
+            rating_draw: (dice.next() % 1_000_000) as f64 / 1_000_000.0,
         }
     }
 }
@@ -152,6 +177,8 @@ struct Record {
     /// Set for streams that produced a token.
     ttft: Option<Duration>,
     output_tokens: u64,
+    /// The rating sent for the answer, and whether the server attributed it.
+    feedback: Option<(&'static str, bool)>,
 }
 
 impl Record {
@@ -161,6 +188,7 @@ impl Record {
             latency: None,
             ttft: None,
             output_tokens: 0,
+            feedback: None,
         }
     }
 }
@@ -171,11 +199,17 @@ struct Stats {
     latencies_ms: Vec<f64>,
     ttfts_ms: Vec<f64>,
     output_tokens: u64,
+    feedback: BTreeMap<&'static str, u64>,
+    feedback_attributed: u64,
 }
 
 impl Stats {
     fn add(&mut self, record: Record) {
         *self.outcomes.entry(record.outcome).or_default() += 1;
+        if let Some((rating, attributed)) = record.feedback {
+            *self.feedback.entry(rating).or_default() += 1;
+            self.feedback_attributed += u64::from(attributed);
+        }
         self.output_tokens += record.output_tokens;
         if let Some(latency) = record.latency {
             self.latencies_ms.push(latency.as_secs_f64() * 1000.0);
@@ -216,8 +250,13 @@ async fn main() -> Result<(), String> {
         (Target::Grpc(grpc::Target::new(url)?), vec!["toy".to_string()])
     } else {
         let url = args.url.as_deref().unwrap_or("http://127.0.0.1:8080");
+        let ratings = http::Ratings {
+            negative_rate: args.negative_rate,
+            worse_models: args.worse_models.clone(),
+            worse_negative_rate: args.worse_negative_rate,
+        };
         (
-            Target::Http(http::Target::new(url)),
+            Target::Http(http::Target::new(url, ratings)),
             vec!["toy".into(), "toy-large".into()],
         )
     };
@@ -291,5 +330,14 @@ async fn main() -> Result<(), String> {
         stats.output_tokens,
         stats.output_tokens as f64 / elapsed
     );
+    if !stats.feedback.is_empty() {
+        let sent: u64 = stats.feedback.values().sum();
+        let ratings: Vec<String> = stats.feedback.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!(
+            "feedback: {sent} sent ({}), {} attributed",
+            ratings.join(", "),
+            stats.feedback_attributed
+        );
+    }
     Ok(())
 }

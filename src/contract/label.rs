@@ -42,3 +42,13 @@ pub const MOUNTPOINT: &str = "mountpoint";
 pub const CHECK: &str = "check";
 /// Why telemetry was lost: `queue_full` or `export_failed`.
 pub const REASON: &str = "reason";
+/// A declared experiment's name, or `_OTHER`.
+pub const EXPERIMENT: &str = "experiment";
+/// A declared variant of the experiment, or `_OTHER`.
+pub const VARIANT: &str = "variant";
+/// A quality evaluator's name (declared, then the first 16 seen), or `_OTHER`.
+pub const EVALUATOR: &str = "evaluator";
+/// A user's verdict: `positive`, `negative`, `neutral`.
+pub const RATING: &str = "rating";
+/// Why generation stopped: `stop`, `length`, `content_filter`, `tool_calls`, `error`, `cancelled`, `_OTHER`.
+pub const GEN_AI_RESPONSE_FINISH_REASON: &str = "gen_ai_response_finish_reason";

@@ -8,12 +8,15 @@ use super::InferenceLayer;
 #[cfg(feature = "tonic")]
 use super::descriptors::GrpcDescriptorError;
 use super::state::LayerState;
+use crate::experiment::Experiment;
+use crate::labels::MAX_NAME_BYTES;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
 #[cfg(feature = "tracing")]
 use crate::observe::TracingObserver;
 use crate::observe::{KnownLabels, MetricsObserver, Observer};
 use crate::recorder::SharedRecorder;
-use crate::request::state::{DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, RequestLabels};
+use crate::request::state::{DEFAULT_MAX_EVALUATORS, DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, RequestLabels};
+use crate::request::{Declared, ExperimentLabels};
 
 /// Default cap on distinct routes (gRPC method paths are chosen by clients, so they need one).
 const DEFAULT_MAX_ROUTES: usize = 256;
@@ -46,6 +49,11 @@ pub struct InferenceLayerBuilder {
     grpc_methods: Vec<String>,
     /// Served gRPC methods whose request message names no model (from their descriptors).
     model_free_routes: Vec<String>,
+    experiments: Vec<Declared>,
+    evaluators: Vec<String>,
+    max_evaluators: usize,
+    #[cfg(feature = "feedback")]
+    feedback_key: Option<crate::feedback::FeedbackKey>,
     http_routes: Vec<String>,
     recorder: SharedRecorder,
     #[cfg(feature = "tracing")]
@@ -73,6 +81,11 @@ impl Default for InferenceLayerBuilder {
             operations: Vec::new(),
             grpc_methods: Vec::new(),
             model_free_routes: Vec::new(),
+            experiments: Vec::new(),
+            evaluators: Vec::new(),
+            max_evaluators: DEFAULT_MAX_EVALUATORS,
+            #[cfg(feature = "feedback")]
+            feedback_key: None,
             http_routes: Vec::new(),
             recorder: SharedRecorder::global(),
             #[cfg(feature = "tracing")]
@@ -110,6 +123,42 @@ impl InferenceLayerBuilder {
     /// gRPC method paths are whatever clients send. Default 256.
     pub fn max_routes(mut self, n: usize) -> Self {
         self.max_routes = n;
+        self
+    }
+
+    /// Declares an experiment: its name and its variants' become the only experiment and variant labels (any
+    /// other is `_OTHER`), and its series exist at zero from the start. Put its
+    /// [`layer`](Experiment::layer) inside this one to assign requests, or call
+    /// [`RequestHandle::set_variant`](crate::RequestHandle::set_variant). Call once per experiment.
+    pub fn experiment(mut self, experiment: &Experiment) -> Self {
+        let variants = experiment.variants().map(str::to_owned).collect();
+        self.experiments.push((experiment.name().to_owned(), variants));
+        self
+    }
+
+    /// Quality evaluators whose scores are expected (their series exist at zero from the start); others still
+    /// become labels, up to [`max_evaluators`](Self::max_evaluators) more.
+    pub fn evaluators<I, S>(mut self, evaluators: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.evaluators.extend(evaluators.into_iter().map(Into::into));
+        self
+    }
+
+    /// At most `n` evaluator names beyond the declared ones become labels. Default 16.
+    pub fn max_evaluators(mut self, n: usize) -> Self {
+        self.max_evaluators = n;
+        self
+    }
+
+    /// The key that signs response ids ([`RequestHandle::response_id`](crate::RequestHandle::response_id)), so
+    /// that feedback on them, received by any replica with the same key, is attributed to the model and variant
+    /// that answered. Without one, handles give no response id.
+    #[cfg(feature = "feedback")]
+    pub fn feedback_key(mut self, key: crate::feedback::FeedbackKey) -> Self {
+        self.feedback_key = Some(key);
         self
     }
 
@@ -206,7 +255,15 @@ impl InferenceLayerBuilder {
     }
 
     fn state<O: Observer>(self, observer: O) -> Arc<LayerState<O>> {
-        let labels = RequestLabels::new(self.models, self.max_operations, self.default_operation.as_deref());
+        let mut labels = RequestLabels::new(self.models, self.max_operations, self.default_operation.as_deref());
+        labels.experiments = ExperimentLabels::new(&self.experiments);
+        let evaluators: Vec<&str> = self.evaluators.iter().map(String::as_str).collect();
+        labels.evaluators =
+            BoundedLabels::with_seeds(LabelPolicy::FirstN(self.max_evaluators), MAX_NAME_BYTES, &evaluators);
+        #[cfg(feature = "feedback")]
+        {
+            labels.response_ids = self.feedback_key.clone();
+        }
         let operations = if !self.operations.is_empty() {
             self.operations.iter().map(|op| labels.operations.get(op)).collect()
         } else if let Some(default) = &labels.default_operation {
@@ -232,6 +289,8 @@ impl InferenceLayerBuilder {
             routes: admitted,
             models: labels.models.allowed(),
             operations,
+            experiments: labels.experiments.declared(),
+            evaluators: labels.evaluators.admitted(),
         };
         observer.on_start(&known);
         Arc::new(LayerState {

@@ -78,6 +78,16 @@ impl<O> InferenceLayer<O> {
     pub fn observer(&self) -> &O {
         &self.state.observer
     }
+
+    /// Records users' feedback on this layer's answers through its observers, attributed with its
+    /// [`feedback_key`](InferenceLayerBuilder::feedback_key) (without one, nothing is attributed).
+    #[cfg(feature = "feedback")]
+    pub fn feedback(&self) -> crate::feedback::Feedback
+    where
+        O: Observer,
+    {
+        crate::feedback::Feedback::new(self.state.clone())
+    }
 }
 
 impl<S, O: Observer> Layer<S> for InferenceLayer<O> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::labels::{BoundedLabels, LabelValue};
-use crate::observe::{ContentKind, Observer, RequestInfo, StageSummary};
+use crate::observe::{ContentKind, Observer, RequestInfo, Score, StageSummary, TraceIds};
 use crate::request::state::{ObserverHooks, RequestLabels, RequestState, StageData};
 
 /// Shared by every request of one layer.
@@ -60,5 +60,24 @@ impl<O: Observer> ObserverHooks for Hooks<O> {
 
     fn content(&self, kind: ContentKind, text: &str) {
         self.observer().on_content(&self.data, kind, text);
+    }
+
+    fn score(&self, score: &Score<'_>) {
+        self.observer().on_score(&self.data, score);
+    }
+
+    fn trace_ids(&self) -> Option<TraceIds> {
+        self.observer().trace_ids(&self.data)
+    }
+}
+
+#[cfg(feature = "feedback")]
+impl<O: Observer> crate::feedback::FeedbackSink for LayerState<O> {
+    fn labels(&self) -> &RequestLabels {
+        &self.labels
+    }
+
+    fn record(&self, event: &crate::observe::FeedbackEvent<'_>) {
+        self.observer.on_feedback(event);
     }
 }

@@ -46,6 +46,9 @@ pub use self::metrics::MetricsObserver;
 #[cfg(feature = "tracing")]
 pub use self::tracing::TracingObserver;
 pub use crate::labels::LabelValue;
-pub use crate::request::{ContentKind, KnownLabels, Reported, RequestInfo, RequestSummary, StageSummary};
+pub use crate::request::{
+    ContentKind, FeedbackEvent, KnownLabels, Reported, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
+    Unattributed,
+};
 pub use in_flight::InFlightCounter;
 pub use observer::Observer;

@@ -3,7 +3,9 @@
 use http::HeaderMap;
 
 use crate::labels::LabelValue;
-use crate::request::{ContentKind, KnownLabels, RequestInfo, RequestSummary, StageSummary};
+use crate::request::{
+    ContentKind, FeedbackEvent, KnownLabels, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
+};
 
 /// Callbacks for the request lifecycle. Only [`on_request`](Self::on_request),
 /// [`on_stage_start`](Self::on_stage_start) and [`on_finish`](Self::on_finish) must be written; the rest do nothing
@@ -51,6 +53,19 @@ pub trait Observer: Send + Sync + 'static {
 
     /// The handler reported prompt or completion text. Nothing inferwatch ships keeps it unless asked to.
     fn on_content(&self, _request: &Self::RequestData, _kind: ContentKind, _text: &str) {}
+
+    /// The handler recorded a quality score (accepted or rejected; see [`Score::accepted`]).
+    fn on_score(&self, _request: &Self::RequestData, _score: &Score<'_>) {}
+
+    /// The ids of the request's span, if this observer made one: they go into response ids, so that feedback
+    /// can link to the request.
+    fn trace_ids(&self, _request: &Self::RequestData) -> Option<TraceIds> {
+        None
+    }
+
+    /// A user's feedback on an earlier answer arrived (through [`Feedback`](crate::feedback::Feedback)); not
+    /// tied to a request of this layer.
+    fn on_feedback(&self, _feedback: &FeedbackEvent<'_>) {}
 
     /// The request finished. Called exactly once per request, on every path, inside the request's scope (between
     /// [`enter`](Self::enter) and [`exit`](Self::exit)).
@@ -112,6 +127,20 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_content(&self, (a, b): &Self::RequestData, kind: ContentKind, text: &str) {
         self.0.on_content(a, kind, text);
         self.1.on_content(b, kind, text);
+    }
+
+    fn on_score(&self, (a, b): &Self::RequestData, score: &Score<'_>) {
+        self.0.on_score(a, score);
+        self.1.on_score(b, score);
+    }
+
+    fn trace_ids(&self, (a, b): &Self::RequestData) -> Option<TraceIds> {
+        self.0.trace_ids(a).or_else(|| self.1.trace_ids(b))
+    }
+
+    fn on_feedback(&self, feedback: &FeedbackEvent<'_>) {
+        self.0.on_feedback(feedback);
+        self.1.on_feedback(feedback);
     }
 
     fn on_finish(&self, (a, b): &Self::RequestData, summary: &RequestSummary<'_>) {
@@ -187,6 +216,25 @@ impl<O: Observer> Observer for Option<O> {
     fn on_content(&self, request: &Self::RequestData, kind: ContentKind, text: &str) {
         if let (Some(o), Some(r)) = (self, request) {
             o.on_content(r, kind, text);
+        }
+    }
+
+    fn on_score(&self, request: &Self::RequestData, score: &Score<'_>) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.on_score(r, score);
+        }
+    }
+
+    fn trace_ids(&self, request: &Self::RequestData) -> Option<TraceIds> {
+        match (self, request) {
+            (Some(o), Some(r)) => o.trace_ids(r),
+            _ => None,
+        }
+    }
+
+    fn on_feedback(&self, feedback: &FeedbackEvent<'_>) {
+        if let Some(o) = self {
+            o.on_feedback(feedback);
         }
     }
 

@@ -29,7 +29,7 @@ use crate::classify::Protocol;
 /// ```
 #[derive(Clone)]
 pub struct RequestHandle {
-    state: Arc<RequestState>,
+    pub(super) state: Arc<RequestState>,
 }
 
 impl fmt::Debug for RequestHandle {

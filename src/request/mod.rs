@@ -1,15 +1,23 @@
 //! The request as handlers see it: the [`RequestHandle`], its [`Stage`]s, the words they report in, and what
 //! observers are told about it.
 
+mod experiment_labels;
 mod ext;
 mod handle;
+mod handle_quality;
+mod quality;
 mod report;
+#[cfg(feature = "feedback")]
+pub(crate) mod response_id;
 mod stage;
 pub(crate) mod state;
 mod vocabulary;
 
+pub(crate) use experiment_labels::{Declared, ExperimentLabels};
 pub use ext::InferenceRequestExt;
 pub use handle::RequestHandle;
+pub use handle_quality::RejectedScore;
+pub use quality::{FeedbackEvent, Rating, Score, TraceIds, Unattributed};
 pub use report::{ContentKind, KnownLabels, Reported, RequestInfo, RequestSummary, StageSummary};
 pub use stage::{EnteredStage, Stage, StageFuture};
 pub use vocabulary::{FinishReason, TokenUsage, operation, stage_name};

@@ -51,6 +51,10 @@ pub struct KnownLabels {
     pub model_routes: Vec<LabelValue>,
     /// The declared operations; without a declaration, the default operation or else the well-known ones.
     pub operations: Vec<LabelValue>,
+    /// The declared experiments, each with its declared variants.
+    pub experiments: Vec<(LabelValue, Vec<LabelValue>)>,
+    /// The declared quality evaluators.
+    pub evaluators: Vec<LabelValue>,
 }
 
 /// What the handler reported, read when the request finishes.
@@ -59,6 +63,14 @@ pub struct KnownLabels {
 pub struct Reported<'a> {
     /// The bounded model label, if the handler named a model.
     pub model: Option<&'a LabelValue>,
+    /// The bounded model that answered, when the handler named one different from the request's
+    /// (`gen_ai.response.model`: a version, a fallback).
+    pub response_model: Option<&'a LabelValue>,
+    /// The response id the handler asked for ([`RequestHandle::response_id`](crate::RequestHandle), feature
+    /// `feedback`), as `gen_ai.response.id`.
+    pub response_id: Option<&'a str>,
+    /// The bounded experiment and variant the request was assigned, if any.
+    pub experiment: Option<(&'a LabelValue, &'a LabelValue)>,
     /// The bounded operation label, if the handler named one (or the layer's default operation).
     pub operation: Option<&'a LabelValue>,
     /// The finish reason, if set.

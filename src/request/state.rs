@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::experiment_labels::ExperimentLabels;
+use super::quality::{Score, TraceIds};
 use super::report::{ContentKind, Reported, RequestInfo, StageSummary};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
@@ -16,6 +18,8 @@ pub(crate) const DEFAULT_MAX_MODELS: usize = 32;
 pub(crate) const DEFAULT_MAX_OPERATIONS: usize = 16;
 /// Default cap on distinct stage names beyond the well-known ones.
 pub(crate) const DEFAULT_MAX_STAGES: usize = 16;
+/// Default cap on distinct evaluator names beyond the declared ones.
+pub(crate) const DEFAULT_MAX_EVALUATORS: usize = 16;
 
 /// The bounded names handlers report into, shared by every request of one layer.
 #[derive(Debug)]
@@ -25,6 +29,11 @@ pub(crate) struct RequestLabels {
     pub(crate) stages: BoundedLabels,
     /// The operation of inference requests whose handler names none.
     pub(crate) default_operation: Option<LabelValue>,
+    pub(crate) experiments: ExperimentLabels,
+    pub(crate) evaluators: BoundedLabels,
+    /// Signs response ids (`RequestHandle::response_id`), when a feedback key was given.
+    #[cfg(feature = "feedback")]
+    pub(crate) response_ids: Option<super::response_id::FeedbackKey>,
 }
 
 impl RequestLabels {
@@ -43,6 +52,10 @@ impl RequestLabels {
                 MAX_NAME_BYTES,
                 stage_name::WELL_KNOWN,
             ),
+            experiments: ExperimentLabels::default(),
+            evaluators: BoundedLabels::new(LabelPolicy::FirstN(DEFAULT_MAX_EVALUATORS), MAX_NAME_BYTES),
+            #[cfg(feature = "feedback")]
+            response_ids: None,
         }
     }
 }
@@ -65,6 +78,9 @@ pub(crate) trait ObserverHooks: Send + Sync + 'static {
     fn stage_exit(&self, stage: &StageData);
     fn stage_end(&self, stage: StageData, summary: &StageSummary<'_>);
     fn content(&self, kind: ContentKind, text: &str);
+    fn score(&self, score: &Score<'_>);
+    #[cfg_attr(not(feature = "feedback"), allow(dead_code))]
+    fn trace_ids(&self) -> Option<TraceIds>;
 }
 
 /// The hooks of a handle that no layer observes.
@@ -79,10 +95,16 @@ impl ObserverHooks for NoHooks {
     fn stage_exit(&self, _: &StageData) {}
     fn stage_end(&self, _: StageData, _: &StageSummary<'_>) {}
     fn content(&self, _: ContentKind, _: &str) {}
+    fn score(&self, _: &Score<'_>) {}
+    fn trace_ids(&self) -> Option<TraceIds> {
+        None
+    }
 }
 
 /// Label ids are `UNSET` until named.
 const UNSET: u32 = u32::MAX;
+/// No experiment until assigned.
+const UNASSIGNED: u64 = u64::MAX;
 
 /// One request's state: plain atomics, no lock (handlers report on every token, the layer reads once at the end),
 /// and the observers' hooks last, so that the layer's concrete `RequestState<Hooks<O>>` and the handle's
@@ -93,7 +115,10 @@ pub(crate) struct RequestState<H: ?Sized = dyn ObserverHooks> {
     input_tokens: AtomicU64,
     output_tokens: AtomicU64,
     model: AtomicU32,
+    response_model: AtomicU32,
     operation: AtomicU32,
+    /// Experiment id in the high half, variant id in the low half; `UNASSIGNED` until assigned.
+    experiment: AtomicU64,
     /// Nanoseconds from the start, plus one; 0 until marked.
     first_token: AtomicU64,
     /// Index into `FinishReason::ALL`, plus one; 0 until set.
@@ -102,6 +127,9 @@ pub(crate) struct RequestState<H: ?Sized = dyn ObserverHooks> {
     stream: AtomicU8,
     /// The handler started serving (named the model or started a stage).
     serving: AtomicBool,
+    /// The signed response id, once the handler asked for it.
+    #[cfg(feature = "feedback")]
+    pub(crate) response_id: std::sync::OnceLock<Arc<str>>,
     pub(crate) hooks: H,
 }
 
@@ -113,11 +141,15 @@ impl<H> RequestState<H> {
             input_tokens: AtomicU64::new(0),
             output_tokens: AtomicU64::new(0),
             model: AtomicU32::new(UNSET),
+            response_model: AtomicU32::new(UNSET),
             operation: AtomicU32::new(UNSET),
+            experiment: AtomicU64::new(UNASSIGNED),
             first_token: AtomicU64::new(0),
             finish_reason: AtomicU8::new(0),
             stream: AtomicU8::new(0),
             serving: AtomicBool::new(false),
+            #[cfg(feature = "feedback")]
+            response_id: std::sync::OnceLock::new(),
             hooks,
         }
     }
@@ -139,6 +171,27 @@ impl<H: ?Sized> RequestState<H> {
 
     pub(crate) fn set_model(&self, model: &LabelValue) {
         self.model.store(model.id(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_response_model(&self, model: &LabelValue) {
+        self.response_model.store(model.id(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_experiment(&self, (experiment, variant): (u32, u32)) {
+        let packed = (u64::from(experiment) << 32) | u64::from(variant);
+        self.experiment.store(packed, Ordering::Relaxed);
+    }
+
+    /// The bounded experiment and variant, when assigned.
+    pub(crate) fn experiment(&self) -> Option<(&LabelValue, &LabelValue)> {
+        match self.experiment.load(Ordering::Relaxed) {
+            UNASSIGNED => None,
+            packed => {
+                let e = &self.labels.experiments;
+                // The halves are the two ids.
+                Some((e.experiment((packed >> 32) as u32), e.variant(packed as u32)))
+            }
+        }
     }
 
     pub(crate) fn set_operation(&self, operation: &LabelValue) {
@@ -206,6 +259,12 @@ impl<H: ?Sized> RequestState<H> {
         let finish = usize::from(self.finish_reason.load(Ordering::Relaxed));
         Reported {
             model: self.model(),
+            response_model: label(self.response_model.load(Ordering::Relaxed), &labels.models),
+            experiment: self.experiment(),
+            #[cfg(feature = "feedback")]
+            response_id: self.response_id.get().map(|id| &**id),
+            #[cfg(not(feature = "feedback"))]
+            response_id: None,
             operation: operation.or(labels.default_operation.as_ref()),
             finish_reason: finish.checked_sub(1).and_then(|i| FinishReason::ALL.get(i)).copied(),
             first_token,

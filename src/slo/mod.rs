@@ -19,17 +19,17 @@
 //! assert!(yaml.contains("alert: InferwatchAvailabilityBurnRate"));
 //! ```
 
+mod experiment;
 mod rules;
 
+pub use experiment::ExperimentRules;
+use rules::DEFAULT_RUNBOOK_URL;
 pub use rules::{Rule, RuleGroup};
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::contract::{self as c, MetricDef};
-
-/// Where the runbook lives; each alert links to its section.
-const DEFAULT_RUNBOOK_URL: &str = "https://github.com/inferwatch/inferwatch/blob/main/docs/RUNBOOK.md";
 
 /// The windows of the burn-rate alerts: (severity, long window, short window, burn-rate factor, for).
 const BURN_RATE_WINDOWS: &[(&str, &str, &str, f64, &str)] = &[

@@ -2,6 +2,9 @@
 
 use std::fmt::Write as _;
 
+/// Where the runbook lives; each alert links to its section.
+pub(crate) const DEFAULT_RUNBOOK_URL: &str = "https://github.com/inferwatch/inferwatch/blob/main/docs/RUNBOOK.md";
+
 /// A rule group of a Prometheus rules file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuleGroup {

@@ -2,6 +2,7 @@
 
 mod cache;
 mod inference;
+mod quality;
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,13 +10,14 @@ use std::sync::Arc;
 use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{KnownLabels, LabelValue, Observer, RequestInfo, RequestSummary, StageSummary};
+use super::{FeedbackEvent, KnownLabels, LabelValue, Observer, RequestInfo, RequestSummary, Score, StageSummary};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
 use crate::operation;
 use crate::recorder::SharedRecorder;
 use cache::HandleCache;
 use inference::InferenceHandles;
+use quality::QualityInstruments;
 
 /// Model key of requests whose handler named no model (label value empty).
 const NO_MODEL: u32 = u32::MAX;
@@ -41,6 +43,7 @@ struct Instruments {
     inference: HandleCache<(u32, u32), Arc<InferenceHandles>>,
     gen_ai_errors: HandleCache<(u32, u32, u16), Histogram>,
     stages: HandleCache<(u32, u32), Histogram>,
+    quality: QualityInstruments,
 }
 
 impl fmt::Debug for MetricsObserver {
@@ -75,6 +78,7 @@ impl MetricsObserver {
                 inference: HandleCache::default(),
                 gen_ai_errors: HandleCache::default(),
                 stages: HandleCache::default(),
+                quality: QualityInstruments::default(),
             }),
         }
     }
@@ -172,6 +176,7 @@ impl Observer for MetricsObserver {
                 }
             }
         }
+        self.inner.quality.create_known(r, known);
         for model in &models {
             for kind in inference::TOKEN_TYPES {
                 r.counter(&c::TOKENS_TOTAL, &[model, kind]).increment(0);
@@ -238,6 +243,15 @@ impl Observer for MetricsObserver {
         if s.is_inference() {
             inner.record_inference(s, model, seconds);
         }
+        inner.quality.record_finish(&inner.recorder, s, model, seconds);
+    }
+
+    fn on_score(&self, _request: &Gauge, score: &Score<'_>) {
+        self.inner.quality.record_score(&self.inner.recorder, score);
+    }
+
+    fn on_feedback(&self, feedback: &FeedbackEvent<'_>) {
+        self.inner.quality.record_feedback(&self.inner.recorder, feedback);
     }
 }
 

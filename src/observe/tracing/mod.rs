@@ -13,7 +13,9 @@ use opentelemetry::trace::TraceContextExt as _;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::{ContentKind, LabelValue, Observer, RequestInfo, RequestSummary, StageSummary};
+use super::{
+    ContentKind, FeedbackEvent, LabelValue, Observer, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
+};
 
 /// Creates a server span per request and a child span per stage, ends the request span at the end of the
 /// response body, and logs one summary line per request.
@@ -147,6 +149,34 @@ impl Observer for TracingObserver {
         };
         let cut: String = text.chars().take(max_chars).collect();
         span.set_attribute(key, cut);
+    }
+
+    fn on_score(&self, span: &Span, score: &Score<'_>) {
+        if !score.accepted || span.is_disabled() {
+            return;
+        }
+        let cx = span.context();
+        let otel = cx.span();
+        if otel.is_recording() {
+            span::record_score(&otel, score);
+        }
+    }
+
+    fn trace_ids(&self, span: &Span) -> Option<TraceIds> {
+        if span.is_disabled() {
+            return None;
+        }
+        let cx = span.context();
+        let ids = cx.span().span_context().clone();
+        ids.is_valid().then(|| TraceIds {
+            trace_id: ids.trace_id().to_bytes(),
+            span_id: ids.span_id().to_bytes(),
+        })
+    }
+
+    fn on_feedback(&self, feedback: &FeedbackEvent<'_>) {
+        span::feedback_span(feedback);
+        summary::log_feedback(feedback);
     }
 
     fn on_finish(&self, span: &Span, summary: &RequestSummary<'_>) {

@@ -4,13 +4,16 @@
 //! OpenTelemetry span in one call at the end, with values shared rather than copied (label values are `Arc<str>`,
 //! codes are static), and only when the span is recording: an unsampled span is never exported.
 
-use opentelemetry::trace::{SpanRef, Status};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanRef, Status, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::classify::{GrpcCode, Outcome, Protocol};
 use crate::contract::LOG_TARGET;
-use crate::request::{RequestInfo, RequestSummary};
+use crate::request::{FeedbackEvent, RequestInfo, RequestSummary, Score};
 
 /// The server span of a request; `Span::none()` when no subscriber exists.
 pub(super) fn request_span(info: &RequestInfo) -> Span {
@@ -56,7 +59,7 @@ pub(super) fn stage_span(request: &Span, name: &str) -> Span {
 /// Sets what the request ended with on its (recording) OpenTelemetry span, and its status.
 pub(super) fn record_finish(span: &SpanRef<'_>, s: &RequestSummary<'_>) {
     let r = &s.reported;
-    let mut attributes = Vec::with_capacity(11);
+    let mut attributes = Vec::with_capacity(12);
     if let (Protocol::Http, Some(status)) = (s.info.protocol, s.status) {
         attributes.push(KeyValue::new("http.response.status_code", i64::from(status.as_u16())));
     }
@@ -71,6 +74,25 @@ pub(super) fn record_finish(span: &SpanRef<'_>, s: &RequestSummary<'_>) {
     }
     if let Some(model) = r.model {
         attributes.push(KeyValue::new("gen_ai.request.model", StringValue::from(model.shared())));
+    }
+    if let Some(model) = r.response_model {
+        attributes.push(KeyValue::new(
+            "gen_ai.response.model",
+            StringValue::from(model.shared()),
+        ));
+    }
+    if let Some(id) = r.response_id {
+        attributes.push(KeyValue::new("gen_ai.response.id", id.to_owned()));
+    }
+    if let Some((experiment, variant)) = r.experiment {
+        attributes.push(KeyValue::new(
+            "inferwatch.experiment.name",
+            StringValue::from(experiment.shared()),
+        ));
+        attributes.push(KeyValue::new(
+            "inferwatch.experiment.variant",
+            StringValue::from(variant.shared()),
+        ));
     }
     if s.is_inference() {
         attributes.push(KeyValue::new("gen_ai.request.stream", s.streamed));
@@ -103,4 +125,61 @@ pub(super) fn record_finish(span: &SpanRef<'_>, s: &RequestSummary<'_>) {
 
 fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A quality score as OpenTelemetry's GenAI evaluation event, on the request span.
+pub(super) fn record_score(span: &SpanRef<'_>, score: &Score<'_>) {
+    let mut attributes = vec![
+        KeyValue::new("gen_ai.evaluation.name", StringValue::from(score.evaluator.shared())),
+        KeyValue::new("gen_ai.evaluation.score.value", score.value),
+    ];
+    if let Some(label) = score.label {
+        attributes.push(KeyValue::new("gen_ai.evaluation.score.label", label.to_owned()));
+    }
+    span.add_event("gen_ai.evaluation.result", attributes);
+}
+
+/// A span for a user's feedback, linked to the request it rates, ended at once.
+pub(super) fn feedback_span(f: &FeedbackEvent<'_>) {
+    if !tracing::dispatcher::has_been_set() {
+        return;
+    }
+    let span =
+        tracing::info_span!(target: LOG_TARGET, parent: None, "feedback", otel.name = "feedback", otel.kind = "server");
+    if let Some(ids) = f.trace {
+        let linked = SpanContext::new(
+            TraceId::from_bytes(ids.trace_id),
+            SpanId::from_bytes(ids.span_id),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        span.add_link(linked);
+    }
+    let cx = span.context();
+    let otel = cx.span();
+    if !otel.is_recording() {
+        return;
+    }
+    let mut attributes = vec![
+        KeyValue::new("gen_ai.request.model", StringValue::from(f.model.shared())),
+        KeyValue::new("inferwatch.feedback.rating", f.rating.as_str()),
+    ];
+    if let Some(score) = f.score {
+        attributes.push(KeyValue::new("inferwatch.feedback.score", score));
+    }
+    if let Some((experiment, variant)) = f.experiment {
+        attributes.push(KeyValue::new(
+            "inferwatch.experiment.name",
+            StringValue::from(experiment.shared()),
+        ));
+        attributes.push(KeyValue::new(
+            "inferwatch.experiment.variant",
+            StringValue::from(variant.shared()),
+        ));
+    }
+    if let Some(reason) = f.unattributed {
+        attributes.push(KeyValue::new("inferwatch.feedback.unattributed", reason.as_str()));
+    }
+    otel.set_attributes(attributes);
 }

@@ -6,7 +6,7 @@ use tracing::Level;
 
 use crate::classify::Outcome;
 use crate::contract::LOG_TARGET;
-use crate::request::RequestSummary;
+use crate::request::{FeedbackEvent, RequestSummary};
 
 /// Logs the summary line, with the request span's ids when it has valid ones: then no writer has to look them up.
 pub(super) fn log(s: &RequestSummary<'_>, ids: Option<&SpanContext>) {
@@ -32,17 +32,20 @@ pub(super) fn log(s: &RequestSummary<'_>, ids: Option<&SpanContext>) {
                 // In the order of their names: JSON lines list them so.
                 duration_ms = ms(s.duration),
                 error_type = s.error_type.as_ref().map_or("", |e| e.as_str()),
+                experiment = s.reported.experiment.map_or("", |(e, _)| e.as_str()),
                 finish_reason = s.reported.finish_reason.map_or("", |r| r.as_str()),
                 input_tokens = s.reported.usage.input_tokens,
                 method = info.method.as_str(),
                 model = s.reported.model.map_or("", |m| m.as_str()),
                 outcome = s.outcome.as_str(),
                 output_tokens = s.reported.usage.output_tokens,
+                response_model = s.reported.response_model.map_or("", |m| m.as_str()),
                 route = info.route.as_str(),
                 span_id = ids.map(|(_, span)| span),
                 status = status,
                 trace_id = ids.map(|(trace, _)| trace),
                 ttft_ms = s.time_to_first_token.map_or(f64::NAN, ms),
+                variant = s.reported.experiment.map_or("", |(_, v)| v.as_str()),
                 // A plain string rather than a format string: writers take it as it is.
                 message = "request finished",
             )
@@ -53,6 +56,20 @@ pub(super) fn log(s: &RequestSummary<'_>, ids: Option<&SpanContext>) {
         Outcome::ClientError => summary!(Level::WARN),
         Outcome::Ok | Outcome::Cancelled => summary!(Level::INFO),
     }
+}
+
+/// One line per feedback received: what was rated and how, never the user's comment.
+pub(super) fn log_feedback(f: &FeedbackEvent<'_>) {
+    tracing::info!(
+        target: LOG_TARGET,
+        age_s = f.age.map_or(f64::NAN, |a| a.as_secs_f64()),
+        experiment = f.experiment.map_or("", |(e, _)| e.as_str()),
+        model = f.model.as_str(),
+        rating = f.rating.as_str(),
+        unattributed = f.unattributed.map_or("", |u| u.as_str()),
+        variant = f.experiment.map_or("", |(_, v)| v.as_str()),
+        message = "feedback received",
+    );
 }
 
 /// `bytes` in lowercase hex, in `out` (twice as long), as a `&str` without allocating.

@@ -6,9 +6,9 @@ be named by, with its kind; inherent methods, trait methods, enum variants, publ
 trait implementations are listed under their type. The list is committed (docs/public-api.txt) and `.ci/run`
 compares it with the code, so a change to the public API shows up as a diff in review.
 
-    RUSTC_BOOTSTRAP=1 cargo rustdoc --lib --all-features -- -Z unstable-options --output-format json
-    python3 scripts/public_api.py target/doc/inferwatch.json > docs/public-api.txt
-    python3 scripts/public_api.py target/doc/inferwatch.json --summary   # counts by kind
+    CARGO_TARGET_DIR=target/api RUSTC_BOOTSTRAP=1 cargo rustdoc --lib --all-features -- -Z unstable-options --output-format json
+    python3 scripts/public_api.py target/api/doc/inferwatch.json > docs/public-api.txt
+    python3 scripts/public_api.py target/api/doc/inferwatch.json --summary   # counts by kind
 
 (RUSTC_BOOTSTRAP lets the stable toolchain's rustdoc write its JSON, which is still an unstable format.)
 """

@@ -37,7 +37,6 @@ impl LabelValue {
     }
 
     /// The value itself, shared (for exporters that keep it: no copy).
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) fn shared(&self) -> Arc<str> {
         self.value.clone()
     }

@@ -63,6 +63,8 @@
 
 pub mod classify;
 pub mod contract;
+pub mod cost;
+pub mod engine;
 pub mod experiment;
 #[cfg(feature = "feedback")]
 pub mod feedback;
@@ -87,6 +89,6 @@ pub use layer::{
 };
 pub use recorder::SharedRecorder;
 pub use request::{
-    EnteredStage, FinishReason, InferenceRequestExt, Rating, RejectedScore, RequestHandle, Stage, StageFuture,
-    TokenUsage, operation, stage_name,
+    EnteredStage, FinishReason, InferenceRequestExt, QueueWait, Rating, RejectedScore, RequestHandle, Stage,
+    StageFuture, TokenUsage, operation, stage_name,
 };

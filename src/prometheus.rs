@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
 
 use crate::contract::{self, LOG_TARGET, MetricKind};
+use crate::cost::Prices;
 use crate::recorder::SharedRecorder;
 
 /// The content type of the text exposition format.
@@ -53,6 +54,7 @@ pub struct PrometheusBuilder {
     buckets: BTreeMap<String, Vec<f64>>,
     global_labels: Vec<(String, String)>,
     upkeep_interval: Duration,
+    prices: Option<Prices>,
 }
 
 impl Default for PrometheusBuilder {
@@ -66,6 +68,7 @@ impl Default for PrometheusBuilder {
             buckets,
             global_labels: Vec::new(),
             upkeep_interval: Duration::from_secs(5),
+            prices: None,
         }
     }
 }
@@ -95,6 +98,14 @@ impl PrometheusBuilder {
         self
     }
 
+    /// Renders the spend of `prices` (the same table, or a clone of it, that the layer prices requests with):
+    /// `inferwatch_cost_total`, `inferwatch_experiment_cost_total` and `inferwatch_gpu_cost_total`, as exact
+    /// decimals in the table's currency, named in their HELP text.
+    pub fn prices(mut self, prices: &Prices) -> Self {
+        self.prices = Some(prices.clone());
+        self
+    }
+
     fn exporter_builder(&self) -> Result<metrics_exporter_prometheus::PrometheusBuilder, PrometheusError> {
         let mut builder = metrics_exporter_prometheus::PrometheusBuilder::new();
         for (name, bounds) in &self.buckets {
@@ -113,7 +124,7 @@ impl PrometheusBuilder {
     pub fn build(self) -> Result<(SharedRecorder, PrometheusExporter), PrometheusError> {
         let recorder = self.exporter_builder()?.build_recorder();
         contract::describe(&recorder);
-        let exporter = PrometheusExporter::start(recorder.handle(), self.upkeep_interval);
+        let exporter = PrometheusExporter::start(recorder.handle(), &self);
         Ok((SharedRecorder::new(recorder), exporter))
     }
 
@@ -124,7 +135,7 @@ impl PrometheusBuilder {
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder)
             .map_err(|e| PrometheusError(BuildError::FailedToSetGlobalRecorder(e)))?;
-        Ok(PrometheusExporter::start(handle, self.upkeep_interval))
+        Ok(PrometheusExporter::start(handle, &self))
     }
 }
 
@@ -133,6 +144,13 @@ impl PrometheusBuilder {
 pub struct PrometheusExporter {
     handle: PrometheusHandle,
     _upkeep: Arc<Sender<()>>,
+    spend: Option<Arc<Spend>>,
+}
+
+/// What the exporter renders beside the recorder's series: the exact cost totals.
+struct Spend {
+    prices: Prices,
+    global_labels: Vec<(String, String)>,
 }
 
 impl fmt::Debug for PrometheusExporter {
@@ -147,7 +165,8 @@ impl PrometheusExporter {
         PrometheusBuilder::new().install()
     }
 
-    fn start(handle: PrometheusHandle, interval: Duration) -> Self {
+    fn start(handle: PrometheusHandle, config: &PrometheusBuilder) -> Self {
+        let interval = config.upkeep_interval;
         let (stop, stopped) = mpsc::channel::<()>();
         let upkeep = handle.clone();
         let spawned = std::thread::Builder::new()
@@ -161,15 +180,29 @@ impl PrometheusExporter {
             // Scrapes drain histograms too; without the thread only an unscraped exporter grows.
             tracing::warn!(target: LOG_TARGET, "could not start the Prometheus upkeep thread");
         }
+        let spend = config.prices.clone().map(|prices| {
+            Arc::new(Spend {
+                prices,
+                global_labels: config.global_labels.clone(),
+            })
+        });
         Self {
             handle,
             _upkeep: Arc::new(stop),
+            spend,
         }
     }
 
     /// The exposition in the text format.
     pub fn render(&self) -> String {
-        self.handle.render()
+        let mut text = self.handle.render();
+        if let Some(spend) = &self.spend {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&spend.prices.render_totals(&spend.global_labels));
+        }
+        text
     }
 
     /// The underlying `metrics-exporter-prometheus` handle.

@@ -51,6 +51,15 @@ const OWN_METRICS: &[&str] = &[
     "inferwatch.experiment.tokens",
     "inferwatch.experiment.quality.score",
     "inferwatch.experiment.feedback",
+    "inferwatch.request.queue.duration",
+    "inferwatch.requests.waiting",
+    "inferwatch.engine.kv_cache.usage",
+    "inferwatch.engine.batch.size",
+    "inferwatch.engine.preemptions",
+    "inferwatch.cost",
+    "inferwatch.request.cost",
+    "inferwatch.experiment.cost",
+    "inferwatch.gpu.cost",
 ];
 /// Metrics with no OpenTelemetry name: the Prometheus client's process metrics (recorded by `metrics-process`
 /// under the names every Prometheus dashboard knows) and inferwatch's own, under `inferwatch_`.

@@ -1,9 +1,9 @@
 //! `POST /v1/completions`, `POST /v1/chat/completions` and `GET /v1/models`, reporting to inferwatch through the
 //! request handle: model, operation, tokens, stages and finish reason.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -15,14 +15,15 @@ use futures_util::stream::{self, Stream, StreamExt};
 use inferwatch::{FinishReason, RequestHandle, Stage, operation, stage_name};
 use serde_json::{Value, json};
 
+use crate::engine::{Engine, Generation, QueueFull};
 use crate::fault::{self, Fault};
 use crate::openai::{self, ChatRequest, CompletionRequest, Kind};
 use crate::rollout;
 use crate::toy::{self, MODELS};
 
-#[derive(Clone)]
 pub struct AppState {
-    pub token_delay: Duration,
+    /// One engine per served model (queue, batch, cache).
+    pub engines: HashMap<&'static str, Engine>,
     /// Share of the experiment's treatment requests that fail on purpose.
     pub treatment_error_rate: f64,
 }
@@ -111,9 +112,9 @@ pub async fn chat_completions(
 }
 
 async fn run(state: &AppState, handle: RequestHandle, mut job: Job, fault: Option<Fault>) -> Response {
-    if !MODELS.contains(&job.model.as_str()) {
+    let Some(engine) = state.engines.get(job.model.as_str()) else {
         return openai::not_found(&job.model);
-    }
+    };
     handle.set_model(&job.model);
     // The experiment's treatment is answered by the candidate build, which may be made to fail.
     if let Some(candidate) = rollout::answering_model(&handle, &job.model) {
@@ -139,36 +140,36 @@ async fn run(state: &AppState, handle: RequestHandle, mut job: Job, fault: Optio
         let _tokenize = handle.stage(stage_name::TOKENIZE).entered();
         toy::count_tokens(&job.prompt)
     };
-    handle.add_input_tokens(input_tokens);
     tracing::info!(input_tokens, max_tokens = job.max_tokens, "prompt tokenized");
     let (words, finish) = toy::generate(&job.prompt, job.max_tokens);
     // Every answer is scored; the score lands on the request's span and in inferwatch_quality_score.
     let _ = handle.record_score(rollout::EVALUATOR, rollout::score(&words));
+    // The engine's admission queue: a full one refuses at once, as vLLM and TGI do under overload.
+    let mut generation = match engine.submit(&handle, input_tokens, words.len() as u64) {
+        Ok(generation) => generation,
+        Err(QueueFull) => {
+            let message = "the engine's queue is full (--queue-capacity); retry later";
+            return openai::error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", None, message);
+        }
+    };
+    // Counted once admitted: a refused request is not billed.
+    handle.add_input_tokens(input_tokens);
+    generation.scheduled().await;
     // The response id carries the model and variant, signed: feedback on it is attributed on any replica.
     let id = handle.response_id().unwrap_or_else(|| openai::new_id(job.kind));
     if job.stream {
         let generate = handle.stage(stage_name::GENERATE);
-        let events = stream_tokens(
-            state.token_delay,
-            handle,
-            generate,
-            id,
-            job,
-            input_tokens,
-            words,
-            finish,
-        );
+        let events = stream_tokens(generation, handle, generate, id, job, input_tokens, words, finish);
         return Sse::new(events).into_response();
     }
-    let generation = async {
-        for _ in &words {
-            tokio::time::sleep(state.token_delay).await;
+    let tokens = async {
+        while generation.next_token().await {
             // The client sees nothing until the end, but the model knows when its first token came out.
             handle.mark_first_token();
             handle.add_output_tokens(1);
         }
     };
-    handle.stage(stage_name::GENERATE).instrument(generation).await;
+    handle.stage(stage_name::GENERATE).instrument(tokens).await;
     handle.set_finish_reason(finish);
     let output_tokens = words.len() as u64;
     // Detokenizing is CPU work: off the async runtime, still under the request's span.
@@ -184,7 +185,7 @@ async fn run(state: &AppState, handle: RequestHandle, mut job: Job, fault: Optio
 /// One server-sent event per token, one carrying the finish reason, the usage when asked for, then `[DONE]`.
 #[allow(clippy::too_many_arguments)]
 fn stream_tokens(
-    delay: Duration,
+    generation: Generation,
     handle: RequestHandle,
     generate: Stage,
     id: String,
@@ -196,17 +197,25 @@ fn stream_tokens(
     let (kind, model) = (job.kind, Arc::<str>::from(job.model));
     let id = Arc::<str>::from(id);
     let output_tokens = words.len() as u64;
-    let tokens = stream::iter(words.into_iter().enumerate()).then({
-        let (handle, id, model) = (handle.clone(), id.clone(), model.clone());
-        move |(i, word)| {
-            let (handle, id, model) = (handle.clone(), id.clone(), model.clone());
-            async move {
-                tokio::time::sleep(delay).await;
-                handle.add_output_tokens(1);
-                Event::default().data(kind.chunk(&id, &model, &word, None, i == 0).to_string())
+    let state = (
+        generation,
+        words.into_iter().enumerate(),
+        handle.clone(),
+        id.clone(),
+        model.clone(),
+    );
+    let tokens = stream::unfold(
+        state,
+        move |(mut generation, mut words, handle, id, model)| async move {
+            let (i, word) = words.next()?;
+            if !generation.next_token().await {
+                return None;
             }
-        }
-    });
+            handle.add_output_tokens(1);
+            let event = Event::default().data(kind.chunk(&id, &model, &word, None, i == 0).to_string());
+            Some((event, (generation, words, handle, id, model)))
+        },
+    );
     let last = stream::once({
         let (id, model) = (id.clone(), model.clone());
         async move {

@@ -16,6 +16,8 @@
 //! With `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318` (or `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` and port 4317)
 //! each request is exported as a span with `tokenize`, `generate` and `decode` children.
 
+#[path = "../shared/engine.rs"]
+mod engine;
 #[path = "../shared/fault.rs"]
 mod fault;
 mod handlers;
@@ -33,6 +35,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use clap::Parser;
+use inferwatch::cost::Prices;
+use inferwatch::engine::EngineMetrics;
 use inferwatch::health::{Health, Observation, checks};
 use inferwatch::observe::InFlightCounter;
 use inferwatch::prometheus::PrometheusBuilder;
@@ -43,6 +47,7 @@ use inferwatch::{InferenceLayer, operation};
 use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use engine::{Engine, EngineConfig};
 use handlers::AppState;
 use toy::MODELS;
 
@@ -52,9 +57,21 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Delay before each generated token, in milliseconds.
+    /// Delay before each generated token, in milliseconds (one step of the engine's batch).
     #[arg(long, default_value_t = 10)]
     token_delay_ms: u64,
+    /// Sequences each model's engine runs together; more wait in its queue.
+    #[arg(long, default_value_t = 32)]
+    max_batch: usize,
+    /// Requests each model's queue holds; more are refused with 429.
+    #[arg(long, default_value_t = 256)]
+    queue_capacity: usize,
+    /// Tokens each model's KV cache holds (prompt and generated tokens of the running batch).
+    #[arg(long, default_value_t = 8192)]
+    kv_cache_tokens: u64,
+    /// Price table (JSON, see inferwatch::cost::Prices::from_json): costs per model and per GPU-hour.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/prices.json"))]
+    prices: std::path::PathBuf,
     /// Requests in flight the server is sized for (readiness warns above 70 %, fails above 90 %).
     #[arg(long, default_value_t = 256)]
     max_concurrency: usize,
@@ -108,12 +125,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         print!("{}", rules.to_yaml());
         return Ok(());
     }
-    // The recorder first: telemetry counts what it loses (log lines, spans) into it.
-    let exporter = PrometheusBuilder::new().install()?;
+    let prices = Prices::from_json_file(&args.prices)?;
+    // The recorder first: telemetry counts what it loses (log lines, spans) into it. Given the prices, the
+    // exporter renders the exact spend.
+    let exporter = PrometheusBuilder::new().prices(&prices).install()?;
     // JSON logs on stdout; spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
     let _telemetry = TelemetryBuilder::new().service_name("inferwatch-axum-example").init()?;
-    let state = Arc::new(AppState {
+    let config = EngineConfig {
+        max_batch: args.max_batch.max(1),
+        queue_capacity: args.queue_capacity,
+        kv_cache_tokens: args.kv_cache_tokens,
         token_delay: Duration::from_millis(args.token_delay_ms),
+    };
+    let engine_metrics = EngineMetrics::new();
+    let state = Arc::new(AppState {
+        engines: MODELS
+            .iter()
+            .map(|m| (*m, Engine::start(m, config, engine_metrics.clone())))
+            .collect(),
         treatment_error_rate: args.treatment_error_rate,
     });
     // Saturation counts requests being served, not uploads still arriving from slow clients.
@@ -125,12 +154,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .experiment(&rollout)
         .evaluators([rollout::EVALUATOR])
         .feedback_key(rollout::feedback_key())
+        .prices(prices.clone())
         .build_with(in_flight.clone());
     let feedback = layer.feedback();
     // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
     let sampling = Sampler::builder()
         .interval(Duration::from_secs_f64(args.sample_interval_s))
         .filesystem(".")
+        .prices(&prices)
         .layer();
     let snapshots = sampling.snapshots();
     let health = Health::builder()
@@ -138,6 +169,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add_check(checks::host_memory(snapshots.clone(), Default::default()))
         .add_check(checks::host_cpu(snapshots.clone(), Default::default()).informational())
         .add_check(checks::disk(snapshots, Default::default()))
+        .add_check(checks::kv_cache(engine_metrics, 0.95))
         .add_check(checks::saturation(
             move || in_flight.get(),
             args.max_concurrency,

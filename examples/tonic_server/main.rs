@@ -9,6 +9,8 @@
 //! ```
 
 mod bytes_tensor;
+#[path = "../shared/engine.rs"]
+mod engine;
 #[path = "../shared/fault.rs"]
 mod fault;
 mod messages;
@@ -21,7 +23,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use inferwatch::health::{Health, Observation};
+use engine::{Engine, EngineConfig};
+use inferwatch::cost::Prices;
+use inferwatch::engine::EngineMetrics;
+use inferwatch::health::{Health, Observation, checks};
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::telemetry::TelemetryBuilder;
 use inferwatch::{InferenceLayer, operation};
@@ -42,9 +47,21 @@ struct Args {
     /// The models served, comma-separated (every one is the same toy).
     #[arg(long, value_delimiter = ',', default_value = "toy")]
     model: Vec<String>,
-    /// Delay before each generated token, in milliseconds.
+    /// Delay before each generated token, in milliseconds (one step of the engine's batch).
     #[arg(long, default_value_t = 10)]
     token_delay_ms: u64,
+    /// Sequences each model's engine runs together; more wait in its queue.
+    #[arg(long, default_value_t = 32)]
+    max_batch: usize,
+    /// Requests each model's queue holds; more are refused with RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = 256)]
+    queue_capacity: usize,
+    /// Tokens each model's KV cache holds (prompt and generated tokens of the running batch).
+    #[arg(long, default_value_t = 8192)]
+    kv_cache_tokens: u64,
+    /// Price table (JSON, see inferwatch::cost::Prices::from_json): costs per model and per GPU-hour.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/prices.json"))]
+    prices: std::path::PathBuf,
     /// Seconds to keep serving after SIGTERM / Ctrl-C while readiness answers NOT_SERVING, so balancers drain.
     #[arg(long, default_value_t = 0.0)]
     drain_s: f64,
@@ -59,13 +76,17 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    // The recorder first: telemetry counts what it loses (log lines, spans) into it.
-    let exporter = PrometheusBuilder::new().install()?;
+    let prices = Prices::from_json_file(&args.prices)?;
+    // The recorder first: telemetry counts what it loses (log lines, spans) into it. Given the prices, the
+    // exporter renders the exact spend.
+    let exporter = PrometheusBuilder::new().prices(&prices).install()?;
     let _telemetry = TelemetryBuilder::new()
         .service_name("inferwatch-tonic-example")
         .init()?;
     let models = args.model.clone();
+    let engine_metrics = EngineMetrics::new();
     let health = Health::builder()
+        .add_check(checks::kv_cache(engine_metrics.clone(), 0.95))
         .check("model:loaded", move || {
             let models = models.clone();
             async move {
@@ -100,6 +121,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
             tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
         ])?
+        .prices(prices)
         .build();
 
     let http: axum::Router = exporter.router().merge(health.router());
@@ -107,9 +129,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(addr = %http_listener.local_addr()?, "metrics and health listening");
     tokio::spawn(async move { axum::serve(http_listener, http).await });
 
-    let server = InferenceServer {
-        models: args.model.iter().map(|m| m.as_str().into()).collect(),
+    let config = EngineConfig {
+        max_batch: args.max_batch.max(1),
+        queue_capacity: args.queue_capacity,
+        kv_cache_tokens: args.kv_cache_tokens,
         token_delay: Duration::from_millis(args.token_delay_ms),
+    };
+    let server = InferenceServer {
+        engines: std::sync::Arc::new(
+            args.model
+                .iter()
+                .map(|m| (m.clone(), Engine::start(m, config, engine_metrics.clone())))
+                .collect(),
+        ),
     };
     tracing::info!(addr = %args.addr, models = ?args.model, "KServe v2 gRPC server listening");
     let drain = health.clone();

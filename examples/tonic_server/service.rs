@@ -1,10 +1,10 @@
 //! `inference.GRPCInferenceService`: the routing tonic's codegen would emit, and the toy model behind it.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use inferwatch::{FinishReason, InferenceRequestExt, RequestHandle, operation, stage_name};
@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 use crate::bytes_tensor::{decode_first_bytes, encode_bytes};
+use crate::engine::{Engine, Generation, QueueFull};
 use crate::fault::{self, Fault};
 use crate::messages::*;
 
@@ -31,8 +32,12 @@ fn injected_fault() -> Status {
 
 #[derive(Clone)]
 pub struct InferenceServer {
-    pub models: Arc<[Arc<str>]>,
-    pub token_delay: Duration,
+    /// One engine per served model (queue, batch, cache).
+    pub engines: Arc<HashMap<String, Engine>>,
+}
+
+fn queue_full() -> Status {
+    Status::resource_exhausted("the engine's queue is full (--queue-capacity); retry later")
 }
 
 impl NamedService for InferenceServer {
@@ -132,7 +137,13 @@ fn response(model: &str, id: &str, text: &str, final_response: Option<bool>) -> 
 
 impl InferenceServer {
     fn serves(&self, name: &str) -> bool {
-        self.models.iter().any(|m| **m == *name)
+        self.engines.contains_key(name)
+    }
+
+    fn engine(&self, name: &str) -> Result<&Engine, Status> {
+        self.engines
+            .get(name)
+            .ok_or_else(|| Status::not_found(format!("unknown model {name}")))
     }
 
     fn check_model(&self, name: &str) -> Result<(), Status> {
@@ -143,12 +154,13 @@ impl InferenceServer {
         }
     }
 
-    /// Tokenizes and generates for one request; returns the words and the finish reason.
+    /// Tokenizes and generates for one request; returns the prompt's tokens (reported once the engine admits the
+    /// request: a refused one is not billed), the words and the finish reason.
     fn prepare(
         &self,
         handle: &RequestHandle,
         request: &ModelInferRequest,
-    ) -> Result<(Ask, Vec<String>, FinishReason), Status> {
+    ) -> Result<(Ask, u64, Vec<String>, FinishReason), Status> {
         handle.set_model(&request.model_name);
         handle.set_operation(operation::TEXT_COMPLETION);
         self.check_model(&request.model_name)?;
@@ -157,9 +169,8 @@ impl InferenceServer {
             let _tokenize = handle.stage(stage_name::TOKENIZE).entered();
             crate::toy::count_tokens(&ask.text)
         };
-        handle.add_input_tokens(input_tokens);
         let (words, finish) = crate::toy::generate(&ask.text, ask.max_tokens);
-        Ok((ask, words, finish))
+        Ok((ask, input_tokens, words, finish))
     }
 
     fn infer(self, request: Request<ModelInferRequest>) -> BoxFuture<Response<ModelInferResponse>, Status> {
@@ -167,22 +178,26 @@ impl InferenceServer {
             let handle = request.inference();
             let fault = fault_requested(request.metadata());
             let request = request.into_inner();
-            let (_, words, finish) = self.prepare(&handle, &request)?;
+            let (_, input_tokens, words, finish) = self.prepare(&handle, &request)?;
             match fault {
                 Some(Fault::ServerError) => return Err(injected_fault()),
                 Some(Fault::Panic) => panic!("injected fault (x-inferwatch-fault: panic)"),
                 None => {}
             }
-            let (delay, count, tokens) = (self.token_delay, words.len(), handle.clone());
-            let generation = async move {
-                for _ in 0..count {
-                    tokio::time::sleep(delay).await;
+            let engine = self.engine(&request.model_name)?;
+            let mut generation = engine
+                .submit(&handle, input_tokens, words.len() as u64)
+                .map_err(|QueueFull| queue_full())?;
+            handle.add_input_tokens(input_tokens);
+            generation.scheduled().await;
+            let tokens = handle.clone();
+            let generated = async move {
+                while generation.next_token().await {
                     tokens.mark_first_token();
                     tokens.add_output_tokens(1);
                 }
             };
-            let stage = handle.stage(stage_name::GENERATE);
-            stage.instrument(generation).await;
+            handle.stage(stage_name::GENERATE).instrument(generated).await;
             handle.set_finish_reason(finish);
             let text = handle.stage(stage_name::DECODE).in_scope(|| words.concat());
             Ok(Response::new(response(&request.model_name, &request.id, &text, None)))
@@ -193,7 +208,6 @@ impl InferenceServer {
     /// `triton_final_response`. A request without `stream` gets its whole text in one final response.
     fn stream_infer(self, request: Request<Streaming<ModelInferRequest>>) -> ResponseStream {
         let handle = request.inference();
-        let delay = self.token_delay;
         let fault = fault_requested(request.metadata());
         let requests = request.into_inner();
         let responses = requests.flat_map(move |request| {
@@ -216,33 +230,71 @@ impl InferenceServer {
                     Box::pin(futures_util::stream::once(async { Err(injected_fault()) }))
                 }
                 Ok(_) if fault == Some(Fault::Panic) => panic!("injected fault (x-inferwatch-fault: panic)"),
-                Ok((request, (ask, words, finish))) => {
-                    let count = words.len();
-                    let chunks: Vec<String> = if ask.stream { words } else { vec![words.concat()] };
-                    let total = chunks.len();
-                    Box::pin(
-                        futures_util::stream::iter(chunks.into_iter().enumerate()).then(move |(i, chunk)| {
-                            let (handle, request) = (handle.clone(), request.clone());
-                            async move {
-                                tokio::time::sleep(if ask.stream { delay } else { delay * count as u32 }).await;
-                                handle.add_output_tokens(if ask.stream { 1 } else { count as u64 });
-                                if i + 1 == total {
-                                    handle.set_finish_reason(finish);
-                                }
-                                let reply = response(&request.model_name, &request.id, &chunk, Some(i + 1 == total));
-                                Ok(ModelStreamInferResponse {
-                                    error_message: String::new(),
-                                    infer_response: Some(reply),
-                                })
-                            }
-                        }),
-                    )
+                Ok((request, (ask, input_tokens, words, finish))) => {
+                    let submitted = server.engine(&request.model_name).and_then(|engine| {
+                        let submitted = engine.submit(&handle, input_tokens, words.len() as u64);
+                        submitted.map_err(|QueueFull| queue_full())
+                    });
+                    match submitted {
+                        Err(status) => Box::pin(futures_util::stream::once(async move { Err(status) })),
+                        Ok(generation) => {
+                            handle.add_input_tokens(input_tokens);
+                            generated(generation, handle, request, ask.stream, words, finish)
+                        }
+                    }
                 }
             };
             replies
         });
         Box::pin(responses)
     }
+}
+
+/// The replies to one request of a stream: a response per token as the engine produces them (the last marked
+/// final), or with `stream` off one final response holding the whole text.
+fn generated(
+    generation: Generation,
+    handle: RequestHandle,
+    request: ModelInferRequest,
+    stream: bool,
+    words: Vec<String>,
+    finish: FinishReason,
+) -> ResponseStream {
+    let count = words.len();
+    let reply = move |handle: &RequestHandle, request: &ModelInferRequest, text: &str, last: bool| {
+        if last {
+            handle.set_finish_reason(finish);
+        }
+        Ok(ModelStreamInferResponse {
+            error_message: String::new(),
+            infer_response: Some(response(&request.model_name, &request.id, text, Some(last))),
+        })
+    };
+    // The next word's index; `count + 1` once the final reply is out.
+    let state = (generation, handle, request, words, 0usize);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        move |(mut generation, handle, request, words, i)| async move {
+            if i > count || (stream && i == count) {
+                return None;
+            }
+            if stream {
+                if !generation.next_token().await {
+                    return None;
+                }
+                handle.add_output_tokens(1);
+                let item = reply(&handle, &request, &words[i], i + 1 == count);
+                return Some((item, (generation, handle, request, words, i + 1)));
+            }
+            let mut n = 0;
+            while generation.next_token().await {
+                n += 1;
+            }
+            handle.add_output_tokens(n);
+            let item = reply(&handle, &request, &words.concat(), true);
+            Some((item, (generation, handle, request, words, count + 1)))
+        },
+    ))
 }
 
 type ResponseStream = Pin<Box<dyn Stream<Item = Result<ModelStreamInferResponse, Status>> + Send>>;

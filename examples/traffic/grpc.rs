@@ -61,6 +61,7 @@ impl Target {
                     // The toy's tokens are whitespace words; a whole answer carries no token count of its own.
                     output_tokens: text_output(&response.into_inner()).split_whitespace().count() as u64,
                     feedback: None,
+                    usage: None,
                 },
             };
         }
@@ -103,6 +104,7 @@ impl Target {
             ttft,
             output_tokens: tokens,
             feedback: None,
+            usage: None,
         }
     }
 }

@@ -117,6 +117,7 @@ impl Target {
             ttft: ttft.filter(|_| mix.stream),
             output_tokens: output_tokens(&text, mix.stream),
             feedback,
+            usage: usage(&text, mix.stream).map(|(input, output)| (mix.model.clone(), input, output)),
         }
     }
 }
@@ -157,6 +158,22 @@ fn output_tokens(body: &[u8], stream: bool) -> u64 {
             piece.is_some_and(|p| !p.is_empty())
         })
         .count() as u64
+}
+
+/// `usage.prompt_tokens` and `usage.completion_tokens`: of the JSON body, or of a stream's usage chunk (sent when
+/// `stream_options.include_usage` asked for it).
+fn usage(body: &[u8], stream: bool) -> Option<(u64, u64)> {
+    let text = String::from_utf8_lossy(body);
+    let value: Value = if stream {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .find(|v| v["usage"].is_object())?
+    } else {
+        serde_json::from_str(&text).ok()?
+    };
+    let usage = &value["usage"];
+    Some((usage["prompt_tokens"].as_u64()?, usage["completion_tokens"].as_u64()?))
 }
 
 /// The answer's `id` and `model`: from the JSON body, or from the first chunk of a stream.

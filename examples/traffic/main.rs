@@ -24,6 +24,7 @@ mod http;
 #[allow(dead_code)] // the server half of the protocol is the tonic example's
 #[path = "../tonic_server/messages.rs"]
 mod messages;
+mod prices;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +86,10 @@ struct Args {
     /// Share of ratings that are negative for answers of --worse-models.
     #[arg(long, default_value_t = 0.5)]
     worse_negative_rate: f64,
+    /// A price table (the examples' JSON format): every stream asks for its usage, and the summary adds what the
+    /// answers read to their end cost, computed exactly from the usage the server returned. HTTP only.
+    #[arg(long)]
+    prices: Option<std::path::PathBuf>,
 }
 
 /// A small xorshift generator: reproducible mixes without a dependency.
@@ -145,7 +150,7 @@ impl Mix {
         let max_tokens = 1 + (dice.next() % u64::from(args.max_tokens.max(1))) as u32;
         let chat = dice.chance(0.5);
         let prompt: Vec<&str> = (0..2 + dice.next() % 8).map(|_| *dice.pick(&words)).collect();
-        let include_usage = stream && dice.chance(0.5);
+        let include_usage = stream && (dice.chance(0.5) || args.prices.is_some());
         let invalid = dice.chance(args.invalid_rate).then(|| match dice.next() % 3 {
             0 => Invalid::UnknownModel,
             1 => Invalid::Malformed,
@@ -179,6 +184,8 @@ struct Record {
     output_tokens: u64,
     /// The rating sent for the answer, and whether the server attributed it.
     feedback: Option<(&'static str, bool)>,
+    /// The model asked for, and the usage the server returned (input and output tokens).
+    usage: Option<(String, u64, u64)>,
 }
 
 impl Record {
@@ -189,6 +196,7 @@ impl Record {
             ttft: None,
             output_tokens: 0,
             feedback: None,
+            usage: None,
         }
     }
 }
@@ -201,6 +209,8 @@ struct Stats {
     output_tokens: u64,
     feedback: BTreeMap<&'static str, u64>,
     feedback_attributed: u64,
+    /// Input and output tokens by model, from the usage the server returned.
+    usage: BTreeMap<String, (u64, u64)>,
 }
 
 impl Stats {
@@ -211,6 +221,11 @@ impl Stats {
             self.feedback_attributed += u64::from(attributed);
         }
         self.output_tokens += record.output_tokens;
+        if let Some((model, input, output)) = record.usage {
+            let tokens = self.usage.entry(model).or_default();
+            tokens.0 += input;
+            tokens.1 += output;
+        }
         if let Some(latency) = record.latency {
             self.latencies_ms.push(latency.as_secs_f64() * 1000.0);
         }
@@ -338,6 +353,9 @@ async fn main() -> Result<(), String> {
             ratings.join(", "),
             stats.feedback_attributed
         );
+    }
+    if let Some(path) = &args.prices {
+        print!("{}", prices::summary(path, &stats.usage)?);
     }
     Ok(())
 }

@@ -33,3 +33,12 @@ pub(crate) const TOKEN_COUNT_BUCKETS: &[f64] = &[
 
 /// 0.1 wide, from 0.1 to 1: scores are in [0, 1].
 pub(crate) const SCORE_BUCKETS: &[f64] = &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+/// Per-request cost in currency units: from 10⁻⁶, ×4 each bucket, to about 4.
+pub(crate) const REQUEST_COST_BUCKETS: &[f64] = &[
+    0.000001, 0.000004, 0.000016, 0.000064, 0.000256, 0.001024, 0.004096, 0.016384, 0.065536, 0.262144, 1.048576,
+    4.194304,
+];
+
+/// Sequences in a batch: powers of two to 1024.
+pub(crate) const BATCH_SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];

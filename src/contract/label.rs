@@ -52,3 +52,5 @@ pub const EVALUATOR: &str = "evaluator";
 pub const RATING: &str = "rating";
 /// Why generation stopped: `stop`, `length`, `content_filter`, `tool_calls`, `error`, `cancelled`, `_OTHER`.
 pub const GEN_AI_RESPONSE_FINISH_REASON: &str = "gen_ai_response_finish_reason";
+/// The currency of the price table: `USD`, `EUR`, ...
+pub const CURRENCY: &str = "currency";

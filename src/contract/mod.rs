@@ -15,13 +15,17 @@ pub const OTHER: &str = "_OTHER";
 pub(crate) const LOG_TARGET: &str = "inferwatch";
 
 mod buckets;
+mod cost;
 mod def;
+mod engine;
 mod host;
 pub mod label;
 mod quality;
 
 use buckets::*;
+pub use cost::*;
 pub use def::{MetricDef, MetricKind};
+pub use engine::*;
 pub use host::*;
 pub use quality::*;
 
@@ -236,6 +240,16 @@ pub const ALL: &[MetricDef] = &[
     EXPERIMENT_TOKENS_TOTAL,
     EXPERIMENT_QUALITY_SCORE,
     EXPERIMENT_FEEDBACK_TOTAL,
+    REQUEST_QUEUE_DURATION,
+    REQUESTS_WAITING,
+    ENGINE_KV_CACHE_USAGE,
+    ENGINE_BATCH_SIZE,
+    ENGINE_PREEMPTIONS,
+    COST_TOTAL,
+    REQUEST_COST,
+    EXPERIMENT_COST_TOTAL,
+    GPU_COST_TOTAL,
+    COST_INFO,
     BUILD_INFO,
     HEALTH_STATUS,
     TELEMETRY_LOG_LINES_DROPPED,

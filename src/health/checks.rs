@@ -219,3 +219,36 @@ async fn probe(client: &Client<HttpConnector, Empty<Bytes>>, url: &str) -> Resul
     let response = client.get(uri).await.map_err(|e| e.to_string())?;
     Ok(response.status())
 }
+
+/// `kv-cache:utilization`: the highest KV-cache usage the engine last reported
+/// ([`EngineMetrics::set_kv_cache_usage`](crate::engine::EngineMetrics::set_kv_cache_usage)). It warns above
+/// `warn_above` (0–1; 0.95 is a good start) and never fails: a full cache slows new requests (they queue, or
+/// preempt others) but the server still serves, so it should stay in rotation while the alert on sustained
+/// saturation tells a human. Passes before the engine's first report.
+///
+/// ```
+/// use inferwatch::engine::EngineMetrics;
+/// use inferwatch::health::{Health, checks};
+///
+/// let engine = EngineMetrics::new();
+/// let health = Health::builder().add_check(checks::kv_cache(engine.clone(), 0.95)).build();
+/// # let _ = health;
+/// ```
+pub fn kv_cache(engine: crate::engine::EngineMetrics, warn_above: f64) -> Check {
+    Check::new("kv-cache:utilization", move || {
+        let usage = engine.kv_cache_usage();
+        async move {
+            let Some(ratio) = usage else {
+                return Observation::new(Status::Pass).output("no report from the engine yet");
+            };
+            let percent = (ratio * 1000.0).round() / 10.0;
+            let observation = Observation::new(if ratio > warn_above { Status::Warn } else { Status::Pass })
+                .observed(percent, "percent")
+                .component("kv-cache", "component");
+            match observation.status {
+                Status::Pass => observation,
+                _ => observation.output(format!("KV cache at {percent} %, above {} %", warn_above * 100.0)),
+            }
+        }
+    })
+}

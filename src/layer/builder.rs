@@ -8,6 +8,7 @@ use super::InferenceLayer;
 #[cfg(feature = "tonic")]
 use super::descriptors::GrpcDescriptorError;
 use super::state::LayerState;
+use crate::cost::Prices;
 use crate::experiment::Experiment;
 use crate::labels::MAX_NAME_BYTES;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
@@ -56,6 +57,7 @@ pub struct InferenceLayerBuilder {
     feedback_key: Option<crate::feedback::FeedbackKey>,
     http_routes: Vec<String>,
     recorder: SharedRecorder,
+    prices: Option<Prices>,
     #[cfg(feature = "tracing")]
     tracing: TracingObserver,
 }
@@ -88,6 +90,7 @@ impl Default for InferenceLayerBuilder {
             feedback_key: None,
             http_routes: Vec::new(),
             recorder: SharedRecorder::global(),
+            prices: None,
             #[cfg(feature = "tracing")]
             tracing: TracingObserver::default(),
         }
@@ -239,6 +242,14 @@ impl InferenceLayerBuilder {
         self
     }
 
+    /// Prices inference requests from their token counts: `inferwatch_request_cost`, and the exact totals
+    /// (`inferwatch_cost_total`, `inferwatch_experiment_cost_total`) that an exporter given the same table renders
+    /// (see [`crate::cost`]). Applies to the default metrics observer.
+    pub fn prices(mut self, prices: Prices) -> Self {
+        self.prices = Some(prices);
+        self
+    }
+
     /// The default tracing observer, configured (trace context in and out, content capture).
     ///
     /// ```
@@ -302,7 +313,10 @@ impl InferenceLayerBuilder {
     }
 
     fn default_observer(&self) -> DefaultObserver {
-        let metrics = MetricsObserver::with_recorder(self.recorder.clone());
+        let mut metrics = MetricsObserver::with_recorder(self.recorder.clone());
+        if let Some(prices) = &self.prices {
+            metrics = metrics.with_prices(prices.clone());
+        }
         #[cfg(feature = "tracing")]
         return (metrics, self.tracing.clone());
         #[cfg(not(feature = "tracing"))]

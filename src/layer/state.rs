@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::labels::{BoundedLabels, LabelValue};
-use crate::observe::{ContentKind, Observer, RequestInfo, Score, StageSummary, TraceIds};
+use crate::observe::{ContentKind, Observer, QueueEvent, RequestInfo, Score, StageSummary, TraceIds};
 use crate::request::state::{ObserverHooks, RequestLabels, RequestState, StageData};
 
 /// Shared by every request of one layer.
@@ -64,6 +64,10 @@ impl<O: Observer> ObserverHooks for Hooks<O> {
 
     fn score(&self, score: &Score<'_>) {
         self.observer().on_score(&self.data, score);
+    }
+
+    fn queue(&self, model: Option<&LabelValue>, event: QueueEvent) {
+        self.observer().on_queue(&self.data, model, event);
     }
 
     fn trace_ids(&self) -> Option<TraceIds> {

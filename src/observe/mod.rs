@@ -47,8 +47,8 @@ pub use self::metrics::MetricsObserver;
 pub use self::tracing::TracingObserver;
 pub use crate::labels::LabelValue;
 pub use crate::request::{
-    ContentKind, FeedbackEvent, KnownLabels, Reported, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
-    Unattributed,
+    ContentKind, FeedbackEvent, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, Score, StageSummary,
+    TraceIds, Unattributed,
 };
 pub use in_flight::InFlightCounter;
 pub use observer::Observer;

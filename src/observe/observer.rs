@@ -4,7 +4,7 @@ use http::HeaderMap;
 
 use crate::labels::LabelValue;
 use crate::request::{
-    ContentKind, FeedbackEvent, KnownLabels, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
+    ContentKind, FeedbackEvent, KnownLabels, QueueEvent, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
 };
 
 /// Callbacks for the request lifecycle. Only [`on_request`](Self::on_request),
@@ -53,6 +53,10 @@ pub trait Observer: Send + Sync + 'static {
 
     /// The handler reported prompt or completion text. Nothing inferwatch ships keeps it unless asked to.
     fn on_content(&self, _request: &Self::RequestData, _kind: ContentKind, _text: &str) {}
+
+    /// The request entered the engine's admission queue, or left it (scheduled or abandoned), under `model`
+    /// (the one named when it entered). Every `Entered` is followed by exactly one of the others.
+    fn on_queue(&self, _request: &Self::RequestData, _model: Option<&LabelValue>, _event: QueueEvent) {}
 
     /// The handler recorded a quality score (accepted or rejected; see [`Score::accepted`]).
     fn on_score(&self, _request: &Self::RequestData, _score: &Score<'_>) {}
@@ -127,6 +131,11 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_content(&self, (a, b): &Self::RequestData, kind: ContentKind, text: &str) {
         self.0.on_content(a, kind, text);
         self.1.on_content(b, kind, text);
+    }
+
+    fn on_queue(&self, (a, b): &Self::RequestData, model: Option<&LabelValue>, event: QueueEvent) {
+        self.0.on_queue(a, model, event);
+        self.1.on_queue(b, model, event);
     }
 
     fn on_score(&self, (a, b): &Self::RequestData, score: &Score<'_>) {
@@ -216,6 +225,12 @@ impl<O: Observer> Observer for Option<O> {
     fn on_content(&self, request: &Self::RequestData, kind: ContentKind, text: &str) {
         if let (Some(o), Some(r)) = (self, request) {
             o.on_content(r, kind, text);
+        }
+    }
+
+    fn on_queue(&self, request: &Self::RequestData, model: Option<&LabelValue>, event: QueueEvent) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.on_queue(r, model, event);
         }
     }
 

@@ -6,6 +6,7 @@ mod ext;
 mod handle;
 mod handle_quality;
 mod quality;
+mod queue;
 mod report;
 #[cfg(feature = "feedback")]
 pub(crate) mod response_id;
@@ -18,6 +19,7 @@ pub use ext::InferenceRequestExt;
 pub use handle::RequestHandle;
 pub use handle_quality::RejectedScore;
 pub use quality::{FeedbackEvent, Rating, Score, TraceIds, Unattributed};
+pub use queue::{QueueEvent, QueueWait};
 pub use report::{ContentKind, KnownLabels, Reported, RequestInfo, RequestSummary, StageSummary};
 pub use stage::{EnteredStage, Stage, StageFuture};
 pub use vocabulary::{FinishReason, TokenUsage, operation, stage_name};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::experiment_labels::ExperimentLabels;
 use super::quality::{Score, TraceIds};
+use super::queue::QueueEvent;
 use super::report::{ContentKind, Reported, RequestInfo, StageSummary};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
@@ -79,6 +80,7 @@ pub(crate) trait ObserverHooks: Send + Sync + 'static {
     fn stage_end(&self, stage: StageData, summary: &StageSummary<'_>);
     fn content(&self, kind: ContentKind, text: &str);
     fn score(&self, score: &Score<'_>);
+    fn queue(&self, model: Option<&LabelValue>, event: QueueEvent);
     #[cfg_attr(not(feature = "feedback"), allow(dead_code))]
     fn trace_ids(&self) -> Option<TraceIds>;
 }
@@ -96,6 +98,7 @@ impl ObserverHooks for NoHooks {
     fn stage_end(&self, _: StageData, _: &StageSummary<'_>) {}
     fn content(&self, _: ContentKind, _: &str) {}
     fn score(&self, _: &Score<'_>) {}
+    fn queue(&self, _: Option<&LabelValue>, _: QueueEvent) {}
     fn trace_ids(&self) -> Option<TraceIds> {
         None
     }

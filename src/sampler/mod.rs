@@ -39,6 +39,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::cost::Prices;
 use crate::recorder::SharedRecorder;
 use gpu::GpuSampling;
 
@@ -55,6 +56,7 @@ pub struct SamplerBuilder {
     filesystems: Vec<PathBuf>,
     recorder: SharedRecorder,
     nvml_retry: Duration,
+    prices: Option<Prices>,
 }
 
 impl fmt::Debug for SamplerBuilder {
@@ -77,6 +79,7 @@ impl Default for SamplerBuilder {
             filesystems: Vec::new(),
             recorder: SharedRecorder::global(),
             nvml_retry: DEFAULT_NVML_RETRY,
+            prices: None,
         }
     }
 }
@@ -134,9 +137,19 @@ impl SamplerBuilder {
         self
     }
 
+    /// Charges the GPUs each pass sees at `prices`' GPU-hour price, for the time since the previous pass, into
+    /// `inferwatch_gpu_cost_total` (rendered by an exporter given the same table). Without a GPU-hour price in
+    /// the table this does nothing.
+    pub fn prices(mut self, prices: &Prices) -> Self {
+        self.prices = Some(prices.clone());
+        self
+    }
+
     /// The sampler, to drive pass by pass.
     pub fn build(self) -> Sampler {
         Sampler {
+            prices: self.prices,
+            last_pass: None,
             snapshots: Snapshots::new(self.interval),
             gpu: self
                 .gpu
@@ -162,6 +175,9 @@ impl SamplerBuilder {
 /// Reads GPUs and host once per [`sample`](Sampler::sample) call.
 pub struct Sampler {
     snapshots: Snapshots,
+    prices: Option<Prices>,
+    /// When the previous pass started: GPU time is charged from there.
+    last_pass: Option<Instant>,
     gpu: Option<GpuSampling>,
     #[cfg(feature = "host")]
     host: Option<host::HostSampling>,
@@ -190,6 +206,14 @@ impl Sampler {
     pub fn sample(&mut self) -> Arc<Snapshot> {
         let started = Instant::now();
         let gpu = self.gpu.as_mut().map(|g| g.sample(started));
+        if let (Some(prices), Some(gpu)) = (&self.prices, &gpu) {
+            // The GPUs seen now are charged for the time since the previous pass: the first pass starts the clock.
+            if let Some(last) = self.last_pass {
+                let gpus = u32::try_from(gpu.devices.len()).unwrap_or(u32::MAX);
+                prices.add_gpu_time(gpus, started.saturating_duration_since(last));
+            }
+        }
+        self.last_pass = Some(started);
         #[cfg(feature = "host")]
         let host = self.host.as_mut().map(host::HostSampling::sample);
         #[cfg(not(feature = "host"))]

@@ -1,8 +1,10 @@
 //! [`MetricsObserver`]: records the metric contract for every request and stage.
 
 mod cache;
+mod cost;
 mod inference;
 mod quality;
+mod queue;
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,14 +12,19 @@ use std::sync::Arc;
 use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{FeedbackEvent, KnownLabels, LabelValue, Observer, RequestInfo, RequestSummary, Score, StageSummary};
+use super::{
+    FeedbackEvent, KnownLabels, LabelValue, Observer, QueueEvent, RequestInfo, RequestSummary, Score, StageSummary,
+};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
+use crate::cost::Prices;
 use crate::operation;
 use crate::recorder::SharedRecorder;
 use cache::HandleCache;
+use cost::Pricing;
 use inference::InferenceHandles;
 use quality::QualityInstruments;
+use queue::QueueInstruments;
 
 /// Model key of requests whose handler named no model (label value empty).
 const NO_MODEL: u32 = u32::MAX;
@@ -44,6 +51,8 @@ struct Instruments {
     gen_ai_errors: HandleCache<(u32, u32, u16), Histogram>,
     stages: HandleCache<(u32, u32), Histogram>,
     quality: QualityInstruments,
+    queue: QueueInstruments,
+    pricing: std::sync::OnceLock<Pricing>,
 }
 
 impl fmt::Debug for MetricsObserver {
@@ -79,8 +88,18 @@ impl MetricsObserver {
                 gen_ai_errors: HandleCache::default(),
                 stages: HandleCache::default(),
                 quality: QualityInstruments::default(),
+                queue: QueueInstruments::default(),
+                pricing: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Prices inference requests with `prices`: `inferwatch_cost_total` (rendered by an exporter given the same
+    /// prices), `inferwatch_request_cost`, and the experiments' costs. Call before the layer is built; an
+    /// observer takes one price table, the first it is given.
+    pub fn with_prices(self, prices: Prices) -> Self {
+        let _ = self.inner.pricing.set(Pricing { prices });
+        self
     }
 }
 
@@ -113,7 +132,8 @@ impl Instruments {
         }
     }
 
-    fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) {
+    /// Records the inference metrics; returns the request's cost in picounits when its model has a price.
+    fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) -> Option<u128> {
         let operation = s.reported.operation;
         let op = (operation.map_or(0, |o| o.id()), operation.map_or(OTHER, |o| o.as_str()));
         let labels = inference::Labels {
@@ -148,7 +168,14 @@ impl Instruments {
                         handles.request_tokens(&labels, kind).record(count as f64);
                     }
                 }
-            });
+                // A request that produced no token (refused, failed early) cost nothing and is no observation.
+                if usage.input_tokens == 0 && usage.output_tokens == 0 {
+                    return None;
+                }
+                let pricing = self.pricing.get()?;
+                let cost = handles.cost(|| pricing.model(&self.recorder, model.1))?;
+                Some(cost.record(usage.input_tokens, usage.output_tokens))
+            })
     }
 }
 
@@ -177,6 +204,10 @@ impl Observer for MetricsObserver {
             }
         }
         self.inner.quality.create_known(r, known);
+        self.inner.queue.create_known(r, &known.models);
+        if let Some(pricing) = self.inner.pricing.get() {
+            pricing.create_known(r, known);
+        }
         for model in &models {
             for kind in inference::TOKEN_TYPES {
                 r.counter(&c::TOKENS_TOTAL, &[model, kind]).increment(0);
@@ -240,10 +271,17 @@ impl Observer for MetricsObserver {
             .requests
             .with((route.id(), model.0, outcome as u8), register, |h| h.increment(1));
         inner.record_protocol_duration(s, seconds);
-        if s.is_inference() {
-            inner.record_inference(s, model, seconds);
-        }
-        inner.quality.record_finish(&inner.recorder, s, model, seconds);
+        let cost = if s.is_inference() {
+            inner.record_inference(s, model, seconds)
+        } else {
+            None
+        };
+        let cost = cost.zip(inner.pricing.get());
+        inner.quality.record_finish(&inner.recorder, s, model, seconds, cost);
+    }
+
+    fn on_queue(&self, _request: &Gauge, model: Option<&LabelValue>, event: QueueEvent) {
+        self.inner.queue.record(&self.inner.recorder, model, event);
     }
 
     fn on_score(&self, _request: &Gauge, score: &Score<'_>) {

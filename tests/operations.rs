@@ -20,6 +20,7 @@ const PREFIXES: &[&str] = &[
     "system_",
     "process_",
     "job:",
+    "job_model:",
     "experiment_variant:",
     "experiment_variant_evaluator:",
 ];
@@ -152,7 +153,12 @@ fn every_dashboard_metric_is_in_the_contract() {
         "Negative feedback ratio by variant",
         "Regression z statistics (alert above 3)",
         "Quality score (mean) by evaluator and model",
-        "Empty and truncated answers",
+        "Empty, truncated and filtered answers",
+        "Time to first token: queueing and prefill",
+        "KV cache usage",
+        "Projected spend for the day",
+        "Cost per million output tokens",
+        "Energy per output token",
     ] {
         assert!(titles.contains(&wanted), "missing panel {wanted}");
     }
@@ -164,6 +170,17 @@ fn every_dashboard_metric_is_in_the_contract() {
         "inferwatch_experiment_feedback_total",
         "inferwatch_feedback_total",
         "inferwatch_quality_score_sum",
+        "inferwatch_request_queue_duration_seconds_sum",
+        "inferwatch_requests_waiting",
+        "inferwatch_engine_batch_size_bucket",
+        "inferwatch_engine_preemptions_total",
+        "inferwatch_cost_total",
+        "inferwatch_gpu_cost_total",
+        "inferwatch_experiment_cost_total",
+        "inferwatch_request_cost_bucket",
+        "job:inferwatch_spend:rate1h",
+        "job_model:inferwatch_truncation:ratio_rate5m",
+        "job_model:inferwatch_content_filter:ratio_rate5m",
     ] {
         assert!(used.contains(metric), "{metric} not charted");
     }

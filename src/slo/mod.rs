@@ -19,6 +19,7 @@
 //! assert!(yaml.contains("alert: InferwatchAvailabilityBurnRate"));
 //! ```
 
+mod engine_cost;
 mod experiment;
 mod rules;
 
@@ -63,12 +64,15 @@ pub enum SloError {
         /// The threshold given.
         threshold_s: f64,
     },
+    /// A daily budget that is not a positive amount.
+    Budget(f64),
 }
 
 impl fmt::Display for SloError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SloError::Target(t) => write!(f, "objective target {t} is not between 0 and 1 (exclusive)"),
+            SloError::Budget(b) => write!(f, "daily budget {b} is not a positive amount"),
             SloError::NotABucket { metric, threshold_s } => {
                 write!(
                     f,
@@ -92,6 +96,9 @@ pub struct SloRules {
     runbook_url: String,
     gpu_alerts: bool,
     gpu_memory_ratio: f64,
+    kv_cache_ratio: f64,
+    /// Spend a day may reach, in the prices' currency.
+    daily_budget: Option<f64>,
     /// Bucket bounds that differ from the contract's, as given to the exporter.
     buckets: BTreeMap<String, Vec<f64>>,
 }
@@ -112,6 +119,8 @@ impl Default for SloRules {
             runbook_url: DEFAULT_RUNBOOK_URL.into(),
             gpu_alerts: true,
             gpu_memory_ratio: 0.95,
+            kv_cache_ratio: 0.95,
+            daily_budget: None,
             buckets: BTreeMap::new(),
         }
     }
@@ -186,8 +195,22 @@ impl SloRules {
         self
     }
 
-    /// The rule groups: recording rules, burn-rate alerts, operational alerts.
+    /// Alerts when the day's spend, projected from the last hour's rate of `inferwatch_cost_total` and
+    /// `inferwatch_gpu_cost_total`, exceeds `amount` (in the price table's currency). No budget alert by default.
+    pub fn daily_budget(mut self, amount: f64) -> Self {
+        self.daily_budget = Some(amount);
+        self
+    }
+
+    /// The KV-cache usage (0–1] above which, held for 15 minutes, the cache counts as saturated. Default 0.95.
+    pub fn kv_cache_saturation(mut self, ratio: f64) -> Self {
+        self.kv_cache_ratio = ratio;
+        self
+    }
+
+    /// The rule groups: recording rules, burn-rate alerts, operational alerts (engine and cost included).
     pub fn groups(&self) -> Result<Vec<RuleGroup>, SloError> {
+        self.check_engine_cost()?;
         let mut recording = Vec::new();
         let mut alerts = Vec::new();
         for slo in self.slis()? {
@@ -206,6 +229,11 @@ impl SloRules {
                 rules: recording,
             },
             RuleGroup {
+                name: "inferwatch-engine-and-cost-recording".into(),
+                interval: Some("30s".into()),
+                rules: self.engine_cost_recording(),
+            },
+            RuleGroup {
                 name: "inferwatch-slo-alerts".into(),
                 interval: None,
                 rules: alerts,
@@ -213,7 +241,7 @@ impl SloRules {
             RuleGroup {
                 name: "inferwatch-operations".into(),
                 interval: None,
-                rules: self.operational_alerts(),
+                rules: self.operational_alerts().into_iter().chain(self.engine_cost_alerts()).collect(),
             },
         ])
     }
@@ -333,17 +361,7 @@ impl SloRules {
         let sel = self.matchers("");
         let mut alerts = Vec::new();
         let mut add = |alert: &str, expr: String, for_: &str, severity: &str, summary: &str, description: &str| {
-            alerts.push(Rule::Alert {
-                alert: alert.into(),
-                expr,
-                for_: for_.into(),
-                labels: vec![("severity".into(), severity.into())],
-                annotations: vec![
-                    ("summary".into(), summary.into()),
-                    ("description".into(), description.into()),
-                    ("runbook_url".into(), self.runbook(alert)),
-                ],
-            });
+            alerts.push(self.alert(alert, expr, for_, severity, summary, description));
         };
         if self.gpu_alerts {
             add(
@@ -545,7 +563,7 @@ mod tests {
             .without_time_to_first_token()
             .groups()
             .unwrap();
-        let alerts = &groups[1].rules;
+        let alerts = &groups[2].rules;
         assert_eq!(alerts.len(), 3);
         assert_eq!(
             alerts[0].expr(),
@@ -577,7 +595,8 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/examples/observability/rules/inferwatch.rules.yml"
         );
-        let generated = SloRules::new().to_yaml().unwrap();
+        // The demo's objectives are the defaults, with a daily budget of 100 in the example prices' currency.
+        let generated = SloRules::new().daily_budget(100.0).to_yaml().unwrap();
         if std::env::var_os("INFERWATCH_BLESS").is_some() {
             std::fs::write(path, &generated).expect("write rules");
             return;

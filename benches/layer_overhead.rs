@@ -1,8 +1,9 @@
 //! Per-request cost of the layers, in process: a bare axum router, the router with `InferenceLayer` (and a
 //! handler that reports model and tokens, so every metric of the contract is recorded), and the router with
 //! axum-prometheus's layer. The overhead of a layer is its time minus the bare router's. A last, interleaved
-//! measurement times all three in alternation and prints the overheads' ratio, which drift on a shared machine
-//! distorts least.
+//! measurement times them in alternation and prints the overheads' ratio, which drift on a shared machine
+//! distorts least, and what a price table adds to a request (`inferwatch_priced`: the same layer pricing its
+//! tokens into the exact totals and the cost histogram).
 //!
 //! `cargo bench --bench layer_overhead`
 
@@ -13,6 +14,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::routing::post;
 use criterion::{Criterion, criterion_group, criterion_main};
+use inferwatch::cost::Prices;
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::{InferenceLayer, RequestHandle, operation};
 use support::{ANSWER, call, plain};
@@ -39,6 +41,19 @@ fn layers(c: &mut Criterion) {
         .route("/v1/completions", post(reporting))
         .layer(InferenceLayer::builder().recorder(recorder).build());
 
+    let prices = Prices::builder("USD").model("toy", 0.15, 0.6).build().expect("prices");
+    let (recorder, priced_exporter) = PrometheusBuilder::new().prices(&prices).build().expect("exporter");
+    let priced = Router::new()
+        .route("/v1/completions", post(reporting))
+        .layer(InferenceLayer::builder().recorder(recorder).prices(prices).build());
+
+    // The unpriced layer again, built the same way: the priced one is compared with both, and the difference
+    // between the two unpriced copies says how much of it is measurement (layout, caches).
+    let (recorder, _twin_exporter) = PrometheusBuilder::new().build().expect("exporter");
+    let twin = Router::new()
+        .route("/v1/completions", post(reporting))
+        .layer(InferenceLayer::builder().recorder(recorder).build());
+
     // axum-prometheus spawns its upkeep task, so it needs the runtime entered.
     let (prometheus_layer, _handle) = runtime.block_on(async { axum_prometheus::PrometheusMetricLayer::pair() });
     let axum_prometheus = Router::new()
@@ -51,11 +66,12 @@ fn layers(c: &mut Criterion) {
 
     // Warm every label combination so the benchmark measures the steady state.
     runtime.block_on(async {
-        for router in [&bare, &identity, &inferwatch, &axum_prometheus] {
+        for router in [&bare, &identity, &inferwatch, &priced, &twin, &axum_prometheus] {
             call(router).await;
         }
     });
     assert!(exporter.render().contains("inferwatch_tokens_total"));
+    assert!(priced_exporter.render().contains("inferwatch_request_cost_count"));
 
     // The recorder's own share: the metric operations one inference request makes (gauge up and down, 3 counters,
     // 6 histograms), on handles registered up front, without any layer.
@@ -66,6 +82,7 @@ fn layers(c: &mut Criterion) {
     group.bench_function("bare", |b| b.to_async(&runtime).iter(|| call(&bare)));
     group.bench_function("identity_layer", |b| b.to_async(&runtime).iter(|| call(&identity)));
     group.bench_function("inferwatch", |b| b.to_async(&runtime).iter(|| call(&inferwatch)));
+    group.bench_function("inferwatch_priced", |b| b.to_async(&runtime).iter(|| call(&priced)));
     group.bench_function("axum_prometheus", |b| {
         b.to_async(&runtime).iter(|| call(&axum_prometheus))
     });
@@ -73,21 +90,21 @@ fn layers(c: &mut Criterion) {
 
     c.bench_function("recorder_floor/contract_ops_per_request", |b| b.iter(|| floor.record()));
 
-    interleaved(&runtime, &bare, &inferwatch, &axum_prometheus);
+    interleaved(&runtime, [&bare, &inferwatch, &axum_prometheus, &priced, &twin]);
 }
 
 /// The layers' overheads measured in one interleaved loop: each round times a block of calls through every router,
 /// in a rotating order, so that drift in the machine's speed (frequency, neighbours) hits all of them alike.
-/// Prints the medians over the rounds, and the median of the per-round ratio inferwatch / axum-prometheus.
-fn interleaved(runtime: &tokio::runtime::Runtime, bare: &Router, inferwatch: &Router, axum_prometheus: &Router) {
-    const ROUNDS: usize = 400;
+/// Prints the medians over the rounds, the median of the per-round ratio inferwatch / axum-prometheus, and the
+/// median per-round difference priced − unpriced, with an unpriced twin as the control.
+fn interleaved(runtime: &tokio::runtime::Runtime, routers: [&Router; 5]) {
+    const ROUNDS: usize = 1000;
     const BLOCK: u32 = 64;
-    let routers = [bare, inferwatch, axum_prometheus];
-    let mut rounds = vec![[0.0f64; 3]; ROUNDS];
+    let mut rounds = vec![[0.0f64; 5]; ROUNDS];
     runtime.block_on(async {
         for (round, per_call) in rounds.iter_mut().enumerate() {
-            for k in 0..3 {
-                let i = (round + k) % 3;
+            for k in 0..5 {
+                let i = (round + k) % 5;
                 let start = Instant::now();
                 for _ in 0..BLOCK {
                     call(routers[i]).await;
@@ -110,6 +127,15 @@ fn interleaved(runtime: &tokio::runtime::Runtime, bare: &Router, inferwatch: &Ro
         median(ours),
         median(theirs),
         median(ratios)
+    );
+    // Priced against the mean of the two unpriced copies; the copies against each other.
+    let priced: Vec<f64> = rounds.iter().map(|t| t[3] - (t[1] + t[4]) / 2.0).collect();
+    let twins: Vec<f64> = rounds.iter().map(|t| t[4] - t[1]).collect();
+    println!(
+        "interleaved: a price table adds {:+.0} ns a request; two unpriced copies differ by {:+.0} ns (medians of \
+         per-round differences)",
+        median(priced),
+        median(twins)
     );
 }
 

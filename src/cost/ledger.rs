@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::money::{Money, decimal};
+use super::spend::ModelSpend;
 use crate::contract::{self as c, label};
 
 /// An experiment's variant: (experiment, variant) label values.
@@ -14,22 +15,22 @@ type Variant = (Arc<str>, Arc<str>);
 /// Totals, created on first use and never removed: bounded by the model and experiment labels they are keyed by.
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
-    models: Mutex<Vec<(Arc<str>, Arc<Money>)>>,
+    models: Mutex<Vec<(Arc<str>, Arc<ModelSpend>)>>,
     experiments: Mutex<Vec<(Variant, Arc<Money>)>>,
     /// GPU time, in GPU-nanoseconds: its cost is computed exactly when rendered.
     gpu_nanos: AtomicU64,
 }
 
 impl Ledger {
-    /// The total of `model` (a bounded label value), created at zero on first use.
-    pub(crate) fn model(&self, model: &Arc<str>) -> Arc<Money> {
+    /// The spend of `model` (a bounded label value), created at zero on first use.
+    pub(crate) fn model(&self, model: &Arc<str>) -> Arc<ModelSpend> {
         let mut models = self.models.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, money)) = models.iter().find(|(m, _)| m == model) {
-            return money.clone();
+        if let Some((_, spend)) = models.iter().find(|(m, _)| m == model) {
+            return spend.clone();
         }
-        let money = Arc::new(Money::default());
-        models.push((model.clone(), money.clone()));
-        money
+        let spend = Arc::new(ModelSpend::default());
+        models.push((model.clone(), spend.clone()));
+        spend
     }
 
     /// The total of a variant of an experiment (bounded label values), created at zero on first use.
@@ -54,10 +55,15 @@ impl Ledger {
         let prefix: String = global.iter().map(|(k, v)| format!("{k}=\"{}\",", escape(v))).collect();
         let models = self.models.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if !models.is_empty() {
+            let labels = |model: &str| format!("{prefix}{}=\"{}\"", label::GEN_AI_REQUEST_MODEL, escape(model));
             header(&mut out, &c::COST_TOTAL, currency);
-            for (model, money) in &models {
-                let labels = format!("{prefix}{}=\"{}\"", label::GEN_AI_REQUEST_MODEL, escape(model));
-                let _ = writeln!(out, "{}{{{labels}}} {}", c::COST_TOTAL.name, decimal(money.picos()));
+            for (model, spend) in &models {
+                let total = decimal(spend.total().picos());
+                let _ = writeln!(out, "{}{{{}}} {total}", c::COST_TOTAL.name, labels(model));
+            }
+            header(&mut out, &c::REQUEST_COST, currency);
+            for (model, spend) in &models {
+                spend.render_histogram(&mut out, c::REQUEST_COST.name, &labels(model));
             }
         }
         let experiments = self.experiments.lock().unwrap_or_else(PoisonError::into_inner).clone();
@@ -97,7 +103,12 @@ impl Ledger {
 
 fn header(out: &mut String, def: &c::MetricDef, currency: &str) {
     let _ = writeln!(out, "# HELP {} {} In {currency}.", def.name, def.description);
-    let _ = writeln!(out, "# TYPE {} counter", def.name);
+    let kind = if def.kind == c::MetricKind::Histogram {
+        "histogram"
+    } else {
+        "counter"
+    };
+    let _ = writeln!(out, "# TYPE {} {kind}", def.name);
 }
 
 /// A label value as the text format needs it.
@@ -112,8 +123,8 @@ mod tests {
     #[test]
     fn renders_exact_counters_with_the_currency() {
         let ledger = Ledger::default();
-        ledger.model(&"toy".into()).add(1_350_000_000);
-        ledger.model(&"toy".into()).add(1);
+        ledger.model(&"toy".into()).record(1_350_000_000);
+        ledger.model(&"toy".into()).record(1);
         ledger.experiment(&"rollout".into(), &"treatment".into()).add(2_000_000);
         // Two GPUs for half an hour at 2.49 an hour.
         ledger.add_gpu_time(2 * 1_800 * 1_000_000_000);
@@ -132,6 +143,11 @@ mod tests {
         ));
         assert!(
             text.contains("inferwatch_gpu_cost_total{region=\"eu\\\"1\"} 2.49\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE inferwatch_request_cost histogram\n"), "{text}");
+        assert!(
+            text.contains("inferwatch_request_cost_count{region=\"eu\\\"1\",gen_ai_request_model=\"toy\"} 2\n"),
             "{text}"
         );
         assert_eq!(Ledger::default().render("USD", None, &[]), "");

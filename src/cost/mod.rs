@@ -25,7 +25,9 @@
 mod ledger;
 mod money;
 mod prices;
+mod spend;
 
 pub(crate) use money::Money;
 pub(crate) use prices::ModelPrice;
 pub use prices::{PriceError, Prices, PricesBuilder};
+pub(crate) use spend::ModelSpend;

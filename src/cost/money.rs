@@ -21,13 +21,19 @@ pub(crate) struct Money {
 
 impl Money {
     pub(crate) fn add(&self, picos: u128) {
-        // A single request costing more than 1.8·10⁷ units of currency is not one this crate will see; saturate.
-        let micros = u64::try_from(picos / PICOS_PER_MICRO).unwrap_or(u64::MAX);
+        // Division by a constant in 64 bits is a multiplication; in 128 bits a library call. Amounts below 1.8·10⁷
+        // units of currency (every request's) take the fast path.
+        let (micros, rest) = match u64::try_from(picos) {
+            Ok(p) => (p / PICOS_PER_MICRO as u64, p % PICOS_PER_MICRO as u64),
+            // Above 1.8·10¹³ units of currency: saturate.
+            Err(_) => (
+                u64::try_from(picos / PICOS_PER_MICRO).unwrap_or(u64::MAX),
+                (picos % PICOS_PER_MICRO) as u64,
+            ),
+        };
         if micros > 0 {
             self.micros.fetch_add(micros, Ordering::Relaxed);
         }
-        // Below one micro-unit: always fits.
-        let rest = (picos % PICOS_PER_MICRO) as u64;
         if rest > 0 {
             self.picos.fetch_add(rest, Ordering::Relaxed);
         }

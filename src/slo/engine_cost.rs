@@ -26,11 +26,7 @@ impl SloRules {
                 ),
             });
         }
-        let spend = format!(
-            r#"__name__=~"{}|{}""#,
-            c::COST_TOTAL.name,
-            c::GPU_COST_TOTAL.name
-        );
+        let spend = format!(r#"__name__=~"{}|{}""#, c::COST_TOTAL.name, c::GPU_COST_TOTAL.name);
         rules.push(Rule::Record {
             record: "job:inferwatch_spend:rate1h".into(),
             expr: format!("sum by (job) (rate({}[1h]))", self.matchers(&spend)),
@@ -58,10 +54,10 @@ impl SloRules {
 
     /// Checks the budget and the cache threshold.
     pub(super) fn check_engine_cost(&self) -> Result<(), SloError> {
-        if let Some(budget) = self.daily_budget {
-            if !(budget.is_finite() && budget > 0.0) {
-                return Err(SloError::Budget(budget));
-            }
+        if let Some(budget) = self.daily_budget
+            && !(budget.is_finite() && budget > 0.0)
+        {
+            return Err(SloError::Budget(budget));
         }
         if !(self.kv_cache_ratio > 0.0 && self.kv_cache_ratio <= 1.0) {
             return Err(SloError::Target(self.kv_cache_ratio));
@@ -106,7 +102,15 @@ impl SloRules {
         alerts
     }
 
-    pub(super) fn alert(&self, alert: &str, expr: String, for_: &str, severity: &str, summary: &str, description: &str) -> Rule {
+    pub(super) fn alert(
+        &self,
+        alert: &str,
+        expr: String,
+        for_: &str,
+        severity: &str,
+        summary: &str,
+        description: &str,
+    ) -> Rule {
         Rule::Alert {
             alert: alert.into(),
             expr,
@@ -132,12 +136,18 @@ mod tests {
         };
         assert_eq!(names(&SloRules::new()), ["InferwatchKvCacheSaturated"]);
         let with_budget = SloRules::new().daily_budget(250.0);
-        assert_eq!(names(&with_budget), ["InferwatchKvCacheSaturated", "InferwatchDailyBudgetExceeded"]);
+        assert_eq!(
+            names(&with_budget),
+            ["InferwatchKvCacheSaturated", "InferwatchDailyBudgetExceeded"]
+        );
         assert_eq!(
             with_budget.engine_cost_alerts()[1].expr(),
             "job:inferwatch_spend:rate1h * 86400 > 250"
         );
-        assert_eq!(SloRules::new().daily_budget(-1.0).groups().unwrap_err(), SloError::Budget(-1.0));
+        assert_eq!(
+            SloRules::new().daily_budget(-1.0).groups().unwrap_err(),
+            SloError::Budget(-1.0)
+        );
         assert!(SloRules::new().daily_budget(f64::NAN).groups().is_err());
         assert!(SloRules::new().kv_cache_saturation(1.5).groups().is_err());
     }
@@ -145,7 +155,10 @@ mod tests {
     #[test]
     fn spend_sums_token_and_gpu_costs_per_job() {
         let rules = SloRules::new().selector(r#"job="m""#).engine_cost_recording();
-        let spend = rules.iter().find(|r| r.name() == "job:inferwatch_spend:rate1h").expect("spend");
+        let spend = rules
+            .iter()
+            .find(|r| r.name() == "job:inferwatch_spend:rate1h")
+            .expect("spend");
         assert_eq!(
             spend.expr(),
             r#"sum by (job) (rate({__name__=~"inferwatch_cost_total|inferwatch_gpu_cost_total",job="m"}[1h]))"#

@@ -241,7 +241,11 @@ impl SloRules {
             RuleGroup {
                 name: "inferwatch-operations".into(),
                 interval: None,
-                rules: self.operational_alerts().into_iter().chain(self.engine_cost_alerts()).collect(),
+                rules: self
+                    .operational_alerts()
+                    .into_iter()
+                    .chain(self.engine_cost_alerts())
+                    .collect(),
             },
         ])
     }

@@ -1,29 +1,25 @@
-//! Prices each inference request from its tokens: an exact addition to its model's total (and its variant's),
-//! and an observation of `inferwatch_request_cost`.
+//! Prices each inference request from its tokens: an observation of its model's spend (an exact total and a
+//! bucket of `inferwatch_request_cost`), and an exact addition to its variant's total.
 
 use std::sync::Arc;
 
-use metrics::Histogram;
-
 use crate::contract as c;
-use crate::cost::{ModelPrice, Money, Prices};
+use crate::cost::{ModelPrice, ModelSpend, Money, Prices};
 use crate::labels::LabelValue;
 use crate::recorder::SharedRecorder;
 use crate::request::KnownLabels;
 
-/// The handles that price one model's requests.
+/// What prices one model's requests.
 pub(super) struct ModelCost {
     price: ModelPrice,
-    total: Arc<Money>,
-    histogram: Histogram,
+    spend: Arc<ModelSpend>,
 }
 
 impl ModelCost {
     /// Adds the cost of `input` and `output` tokens; returns it in picounits.
     pub(super) fn record(&self, input: u64, output: u64) -> u128 {
         let picos = self.price.picos(input, output);
-        self.total.add(picos);
-        self.histogram.record(picos as f64 / 1e12);
+        self.spend.record(picos);
         picos
     }
 }
@@ -36,12 +32,11 @@ pub(super) struct Pricing {
 
 impl Pricing {
     /// The handles for `model`, or `None` when it has no price.
-    pub(super) fn model(&self, r: &SharedRecorder, model: &str) -> Option<ModelCost> {
+    pub(super) fn model(&self, model: &str) -> Option<ModelCost> {
         let price = self.prices.price(model)?;
         Some(ModelCost {
             price,
-            total: self.prices.ledger().model(&Arc::from(model)),
-            histogram: r.histogram(&c::REQUEST_COST, &[model]),
+            spend: self.prices.ledger().model(&Arc::from(model)),
         })
     }
 
@@ -54,7 +49,7 @@ impl Pricing {
     pub(super) fn create_known(&self, r: &SharedRecorder, known: &KnownLabels) {
         r.gauge(&c::COST_INFO, &[self.prices.currency()]).set(1.0);
         for model in &known.models {
-            let _ = self.model(r, model.as_str());
+            let _ = self.model(model.as_str());
         }
         for (experiment, variants) in &known.experiments {
             for variant in variants {

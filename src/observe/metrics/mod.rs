@@ -173,7 +173,7 @@ impl Instruments {
                     return None;
                 }
                 let pricing = self.pricing.get()?;
-                let cost = handles.cost(|| pricing.model(&self.recorder, model.1))?;
+                let cost = handles.cost(|| pricing.model(model.1))?;
                 Some(cost.record(usage.input_tokens, usage.output_tokens))
             })
     }

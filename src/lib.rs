@@ -44,6 +44,8 @@
 //!   own observers see the same lifecycle.
 //! - Around it: the [`prometheus`] exporter, [`telemetry`] set-up (logs, trace export), the background
 //!   [`sampler`] (GPUs, host), [`health`] routes, and [`slo`] rules for Prometheus.
+//! - What the model half adds: [`experiment`]s and quality scores, [`cost`] (prices, exact spend), and the
+//!   [`engine`]'s own state (KV cache, batch size, preemptions).
 //!
 //! ## Features
 //!
@@ -56,6 +58,8 @@
 //! - `health`: the [`health`] registry and routes; `grpc-health` adds `grpc.health.v1`.
 //! - `gpu`, `host`: what the [`sampler`] reads (NVML; process and system).
 //! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
+//! - `feedback`: signed response ids and `POST /v1/feedback`; `cost`: price tables from JSON
+//!   (`cost::Prices::from_json`).
 //!
 //! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -3,23 +3,12 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::report::QueueEvent;
+
 use super::handle::RequestHandle;
 use super::stage::Stage;
 use super::vocabulary::stage_name;
 use crate::labels::LabelValue;
-
-/// How a request's wait in the queue ended, as observers are told.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum QueueEvent {
-    /// The request joined the queue.
-    Entered,
-    /// The engine took it after this long.
-    Scheduled(Duration),
-    /// It left the queue without being served (the client hung up, the handler failed or panicked), after this
-    /// long.
-    Abandoned(Duration),
-}
 
 /// A request waiting in the engine's admission queue: `inferwatch_requests_waiting{gen_ai_request_model}` counts
 /// it until [`scheduled`](Self::scheduled) is called or the guard is dropped, whichever comes first, so the gauge

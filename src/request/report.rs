@@ -140,3 +140,16 @@ pub enum ContentKind {
     /// The completion (`gen_ai.output.messages`).
     Completion,
 }
+
+/// How a request's wait in the queue ended, as observers are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueueEvent {
+    /// The request joined the queue.
+    Entered,
+    /// The engine took it after this long.
+    Scheduled(Duration),
+    /// It left the queue without being served (the client hung up, the handler failed or panicked), after this
+    /// long.
+    Abandoned(Duration),
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::experiment_labels::ExperimentLabels;
 use super::quality::{Score, TraceIds};
-use super::queue::QueueEvent;
+use super::report::QueueEvent;
 use super::report::{ContentKind, Reported, RequestInfo, StageSummary};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};

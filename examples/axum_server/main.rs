@@ -47,7 +47,7 @@ use inferwatch::{InferenceLayer, operation};
 use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use engine::{Engine, EngineConfig};
+use engine::{Engine, EngineArgs};
 use handlers::AppState;
 use toy::MODELS;
 
@@ -57,21 +57,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Delay before each generated token, in milliseconds (one step of the engine's batch).
-    #[arg(long, default_value_t = 10)]
-    token_delay_ms: u64,
-    /// Sequences each model's engine runs together; more wait in its queue.
-    #[arg(long, default_value_t = 32)]
-    max_batch: usize,
-    /// Requests each model's queue holds; more are refused with 429.
-    #[arg(long, default_value_t = 256)]
-    queue_capacity: usize,
-    /// Tokens each model's KV cache holds (prompt and generated tokens of the running batch).
-    #[arg(long, default_value_t = 8192)]
-    kv_cache_tokens: u64,
-    /// Price table (JSON, see inferwatch::cost::Prices::from_json): costs per model and per GPU-hour.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/prices.json"))]
-    prices: std::path::PathBuf,
+    /// The engine: token delay, batch, queue, cache, prices.
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Requests in flight the server is sized for (readiness warns above 70 %, fails above 90 %).
     #[arg(long, default_value_t = 256)]
     max_concurrency: usize,
@@ -125,18 +113,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         print!("{}", rules.to_yaml());
         return Ok(());
     }
-    let prices = Prices::from_json_file(&args.prices)?;
+    let prices = Prices::from_json_file(&args.engine.prices)?;
     // The recorder first: telemetry counts what it loses (log lines, spans) into it. Given the prices, the
     // exporter renders the exact spend.
     let exporter = PrometheusBuilder::new().prices(&prices).install()?;
     // JSON logs on stdout; spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
     let _telemetry = TelemetryBuilder::new().service_name("inferwatch-axum-example").init()?;
-    let config = EngineConfig {
-        max_batch: args.max_batch.max(1),
-        queue_capacity: args.queue_capacity,
-        kv_cache_tokens: args.kv_cache_tokens,
-        token_delay: Duration::from_millis(args.token_delay_ms),
-    };
+    let config = args.engine.config();
     let engine_metrics = EngineMetrics::new();
     let state = Arc::new(AppState {
         engines: MODELS

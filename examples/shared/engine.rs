@@ -14,6 +14,37 @@ use inferwatch::engine::EngineMetrics;
 use inferwatch::{QueueWait, RequestHandle};
 use tokio::sync::{mpsc, oneshot};
 
+/// The engine's flags, the same in both examples.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Delay before each generated token, in milliseconds (one step of the engine's batch).
+    #[arg(long, default_value_t = 10)]
+    pub token_delay_ms: u64,
+    /// Sequences each model's engine runs together; more wait in its queue.
+    #[arg(long, default_value_t = 32)]
+    pub max_batch: usize,
+    /// Requests each model's queue holds; more are refused (429 over HTTP, RESOURCE_EXHAUSTED over gRPC).
+    #[arg(long, default_value_t = 256)]
+    pub queue_capacity: usize,
+    /// Tokens each model's KV cache holds (prompt and generated tokens of the running batch).
+    #[arg(long, default_value_t = 8192)]
+    pub kv_cache_tokens: u64,
+    /// Price table (JSON, see inferwatch::cost::Prices::from_json): costs per model and per GPU-hour.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/prices.json"))]
+    pub prices: std::path::PathBuf,
+}
+
+impl EngineArgs {
+    pub fn config(&self) -> EngineConfig {
+        EngineConfig {
+            max_batch: self.max_batch.max(1),
+            queue_capacity: self.queue_capacity,
+            kv_cache_tokens: self.kv_cache_tokens,
+            token_delay: Duration::from_millis(self.token_delay_ms),
+        }
+    }
+}
+
 /// How an engine is sized.
 #[derive(Clone, Copy, Debug)]
 pub struct EngineConfig {

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use engine::{Engine, EngineConfig};
+use engine::{Engine, EngineArgs};
 use inferwatch::cost::Prices;
 use inferwatch::engine::EngineMetrics;
 use inferwatch::health::{Health, Observation, checks};
@@ -47,21 +47,9 @@ struct Args {
     /// The models served, comma-separated (every one is the same toy).
     #[arg(long, value_delimiter = ',', default_value = "toy")]
     model: Vec<String>,
-    /// Delay before each generated token, in milliseconds (one step of the engine's batch).
-    #[arg(long, default_value_t = 10)]
-    token_delay_ms: u64,
-    /// Sequences each model's engine runs together; more wait in its queue.
-    #[arg(long, default_value_t = 32)]
-    max_batch: usize,
-    /// Requests each model's queue holds; more are refused with RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = 256)]
-    queue_capacity: usize,
-    /// Tokens each model's KV cache holds (prompt and generated tokens of the running batch).
-    #[arg(long, default_value_t = 8192)]
-    kv_cache_tokens: u64,
-    /// Price table (JSON, see inferwatch::cost::Prices::from_json): costs per model and per GPU-hour.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/prices.json"))]
-    prices: std::path::PathBuf,
+    /// The engine: token delay, batch, queue, cache, prices.
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Seconds to keep serving after SIGTERM / Ctrl-C while readiness answers NOT_SERVING, so balancers drain.
     #[arg(long, default_value_t = 0.0)]
     drain_s: f64,
@@ -76,7 +64,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let prices = Prices::from_json_file(&args.prices)?;
+    let prices = Prices::from_json_file(&args.engine.prices)?;
     // The recorder first: telemetry counts what it loses (log lines, spans) into it. Given the prices, the
     // exporter renders the exact spend.
     let exporter = PrometheusBuilder::new().prices(&prices).install()?;
@@ -129,12 +117,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(addr = %http_listener.local_addr()?, "metrics and health listening");
     tokio::spawn(async move { axum::serve(http_listener, http).await });
 
-    let config = EngineConfig {
-        max_batch: args.max_batch.max(1),
-        queue_capacity: args.queue_capacity,
-        kv_cache_tokens: args.kv_cache_tokens,
-        token_delay: Duration::from_millis(args.token_delay_ms),
-    };
+    let config = args.engine.config();
     let server = InferenceServer {
         engines: std::sync::Arc::new(
             args.model

@@ -59,7 +59,7 @@
 //! - `gpu`, `host`: what the [`sampler`] reads (NVML; process and system).
 //! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
 //! - `feedback`: signed response ids and `POST /v1/feedback`; `cost`: price tables from JSON
-//!   (`cost::Prices::from_json`).
+//!   (`cost::Prices::from_json`); `drift`: the drift monitor (`drift::Drift`).
 //!
 //! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -68,6 +68,8 @@
 pub mod classify;
 pub mod contract;
 pub mod cost;
+#[cfg(feature = "drift")]
+pub mod drift;
 pub mod engine;
 pub mod experiment;
 #[cfg(feature = "feedback")]

@@ -60,6 +60,10 @@ const OWN_METRICS: &[&str] = &[
     "inferwatch.request.cost",
     "inferwatch.experiment.cost",
     "inferwatch.gpu.cost",
+    "inferwatch.drift.psi",
+    "inferwatch.drift.ks_statistic",
+    "inferwatch.drift.chi_square.p_value",
+    "inferwatch.drift.window.observations",
 ];
 /// Metrics with no OpenTelemetry name: the Prometheus client's process metrics (recorded by `metrics-process`
 /// under the names every Prometheus dashboard knows) and inferwatch's own, under `inferwatch_`.

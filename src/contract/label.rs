@@ -54,3 +54,7 @@ pub const RATING: &str = "rating";
 pub const GEN_AI_RESPONSE_FINISH_REASON: &str = "gen_ai_response_finish_reason";
 /// The currency of the price table: `USD`, `EUR`, ...
 pub const CURRENCY: &str = "currency";
+/// A drift feature: `input_tokens`, `output_tokens`, `finish_reason`, or a declared one; `_OTHER` otherwise.
+pub const FEATURE: &str = "feature";
+/// Where a drift baseline came from: `warm-up` or `file`.
+pub const SOURCE: &str = "source";

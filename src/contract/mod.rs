@@ -17,6 +17,7 @@ pub(crate) const LOG_TARGET: &str = "inferwatch";
 mod buckets;
 mod cost;
 mod def;
+mod drift;
 mod engine;
 mod host;
 pub mod label;
@@ -25,6 +26,7 @@ mod quality;
 use buckets::*;
 pub use cost::*;
 pub use def::{MetricDef, MetricKind};
+pub use drift::*;
 pub use engine::*;
 pub use host::*;
 pub use quality::*;
@@ -250,6 +252,11 @@ pub const ALL: &[MetricDef] = &[
     EXPERIMENT_COST_TOTAL,
     GPU_COST_TOTAL,
     COST_INFO,
+    DRIFT_PSI,
+    DRIFT_KS_STATISTIC,
+    DRIFT_CHI_SQUARE_P_VALUE,
+    DRIFT_WINDOW_OBSERVATIONS,
+    DRIFT_BASELINE_INFO,
     BUILD_INFO,
     HEALTH_STATUS,
     TELEMETRY_LOG_LINES_DROPPED,

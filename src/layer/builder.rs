@@ -58,6 +58,8 @@ pub struct InferenceLayerBuilder {
     http_routes: Vec<String>,
     recorder: SharedRecorder,
     prices: Option<Prices>,
+    #[cfg(feature = "drift")]
+    drift: Option<crate::drift::Drift>,
     #[cfg(feature = "tracing")]
     tracing: TracingObserver,
 }
@@ -91,6 +93,8 @@ impl Default for InferenceLayerBuilder {
             http_routes: Vec::new(),
             recorder: SharedRecorder::global(),
             prices: None,
+            #[cfg(feature = "drift")]
+            drift: None,
             #[cfg(feature = "tracing")]
             tracing: TracingObserver::default(),
         }
@@ -250,6 +254,14 @@ impl InferenceLayerBuilder {
         self
     }
 
+    /// Feeds `drift` (see [`crate::drift`]): the built-in features of every inference request and the handlers'
+    /// observations. Applies to the default metrics observer.
+    #[cfg(feature = "drift")]
+    pub fn drift(mut self, drift: &crate::drift::Drift) -> Self {
+        self.drift = Some(drift.clone());
+        self
+    }
+
     /// The default tracing observer, configured (trace context in and out, content capture).
     ///
     /// ```
@@ -316,6 +328,10 @@ impl InferenceLayerBuilder {
         let mut metrics = MetricsObserver::with_recorder(self.recorder.clone());
         if let Some(prices) = &self.prices {
             metrics = metrics.with_prices(prices.clone());
+        }
+        #[cfg(feature = "drift")]
+        if let Some(drift) = &self.drift {
+            metrics = metrics.with_drift(drift.clone());
         }
         #[cfg(feature = "tracing")]
         return (metrics, self.tracing.clone());

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::labels::{BoundedLabels, LabelValue};
-use crate::observe::{ContentKind, Observer, QueueEvent, RequestInfo, Score, StageSummary, TraceIds};
+use crate::observe::{ContentKind, FeatureValue, Observer, QueueEvent, RequestInfo, Score, StageSummary, TraceIds};
 use crate::request::state::{ObserverHooks, RequestLabels, RequestState, StageData};
 
 /// Shared by every request of one layer.
@@ -68,6 +68,10 @@ impl<O: Observer> ObserverHooks for Hooks<O> {
 
     fn queue(&self, model: Option<&LabelValue>, event: QueueEvent) {
         self.observer().on_queue(&self.data, model, event);
+    }
+
+    fn observe(&self, model: Option<&LabelValue>, feature: &str, value: FeatureValue<'_>) {
+        self.observer().on_observe(&self.data, model, feature, value);
     }
 
     fn trace_ids(&self) -> Option<TraceIds> {

@@ -43,12 +43,14 @@ mod observer;
 mod tracing;
 
 pub use self::metrics::MetricsObserver;
+#[cfg_attr(not(feature = "drift"), allow(unused_imports))]
+pub(crate) use self::metrics::cache::HandleCache;
 #[cfg(feature = "tracing")]
 pub use self::tracing::TracingObserver;
 pub use crate::labels::LabelValue;
 pub use crate::request::{
-    ContentKind, FeedbackEvent, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, Score, StageSummary,
-    TraceIds, Unattributed,
+    ContentKind, FeatureValue, FeedbackEvent, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, Score,
+    StageSummary, TraceIds, Unattributed,
 };
 pub use in_flight::InFlightCounter;
 pub use observer::Observer;

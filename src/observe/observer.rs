@@ -4,7 +4,8 @@ use http::HeaderMap;
 
 use crate::labels::LabelValue;
 use crate::request::{
-    ContentKind, FeedbackEvent, KnownLabels, QueueEvent, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
+    ContentKind, FeatureValue, FeedbackEvent, KnownLabels, QueueEvent, RequestInfo, RequestSummary, Score,
+    StageSummary, TraceIds,
 };
 
 /// Callbacks for the request lifecycle. Only [`on_request`](Self::on_request),
@@ -57,6 +58,17 @@ pub trait Observer: Send + Sync + 'static {
     /// The request entered the engine's admission queue, or left it (scheduled or abandoned), under `model`
     /// (the one named when it entered). Every `Entered` is followed by exactly one of the others.
     fn on_queue(&self, _request: &Self::RequestData, _model: Option<&LabelValue>, _event: QueueEvent) {}
+
+    /// The handler observed a drift feature (`RequestHandle::observe`, `observe_category`) under `model` (the one
+    /// named so far).
+    fn on_observe(
+        &self,
+        _request: &Self::RequestData,
+        _model: Option<&LabelValue>,
+        _feature: &str,
+        _value: FeatureValue<'_>,
+    ) {
+    }
 
     /// The handler recorded a quality score (accepted or rejected; see [`Score::accepted`]).
     fn on_score(&self, _request: &Self::RequestData, _score: &Score<'_>) {}
@@ -136,6 +148,17 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_queue(&self, (a, b): &Self::RequestData, model: Option<&LabelValue>, event: QueueEvent) {
         self.0.on_queue(a, model, event);
         self.1.on_queue(b, model, event);
+    }
+
+    fn on_observe(
+        &self,
+        (a, b): &Self::RequestData,
+        model: Option<&LabelValue>,
+        feature: &str,
+        value: FeatureValue<'_>,
+    ) {
+        self.0.on_observe(a, model, feature, value);
+        self.1.on_observe(b, model, feature, value);
     }
 
     fn on_score(&self, (a, b): &Self::RequestData, score: &Score<'_>) {
@@ -231,6 +254,18 @@ impl<O: Observer> Observer for Option<O> {
     fn on_queue(&self, request: &Self::RequestData, model: Option<&LabelValue>, event: QueueEvent) {
         if let (Some(o), Some(r)) = (self, request) {
             o.on_queue(r, model, event);
+        }
+    }
+
+    fn on_observe(
+        &self,
+        request: &Self::RequestData,
+        model: Option<&LabelValue>,
+        feature: &str,
+        value: FeatureValue<'_>,
+    ) {
+        if let (Some(o), Some(r)) = (self, request) {
+            o.on_observe(r, model, feature, value);
         }
     }
 

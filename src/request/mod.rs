@@ -4,6 +4,7 @@
 mod experiment_labels;
 mod ext;
 mod handle;
+mod handle_drift;
 mod handle_quality;
 mod quality;
 mod queue;
@@ -20,6 +21,8 @@ pub use handle::RequestHandle;
 pub use handle_quality::RejectedScore;
 pub use quality::{FeedbackEvent, Rating, Score, TraceIds, Unattributed};
 pub use queue::QueueWait;
-pub use report::{ContentKind, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, StageSummary};
+pub use report::{
+    ContentKind, FeatureValue, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, StageSummary,
+};
 pub use stage::{EnteredStage, Stage, StageFuture};
 pub use vocabulary::{FinishReason, TokenUsage, operation, stage_name};

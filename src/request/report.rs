@@ -153,3 +153,13 @@ pub enum QueueEvent {
     /// long.
     Abandoned(Duration),
 }
+
+/// An observation of a drift feature, as the handler reported it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum FeatureValue<'a> {
+    /// A number (`RequestHandle::observe`).
+    Number(f64),
+    /// A category (`RequestHandle::observe_category`).
+    Category(&'a str),
+}

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::experiment_labels::ExperimentLabels;
 use super::quality::{Score, TraceIds};
-use super::report::QueueEvent;
 use super::report::{ContentKind, Reported, RequestInfo, StageSummary};
+use super::report::{FeatureValue, QueueEvent};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
 
@@ -81,6 +81,7 @@ pub(crate) trait ObserverHooks: Send + Sync + 'static {
     fn content(&self, kind: ContentKind, text: &str);
     fn score(&self, score: &Score<'_>);
     fn queue(&self, model: Option<&LabelValue>, event: QueueEvent);
+    fn observe(&self, model: Option<&LabelValue>, feature: &str, value: FeatureValue<'_>);
     #[cfg_attr(not(feature = "feedback"), allow(dead_code))]
     fn trace_ids(&self) -> Option<TraceIds>;
 }
@@ -99,6 +100,7 @@ impl ObserverHooks for NoHooks {
     fn content(&self, _: ContentKind, _: &str) {}
     fn score(&self, _: &Score<'_>) {}
     fn queue(&self, _: Option<&LabelValue>, _: QueueEvent) {}
+    fn observe(&self, _: Option<&LabelValue>, _: &str, _: FeatureValue<'_>) {}
     fn trace_ids(&self) -> Option<TraceIds> {
         None
     }

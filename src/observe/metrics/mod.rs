@@ -1,6 +1,6 @@
 //! [`MetricsObserver`]: records the metric contract for every request and stage.
 
-mod cache;
+pub(crate) mod cache;
 mod cost;
 mod inference;
 mod quality;
@@ -13,7 +13,8 @@ use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
 use super::{
-    FeedbackEvent, KnownLabels, LabelValue, Observer, QueueEvent, RequestInfo, RequestSummary, Score, StageSummary,
+    FeatureValue, FeedbackEvent, KnownLabels, LabelValue, Observer, QueueEvent, RequestInfo, RequestSummary, Score,
+    StageSummary,
 };
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
@@ -53,6 +54,8 @@ struct Instruments {
     quality: QualityInstruments,
     queue: QueueInstruments,
     pricing: std::sync::OnceLock<Pricing>,
+    #[cfg(feature = "drift")]
+    drift: std::sync::OnceLock<crate::drift::Drift>,
 }
 
 impl fmt::Debug for MetricsObserver {
@@ -90,8 +93,18 @@ impl MetricsObserver {
                 quality: QualityInstruments::default(),
                 queue: QueueInstruments::default(),
                 pricing: std::sync::OnceLock::new(),
+                #[cfg(feature = "drift")]
+                drift: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Feeds `drift` the built-in features of inference requests (input and output tokens, finish reason) and the
+    /// handlers' observations. An observer takes one drift monitor, the first it is given.
+    #[cfg(feature = "drift")]
+    pub fn with_drift(self, drift: crate::drift::Drift) -> Self {
+        let _ = self.inner.drift.set(drift);
+        self
     }
 
     /// Prices inference requests with `prices`: `inferwatch_cost_total` (rendered by an exporter given the same
@@ -278,6 +291,20 @@ impl Observer for MetricsObserver {
         };
         let cost = cost.zip(inner.pricing.get());
         inner.quality.record_finish(&inner.recorder, s, model, seconds, cost);
+        #[cfg(feature = "drift")]
+        if let (Some(drift), true) = (inner.drift.get(), s.is_inference()) {
+            drift.record_finish(model, s);
+        }
+    }
+
+    fn on_observe(&self, _request: &Gauge, model: Option<&LabelValue>, feature: &str, value: FeatureValue<'_>) {
+        #[cfg(feature = "drift")]
+        if let Some(drift) = self.inner.drift.get() {
+            let model = model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
+            drift.observe(model, feature, value);
+        }
+        #[cfg(not(feature = "drift"))]
+        let _ = (model, feature, value);
     }
 
     fn on_queue(&self, _request: &Gauge, model: Option<&LabelValue>, event: QueueEvent) {

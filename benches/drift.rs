@@ -1,0 +1,68 @@
+//! What a drift observation costs on the request path: the feature's lookup, the series' lookup and a bin
+//! increment, through the metrics observer as a handler's `observe` reaches it (target: under 50 ns).
+//!
+//! `cargo bench --bench drift --features full`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use inferwatch::SharedRecorder;
+use inferwatch::drift::{Drift, Feature};
+use inferwatch::observe::{FeatureValue, MetricsObserver, Observer};
+
+fn observations(c: &mut Criterion) {
+    let drift = Drift::builder()
+        .feature(Feature::categorical("language", ["en", "fr", "de", "ja"]))
+        .feature(Feature::numeric("retrieval_score", [0.2, 0.4, 0.6, 0.8]))
+        .recorder(SharedRecorder::new(metrics::NoopRecorder))
+        .build()
+        .expect("drift");
+    let observer = MetricsObserver::with_recorder(SharedRecorder::new(metrics::NoopRecorder)).with_drift(drift.clone());
+    let request = metrics::Gauge::noop();
+    let scores = [0.1, 0.3, 0.5, 0.7, 0.9];
+    let languages = ["en", "fr", "de", "ja", "tlh"];
+    let mut i = 0;
+    // During the warm-up an observation also counts towards the baseline.
+    c.bench_function("drift/observe_number_during_warmup", |b| {
+        b.iter(|| {
+            i = (i + 1) % scores.len();
+            observer.on_observe(
+                &request,
+                None,
+                "retrieval_score",
+                FeatureValue::Number(black_box(scores[i])),
+            );
+        })
+    });
+    // The warm-up is long over: the steady state.
+    for (score, language) in scores.iter().zip(languages).cycle().take(2_000) {
+        observer.on_observe(&request, None, "retrieval_score", FeatureValue::Number(*score));
+        observer.on_observe(&request, None, "language", FeatureValue::Category(language));
+    }
+    drift.evaluate();
+    c.bench_function("drift/observe_number", |b| {
+        b.iter(|| {
+            i = (i + 1) % scores.len();
+            observer.on_observe(
+                &request,
+                None,
+                "retrieval_score",
+                FeatureValue::Number(black_box(scores[i])),
+            );
+        })
+    });
+    c.bench_function("drift/observe_category", |b| {
+        b.iter(|| {
+            i = (i + 1) % languages.len();
+            observer.on_observe(
+                &request,
+                None,
+                "language",
+                FeatureValue::Category(black_box(languages[i])),
+            );
+        })
+    });
+}
+
+criterion_group!(benches, observations);
+criterion_main!(benches);

@@ -218,7 +218,7 @@ fn every_rule_metric_is_in_the_contract() {
             assert!(
                 labels
                     .iter()
-                    .any(|(k, v)| k == "severity" && (v == "page" || v == "ticket")),
+                    .any(|(k, v)| k == "severity" && ["page", "ticket", "info"].contains(&v.as_str())),
                 "{rule:?}"
             );
             for key in ["summary", "description", "runbook_url"] {

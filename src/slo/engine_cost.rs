@@ -62,6 +62,9 @@ impl SloRules {
         if !(self.kv_cache_ratio > 0.0 && self.kv_cache_ratio <= 1.0) {
             return Err(SloError::Target(self.kv_cache_ratio));
         }
+        if !(self.anomaly_min_rate.is_finite() && self.anomaly_min_rate >= 0.0) {
+            return Err(SloError::Target(self.anomaly_min_rate));
+        }
         Ok(())
     }
 

@@ -19,6 +19,7 @@
 //! assert!(yaml.contains("alert: InferwatchAvailabilityBurnRate"));
 //! ```
 
+mod anomaly;
 mod engine_cost;
 mod experiment;
 mod rules;
@@ -97,6 +98,10 @@ pub struct SloRules {
     gpu_alerts: bool,
     gpu_memory_ratio: f64,
     kv_cache_ratio: f64,
+    /// Requests a second below which traffic is too thin for anomaly alerts.
+    anomaly_min_rate: f64,
+    /// Window observations a feature needs before its drift alerts.
+    drift_min_observations: u64,
     /// Spend a day may reach, in the prices' currency.
     daily_budget: Option<f64>,
     /// Bucket bounds that differ from the contract's, as given to the exporter.
@@ -120,6 +125,8 @@ impl Default for SloRules {
             gpu_alerts: true,
             gpu_memory_ratio: 0.95,
             kv_cache_ratio: 0.95,
+            anomaly_min_rate: 1.0,
+            drift_min_observations: 500,
             daily_budget: None,
             buckets: BTreeMap::new(),
         }
@@ -202,6 +209,19 @@ impl SloRules {
         self
     }
 
+    /// Requests a second (over 5 minutes) below which the anomaly alerts stay silent: thin traffic has noisy
+    /// ratios. Default 1.
+    pub fn anomaly_min_rate(mut self, requests_per_second: f64) -> Self {
+        self.anomaly_min_rate = requests_per_second;
+        self
+    }
+
+    /// Observations a feature's window needs before its drift alerts can fire. Default 500.
+    pub fn drift_min_observations(mut self, observations: u64) -> Self {
+        self.drift_min_observations = observations;
+        self
+    }
+
     /// The KV-cache usage (0–1] above which, held for 15 minutes, the cache counts as saturated. Default 0.95.
     pub fn kv_cache_saturation(mut self, ratio: f64) -> Self {
         self.kv_cache_ratio = ratio;
@@ -234,6 +254,11 @@ impl SloRules {
                 rules: self.engine_cost_recording(),
             },
             RuleGroup {
+                name: "inferwatch-anomaly-recording".into(),
+                interval: Some("30s".into()),
+                rules: self.anomaly_recording(),
+            },
+            RuleGroup {
                 name: "inferwatch-slo-alerts".into(),
                 interval: None,
                 rules: alerts,
@@ -245,6 +270,7 @@ impl SloRules {
                     .operational_alerts()
                     .into_iter()
                     .chain(self.engine_cost_alerts())
+                    .chain(self.anomaly_alerts())
                     .collect(),
             },
         ])
@@ -567,7 +593,7 @@ mod tests {
             .without_time_to_first_token()
             .groups()
             .unwrap();
-        let alerts = &groups[2].rules;
+        let alerts = &groups[3].rules;
         assert_eq!(alerts.len(), 3);
         assert_eq!(
             alerts[0].expr(),

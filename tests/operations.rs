@@ -159,6 +159,8 @@ fn every_dashboard_metric_is_in_the_contract() {
         "Projected spend for the day",
         "Cost per million output tokens",
         "Energy per output token",
+        "Drift (PSI) by feature and model",
+        "Traffic against its last day (z)",
     ] {
         assert!(titles.contains(&wanted), "missing panel {wanted}");
     }
@@ -181,6 +183,9 @@ fn every_dashboard_metric_is_in_the_contract() {
         "job:inferwatch_spend:rate1h",
         "job_model:inferwatch_truncation:ratio_rate5m",
         "job_model:inferwatch_content_filter:ratio_rate5m",
+        "inferwatch_drift_psi",
+        "inferwatch_drift_window_observations",
+        "job:inferwatch_requests:rate5m:z1d",
     ] {
         assert!(used.contains(metric), "{metric} not charted");
     }

@@ -116,6 +116,8 @@ async fn run(state: &AppState, handle: RequestHandle, mut job: Job, fault: Optio
         return openai::not_found(&job.model);
     };
     handle.set_model(&job.model);
+    // Drift: which language the prompts are in (the monitor compares the mix with its baseline).
+    handle.observe_category("language", toy::language(&job.prompt));
     // The experiment's treatment is answered by the candidate build, which may be made to fail.
     if let Some(candidate) = rollout::answering_model(&handle, &job.model) {
         handle.set_response_model(&candidate);

@@ -36,6 +36,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use clap::Parser;
 use inferwatch::cost::Prices;
+use inferwatch::drift::{Baseline, Drift, Feature, Warmup};
 use inferwatch::engine::EngineMetrics;
 use inferwatch::health::{Health, Observation, checks};
 use inferwatch::observe::InFlightCounter;
@@ -84,6 +85,15 @@ struct Args {
     /// Print the Prometheus rules that judge the example's experiment, and exit.
     #[arg(long)]
     print_experiment_rules: bool,
+    /// Drift: observations of each feature and model that become its baseline (unless --drift-baseline is given).
+    #[arg(long, default_value_t = 1000)]
+    drift_warmup: u64,
+    /// Drift: a baseline document (saved from `GET /v1/drift/baseline`) to judge against instead of a warm-up.
+    #[arg(long)]
+    drift_baseline: Option<std::path::PathBuf>,
+    /// Drift: seconds between evaluations of the statistics.
+    #[arg(long, default_value_t = 10.0)]
+    drift_interval_s: f64,
     /// With --print-experiment-rules: the comparison window.
     #[arg(long, default_value = "1h")]
     rules_window: String,
@@ -130,6 +140,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     // Saturation counts requests being served, not uploads still arriving from slow clients.
     let in_flight = InFlightCounter::serving();
+    let mut drift = Drift::builder()
+        .feature(Feature::categorical("language", toy::LANGUAGES.iter().copied()))
+        .warmup(Warmup::Observations(args.drift_warmup))
+        .interval(Duration::from_secs_f64(args.drift_interval_s));
+    if let Some(path) = &args.drift_baseline {
+        drift = drift.baseline(Baseline::load(path)?);
+    }
+    let drift = drift.build()?;
     let layer = InferenceLayer::builder()
         .allowed_models(MODELS.iter().chain(rollout::CANDIDATES).copied())
         .http_routes([COMPLETIONS, CHAT_COMPLETIONS, MODELS_ROUTE])
@@ -138,6 +156,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .evaluators([rollout::EVALUATOR])
         .feedback_key(rollout::feedback_key())
         .prices(prices.clone())
+        .drift(&drift)
         .build_with(in_flight.clone());
     let feedback = layer.feedback();
     // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
@@ -180,6 +199,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(ServiceBuilder::new().layer(sampling).layer(layer))
         // Merged after the layer: scrapes, probes and feedback are not inference traffic.
         .merge(feedback.router())
+        // The current window as a baseline document, for operators to capture a known-good period.
+        .merge(drift.router())
         .merge(exporter.router())
         .merge(health.router());
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

@@ -34,3 +34,43 @@ pub fn generate(prompt: &str, max_tokens: u32) -> (Vec<String>, FinishReason) {
     };
     (words, finish)
 }
+
+/// The languages the toy tells apart (the drift monitor's `language` categories); anything else is `unknown`.
+pub const LANGUAGES: &[&str] = &["en", "fr", "de"];
+
+/// A toy language detector: the language whose common words the prompt uses most.
+pub fn language(prompt: &str) -> &'static str {
+    const WORDS: &[(&str, &[&str])] = &[
+        (
+            "en",
+            &[
+                "the", "a", "in", "about", "me", "tell", "and", "what", "is", "weather", "words", "short",
+            ],
+        ),
+        (
+            "fr",
+            &[
+                "le", "la", "les", "de", "et", "dites", "moi", "en", "quelques", "mots", "courts", "météo",
+            ],
+        ),
+        (
+            "de",
+            &[
+                "der", "die", "das", "und", "ist", "sag", "mir", "wetter", "in", "kurzen", "worten", "über",
+            ],
+        ),
+        (
+            "es",
+            &[
+                "el", "la", "los", "y", "dime", "sobre", "tiempo", "en", "pocas", "palabras", "cortas", "qué",
+            ],
+        ),
+    ];
+    let words: Vec<String> = prompt.split_whitespace().map(str::to_lowercase).collect();
+    WORDS
+        .iter()
+        .map(|(lang, common)| (lang, words.iter().filter(|w| common.contains(&w.as_str())).count()))
+        .filter(|(_, hits)| *hits > 0)
+        .max_by_key(|(_, hits)| *hits)
+        .map_or("unknown", |(lang, _)| lang)
+}

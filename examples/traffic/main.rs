@@ -86,6 +86,10 @@ struct Args {
     /// Share of ratings that are negative for answers of --worse-models.
     #[arg(long, default_value_t = 0.5)]
     worse_negative_rate: f64,
+    /// After this many seconds, prompts change: three to five times longer, and in English, French and Spanish
+    /// instead of English only (what the drift monitor should notice). HTTP only.
+    #[arg(long)]
+    shift_after_s: Option<f64>,
     /// A price table (the examples' JSON format): every stream asks for its usage, and the summary adds what the
     /// answers read to their end cost, computed exactly from the usage the server returned. HTTP only.
     #[arg(long)]
@@ -141,15 +145,26 @@ struct Mix {
 }
 
 impl Mix {
-    fn draw(args: &Args, models: &[String], dice: &mut Dice) -> Self {
-        let words = [
+    fn draw(args: &Args, models: &[String], dice: &mut Dice, shifted: bool) -> Self {
+        const ENGLISH: &[&str] = &[
             "tell", "me", "about", "the", "weather", "in", "a", "few", "short", "words",
         ];
+        const FRENCH: &[&str] = &["dites", "moi", "la", "météo", "en", "quelques", "mots", "courts"];
+        const SPANISH: &[&str] = &["dime", "el", "tiempo", "en", "pocas", "palabras", "cortas", "sobre"];
+        let words = match shifted {
+            false => ENGLISH,
+            true => *dice.pick(&[ENGLISH, FRENCH, SPANISH]),
+        };
         let model = dice.pick(models).clone();
         let stream = dice.chance(args.stream_rate);
         let max_tokens = 1 + (dice.next() % u64::from(args.max_tokens.max(1))) as u32;
         let chat = dice.chance(0.5);
-        let prompt: Vec<&str> = (0..2 + dice.next() % 8).map(|_| *dice.pick(&words)).collect();
+        let length = if shifted {
+            20 + dice.next() % 21
+        } else {
+            2 + dice.next() % 8
+        };
+        let prompt: Vec<&str> = (0..length).map(|_| *dice.pick(words)).collect();
         let include_usage = stream && (dice.chance(0.5) || args.prices.is_some());
         let invalid = dice.chance(args.invalid_rate).then(|| match dice.next() % 3 {
             0 => Invalid::UnknownModel,
@@ -292,7 +307,8 @@ async fn main() -> Result<(), String> {
             tokio::spawn(async move {
                 let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (worker as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
                 while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.requests {
-                    let record = target.send(Mix::draw(&args, &models, &mut dice)).await;
+                    let shifted = args.shift_after_s.is_some_and(|s| started.elapsed().as_secs_f64() >= s);
+                    let record = target.send(Mix::draw(&args, &models, &mut dice, shifted)).await;
                     stats.lock().unwrap_or_else(|e| e.into_inner()).add(record);
                 }
             })

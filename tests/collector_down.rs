@@ -1,5 +1,5 @@
-//! A collector that is down never fails or blocks a request, its failures are counted and said once (and the
-//! recovery once), and shutdown still returns.
+//! A collector that is down never fails or blocks a request, with log records exported to it too; its failures
+//! are counted and said once (and the recovery once), and shutdown still returns.
 
 mod support;
 
@@ -17,7 +17,10 @@ use support::{Scrape, client, eventually, get as http_get, isolated_layer, serve
 fn a_collector_down_costs_requests_nothing_and_its_outage_is_counted_and_said_once() {
     // Export every 100 ms, so that a second of traffic makes several attempts.
     // SAFETY: set before any thread of this test binary reads the environment.
-    unsafe { std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100") };
+    unsafe {
+        std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100");
+        std::env::set_var("OTEL_BLRP_SCHEDULE_DELAY", "100");
+    }
     // A port that was just free: nothing listens there, until the collector comes up on it.
     let address = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -35,6 +38,7 @@ fn a_collector_down_costs_requests_nothing_and_its_outage_is_counted_and_said_on
             .otlp_endpoint(format!("http://{address}"))
             .otlp_protocol(OtlpProtocol::Grpc)
             .export_timeout(Duration::from_secs(1))
+            .otlp_logs(true)
             .writer(logs.clone())
             .log_queue(0)
             .recorder(recorder)

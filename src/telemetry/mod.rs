@@ -26,6 +26,8 @@ mod json;
 mod logs;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "otlp")]
+mod otlp_logs;
 mod propagators;
 mod queue;
 
@@ -110,6 +112,8 @@ pub enum TelemetryError {
     OtlpNotEnabled,
     /// The thread that writes log lines could not be started.
     LogWriter(String),
+    /// `OTEL_LOGS_EXPORTER` names an exporter this build does not have (`otlp` and `none` are known).
+    UnsupportedLogsExporter(String),
 }
 
 impl fmt::Display for TelemetryError {
@@ -127,6 +131,9 @@ impl fmt::Display for TelemetryError {
                 f.write_str("an OTLP endpoint is configured, but inferwatch was built without its `otlp` feature")
             }
             TelemetryError::LogWriter(e) => write!(f, "starting the log writer thread: {e}"),
+            TelemetryError::UnsupportedLogsExporter(e) => {
+                write!(f, "OTEL_LOGS_EXPORTER={e:?} is not supported (use otlp or none)")
+            }
         }
     }
 }
@@ -149,6 +156,8 @@ pub struct TelemetryBuilder {
     log_queue: usize,
     recorder: SharedRecorder,
     propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
+    #[cfg(feature = "otlp")]
+    otlp_logs: Option<bool>,
 }
 
 impl fmt::Debug for TelemetryBuilder {
@@ -178,6 +187,8 @@ impl Default for TelemetryBuilder {
             log_queue: DEFAULT_LOG_QUEUE,
             recorder: SharedRecorder::global(),
             propagator: None,
+            #[cfg(feature = "otlp")]
+            otlp_logs: None,
         }
     }
 }
@@ -234,6 +245,16 @@ impl TelemetryBuilder {
     #[cfg(feature = "otlp")]
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
         self.export_timeout = timeout;
+        self
+    }
+
+    /// Exports log records over OTLP too (to the same endpoint as spans, or `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`),
+    /// instead of `OTEL_LOGS_EXPORTER` (`otlp` or `none`; unset: none). Each record carries the trace and span ids
+    /// of the span it was written in; records wait in a bounded queue and are dropped, never waited for, when it
+    /// is full. The lines on the writer stay as they are.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_logs(mut self, export: bool) -> Self {
+        self.otlp_logs = Some(export);
         self
     }
 
@@ -295,6 +316,18 @@ impl TelemetryBuilder {
     pub fn dispatch(self) -> Result<(Dispatch, TelemetryGuard), TelemetryError> {
         let provider = self.tracer_provider()?;
         let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
+        #[cfg(feature = "otlp")]
+        let logger = match otlp_logs::enabled(&self)? {
+            true => Some(otlp_logs::provider(&self, self.resource())?),
+            false => None,
+        };
+        #[cfg(feature = "otlp")]
+        let exported = logger
+            .as_ref()
+            .map(|l| otlp_logs::layer(l).with_filter(filter::from_env(&self.default_filter)));
+        #[cfg(not(feature = "otlp"))]
+        let exported: Option<tracing_subscriber::layer::Identity> = None;
+
         let filter = filter::from_env(&self.default_filter);
         let writer = self.writer.unwrap_or_else(|| Box::new(std::io::stdout()));
         let (logs, worker) = match (self.format, self.log_queue) {
@@ -314,22 +347,33 @@ impl TelemetryBuilder {
                 (layer, Some(worker))
             }
         };
-        let subscriber = Registry::default().with(otel).with(logs.with_filter(filter));
+        let subscriber = Registry::default()
+            .with(otel)
+            .with(logs.with_filter(filter))
+            .with(exported);
         let guard = TelemetryGuard {
             provider,
+            #[cfg(feature = "otlp")]
+            logger,
             _logs: worker,
         };
         Ok((Dispatch::new(subscriber), guard))
     }
 
-    fn tracer_provider(&self) -> Result<SdkTracerProvider, TelemetryError> {
+    /// The resource of spans and log records: the service name (unless `OTEL_SERVICE_NAME` says otherwise) and
+    /// what the `OTEL_RESOURCE_ATTRIBUTES` variables add.
+    fn resource(&self) -> Resource {
         let mut resource = Resource::builder();
         if let Some(name) = &self.service_name
             && std::env::var_os("OTEL_SERVICE_NAME").is_none()
         {
             resource = resource.with_service_name(name.clone());
         }
-        let provider = SdkTracerProvider::builder().with_resource(resource.build());
+        resource.build()
+    }
+
+    fn tracer_provider(&self) -> Result<SdkTracerProvider, TelemetryError> {
+        let provider = SdkTracerProvider::builder().with_resource(self.resource());
         let endpoint_in_env = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
             .iter()
             .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
@@ -348,6 +392,8 @@ impl TelemetryBuilder {
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    #[cfg(feature = "otlp")]
+    logger: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
     /// Dropped after the provider (fields drop in order): writes the log lines still queued.
     _logs: Option<LogWriterGuard>,
 }
@@ -362,11 +408,19 @@ impl TelemetryGuard {
     /// Exports every finished span now.
     pub fn flush(&self) {
         let _ = self.provider.force_flush();
+        #[cfg(feature = "otlp")]
+        if let Some(logger) = &self.logger {
+            let _ = logger.force_flush();
+        }
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         let _ = self.provider.shutdown();
+        #[cfg(feature = "otlp")]
+        if let Some(logger) = &self.logger {
+            let _ = logger.shutdown();
+        }
     }
 }

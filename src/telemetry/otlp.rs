@@ -26,17 +26,21 @@ pub(super) fn with_exporter(
     Ok(provider.with_span_processor(processor).build())
 }
 
-fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    let protocol = match config.protocol {
+/// The transport: the builder's, else `OTEL_EXPORTER_OTLP_PROTOCOL` (default HTTP/protobuf).
+pub(super) fn protocol(config: &TelemetryBuilder) -> Result<OtlpProtocol, TelemetryError> {
+    Ok(match config.protocol {
         Some(p) => p,
         None => match std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").ok().as_deref() {
             None | Some("") | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
             Some("grpc") => OtlpProtocol::Grpc,
             Some(other) => return Err(TelemetryError::UnsupportedProtocol(other.to_owned())),
         },
-    };
+    })
+}
+
+fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
     let builder = opentelemetry_otlp::SpanExporter::builder();
-    let exporter = match protocol {
+    let exporter = match protocol(config)? {
         OtlpProtocol::Grpc => {
             let mut b = builder.with_tonic().with_timeout(config.export_timeout);
             if let Some(endpoint) = &config.endpoint {

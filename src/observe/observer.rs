@@ -79,7 +79,7 @@ pub trait Observer: Send + Sync + 'static {
         None
     }
 
-    /// A user's feedback on an earlier answer arrived (through [`Feedback`](crate::feedback::Feedback)); not
+    /// A user's feedback on an earlier answer arrived (through `feedback::Feedback`, feature `feedback`); not
     /// tied to a request of this layer.
     fn on_feedback(&self, _feedback: &FeedbackEvent<'_>) {}
 

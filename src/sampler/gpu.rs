@@ -8,7 +8,7 @@ use metrics::{Counter, Gauge};
 use crate::contract as c;
 use crate::recorder::SharedRecorder;
 
-/// Where GPU readings come from: NVML in production ([`NvmlSource`](super::NvmlSource)), a fake in tests.
+/// Where GPU readings come from: NVML in production (`NvmlSource`, feature `gpu`), a fake in tests.
 ///
 /// Values are returned in NVML's own units (percent, bytes, mW, mJ, °C, MHz); the sampler converts them.
 pub trait GpuSource: Send + 'static {

@@ -30,6 +30,8 @@ mod otlp;
 mod otlp_logs;
 mod propagators;
 mod queue;
+#[cfg(feature = "otlp")]
+mod tls;
 
 pub use logs::JsonLayer;
 
@@ -114,6 +116,8 @@ pub enum TelemetryError {
     LogWriter(String),
     /// `OTEL_LOGS_EXPORTER` names an exporter this build does not have (`otlp` and `none` are known).
     UnsupportedLogsExporter(String),
+    /// The CA bundle (`OTEL_EXPORTER_OTLP_CERTIFICATE`) could not be read or parsed.
+    Certificate(String),
 }
 
 impl fmt::Display for TelemetryError {
@@ -131,6 +135,7 @@ impl fmt::Display for TelemetryError {
                 f.write_str("an OTLP endpoint is configured, but inferwatch was built without its `otlp` feature")
             }
             TelemetryError::LogWriter(e) => write!(f, "starting the log writer thread: {e}"),
+            TelemetryError::Certificate(e) => write!(f, "OTLP CA certificate: {e}"),
             TelemetryError::UnsupportedLogsExporter(e) => {
                 write!(f, "OTEL_LOGS_EXPORTER={e:?} is not supported (use otlp or none)")
             }
@@ -158,6 +163,8 @@ pub struct TelemetryBuilder {
     propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
     #[cfg(feature = "otlp")]
     otlp_logs: Option<bool>,
+    #[cfg(feature = "otlp")]
+    certificate: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for TelemetryBuilder {
@@ -189,6 +196,8 @@ impl Default for TelemetryBuilder {
             propagator: None,
             #[cfg(feature = "otlp")]
             otlp_logs: None,
+            #[cfg(feature = "otlp")]
+            certificate: None,
         }
     }
 }
@@ -255,6 +264,14 @@ impl TelemetryBuilder {
     #[cfg(feature = "otlp")]
     pub fn otlp_logs(mut self, export: bool) -> Self {
         self.otlp_logs = Some(export);
+        self
+    }
+
+    /// A PEM bundle of CA certificates to trust for an `https://` endpoint, besides the platform's roots, instead
+    /// of `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_certificate(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.certificate = Some(path.into());
         self
     }
 

@@ -1,10 +1,10 @@
 //! OTLP span export (feature `otlp`): the exporter for the configured transport, behind a bounded batch queue.
 
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, TracerProviderBuilder};
 
 use super::export::{BoundedProcessor, CountingExporter, ExportStats};
-use super::{OtlpProtocol, TelemetryBuilder, TelemetryError};
+use super::{OtlpProtocol, TelemetryBuilder, TelemetryError, tls};
 
 /// `provider` with a batch processor exporting to the configured endpoint, counting what it loses.
 pub(super) fn with_exporter(
@@ -40,11 +40,16 @@ pub(super) fn protocol(config: &TelemetryBuilder) -> Result<OtlpProtocol, Teleme
 
 fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
     let builder = opentelemetry_otlp::SpanExporter::builder();
+    tls::install_provider();
+    let ca = tls::ca_bundle(config, "TRACES")?;
     let exporter = match protocol(config)? {
         OtlpProtocol::Grpc => {
             let mut b = builder.with_tonic().with_timeout(config.export_timeout);
             if let Some(endpoint) = &config.endpoint {
                 b = b.with_endpoint(endpoint.clone());
+            }
+            if tls::is_https(config, "TRACES") {
+                b = b.with_tls_config(tls::grpc(ca.as_deref()));
             }
             b.build()
         }
@@ -56,6 +61,9 @@ fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::SpanExporte
             if let Some(endpoint) = &config.endpoint {
                 // A base URL, as in OTEL_EXPORTER_OTLP_ENDPOINT: the signal path is appended.
                 b = b.with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')));
+            }
+            if let Some(pem) = &ca {
+                b = b.with_http_client(tls::http_client(pem, config.export_timeout)?);
             }
             b.build()
         }

@@ -4,13 +4,13 @@
 //! are.
 
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::{OtlpProtocol, TelemetryBuilder, TelemetryError};
+use super::{OtlpProtocol, TelemetryBuilder, TelemetryError, tls};
 
 /// Crates whose own events never become exported records: the exporter's stack, which would otherwise log about
 /// exporting logs.
@@ -57,11 +57,16 @@ where
 
 fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::LogExporter, TelemetryError> {
     let builder = opentelemetry_otlp::LogExporter::builder();
+    tls::install_provider();
+    let ca = tls::ca_bundle(config, "LOGS")?;
     let exporter = match super::otlp::protocol(config)? {
         OtlpProtocol::Grpc => {
             let mut b = builder.with_tonic().with_timeout(config.export_timeout);
             if let Some(endpoint) = &config.endpoint {
                 b = b.with_endpoint(endpoint.clone());
+            }
+            if tls::is_https(config, "LOGS") {
+                b = b.with_tls_config(tls::grpc(ca.as_deref()));
             }
             b.build()
         }
@@ -73,6 +78,9 @@ fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::LogExporter
             if let Some(endpoint) = &config.endpoint {
                 // A base URL, as in OTEL_EXPORTER_OTLP_ENDPOINT: the signal path is appended.
                 b = b.with_endpoint(format!("{}/v1/logs", endpoint.trim_end_matches('/')));
+            }
+            if let Some(pem) = &ca {
+                b = b.with_http_client(tls::http_client(pem, config.export_timeout)?);
             }
             b.build()
         }

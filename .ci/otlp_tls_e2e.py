@@ -1,0 +1,134 @@
+"""OTLP export over TLS, end to end: a CA and a server certificate made here (openssl), a TLS front
+(.ci/tls_front.py) before a real collector (rotel), and the axum example exporting to `https://localhost` over gRPC
+and over HTTP/protobuf. With the CA given (OTEL_EXPORTER_OTLP_CERTIFICATE) its spans arrive; with another CA they
+are refused: the failures are counted (inferwatch_telemetry_export_errors_total), said once in the log, and
+requests are served as ever.
+
+    python3 .ci/otlp_tls_e2e.py --rotel PATH --server ./target/debug/examples/axum_server
+"""
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def openssl(*args: str, cwd: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def certificates(directory: str) -> None:
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+            "-subj", "/CN=inferwatch test CA", cwd=directory)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+            "/CN=localhost", cwd=directory)
+    with open(os.path.join(directory, "san.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+            "server.pem", "-days", "1", "-extfile", "san.cnf", cwd=directory)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days",
+            "1", "-subj", "/CN=another CA", cwd=directory)
+
+
+def wait_http(url: str) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+def complete(base: str, prompt: str) -> int:
+    body = json.dumps({"model": "toy", "prompt": prompt, "max_tokens": 3}).encode()
+    request = urllib.request.Request(f"{base}/v1/completions", body, {"content-type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return response.status
+
+
+def run(server: str, endpoint: str, protocol: str, ca: str, log_path: str) -> tuple:
+    """Runs the example exporting to `endpoint`, sends 5 requests, and returns (export errors, log lines)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+               OTEL_EXPORTER_OTLP_CERTIFICATE=ca, OTEL_BSP_SCHEDULE_DELAY="200")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([server, "--addr", f"127.0.0.1:{port}", "--token-delay-ms", "1"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"{base}/livez")
+        for i in range(5):
+            assert complete(base, f"tls request {i}") == 200
+        time.sleep(1.5)  # several export attempts
+        metrics = urllib.request.urlopen(f"{base}/metrics").read().decode()
+        errors = sum(float(m) for m in re.findall(r"^inferwatch_telemetry_export_errors_total(?:\{[^}]*\})? (\S+)$",
+                                                  metrics, re.M))
+    finally:
+        process.send_signal(2)  # graceful: flushes what it can
+        process.wait(timeout=30)
+    lines = [json.loads(line) for line in open(log_path) if line.startswith("{")]
+    return errors, lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rotel", required=True)
+    parser.add_argument("--server", required=True)
+    args = parser.parse_args()
+    directory = tempfile.mkdtemp()
+    certificates(directory)
+    grpc, http = free_port(), free_port()
+    collector_log = os.path.join(directory, "collector.log")
+    children = [subprocess.Popen(
+        [args.rotel, "start", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc}", "--otlp-http-endpoint",
+         f"127.0.0.1:{http}", "--exporter", "blackhole", "--debug-log", "traces", "--debug-log-verbosity",
+         "detailed"], stdout=open(collector_log, "w"), stderr=subprocess.STDOUT)]
+    fronts = {}
+    for name, upstream in (("grpc", grpc), ("http/protobuf", http)):
+        fronts[name] = free_port()
+        children.append(subprocess.Popen(
+            ["python3", os.path.join(os.path.dirname(__file__), "tls_front.py"), "--listen", str(fronts[name]),
+             "--to", f"127.0.0.1:{upstream}", "--cert", os.path.join(directory, "server.pem"), "--key",
+             os.path.join(directory, "server.key")]))
+    time.sleep(1)
+    try:
+        received = 0
+        for protocol, port in fronts.items():
+            endpoint = f"https://localhost:{port}"
+            errors, _ = run(args.server, endpoint, protocol, os.path.join(directory, "ca.pem"),
+                            os.path.join(directory, "right.log"))
+            time.sleep(1)
+            now = len(re.findall(r"Name *: POST /v1/completions", open(collector_log).read()))
+            assert now >= received + 5, f"{protocol} over TLS with the CA: {now - received} request spans arrived"
+            assert errors == 0, f"{protocol}: {errors} failed exports with the right CA"
+            print(f"{protocol} over TLS with the CA given: {now - received} request spans arrived, no export error")
+            received = now
+            errors, lines = run(args.server, endpoint, protocol, os.path.join(directory, "other.pem"),
+                                os.path.join(directory, "wrong.log"))
+            failing = [l for l in lines if l.get("message", "").startswith("span export failing")]
+            assert errors >= 1, f"{protocol} with another CA: no failed export counted"
+            assert len(failing) == 1, f"{protocol} with another CA: said {len(failing)} times"
+            time.sleep(1)
+            now = len(re.findall(r"Name *: POST /v1/completions", open(collector_log).read()))
+            assert now == received, f"{protocol}: spans arrived although the certificate is not trusted"
+            print(f"{protocol} with another CA: refused, {errors:.0f} failed exports counted, said once: "
+                  f"{failing[0]['fields'].get('error', '')[:100]}")
+    finally:
+        for child in children:
+            child.terminate()
+
+
+if __name__ == "__main__":
+    main()

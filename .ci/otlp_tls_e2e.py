@@ -2,13 +2,15 @@
 (.ci/tls_front.py) before a real collector (rotel), and the axum example exporting to `https://localhost` over gRPC
 and over HTTP/protobuf. With the CA given (OTEL_EXPORTER_OTLP_CERTIFICATE) its spans arrive; with another CA they
 are refused: the failures are counted (inferwatch_telemetry_export_errors_total), said once in the log, and
-requests are served as ever.
+requests are served as ever. And OTEL_EXPORTER_OTLP_HEADERS (an API key) is on every HTTP export request.
 
     python3 .ci/otlp_tls_e2e.py --rotel PATH --server ./target/debug/examples/axum_server
 """
 
 import argparse
+import http.server
 import json
+import threading
 import os
 import re
 import socket
@@ -58,12 +60,48 @@ def complete(base: str, prompt: str) -> int:
         return response.status
 
 
+class Capture(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP endpoint that keeps the headers of what it receives and answers 200."""
+
+    headers_seen: list = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        Capture.headers_seen.append((self.path, dict(self.headers)))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def headers(server: str) -> None:
+    """The API key of OTEL_EXPORTER_OTLP_HEADERS on every export request."""
+    capture = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=capture.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{capture.server_address[1]}"
+    os.environ["OTEL_EXPORTER_OTLP_HEADERS"] = "x-api-key=s3cret,x-tenant=demo"
+    try:
+        run(server, endpoint, "http/protobuf", "", os.devnull)
+    finally:
+        del os.environ["OTEL_EXPORTER_OTLP_HEADERS"]
+        capture.shutdown()
+    traces = [h for path, h in Capture.headers_seen if path == "/v1/traces"]
+    assert traces, f"no export reached the capture: {Capture.headers_seen}"
+    assert all(h.get("x-api-key") == "s3cret" and h.get("x-tenant") == "demo" for h in traces), traces
+    print(f"OTEL_EXPORTER_OTLP_HEADERS: the API key was on all {len(traces)} span exports")
+
+
 def run(server: str, endpoint: str, protocol: str, ca: str, log_path: str) -> tuple:
     """Runs the example exporting to `endpoint`, sends 5 requests, and returns (export errors, log lines)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
-               OTEL_EXPORTER_OTLP_CERTIFICATE=ca, OTEL_BSP_SCHEDULE_DELAY="200")
+               OTEL_BSP_SCHEDULE_DELAY="200")
+    if ca:
+        env["OTEL_EXPORTER_OTLP_CERTIFICATE"] = ca
     with open(log_path, "w") as log:
         process = subprocess.Popen([server, "--addr", f"127.0.0.1:{port}", "--token-delay-ms", "1"], env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
@@ -87,6 +125,7 @@ def main() -> None:
     parser.add_argument("--rotel", required=True)
     parser.add_argument("--server", required=True)
     args = parser.parse_args()
+    headers(args.server)
     directory = tempfile.mkdtemp()
     certificates(directory)
     grpc, http = free_port(), free_port()

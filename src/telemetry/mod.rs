@@ -32,6 +32,8 @@ mod propagators;
 mod queue;
 #[cfg(feature = "otlp")]
 mod tls;
+#[cfg(feature = "otlp")]
+mod transport;
 
 pub use logs::JsonLayer;
 

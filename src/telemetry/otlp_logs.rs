@@ -4,13 +4,13 @@
 //! are.
 
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::{OtlpProtocol, TelemetryBuilder, TelemetryError, tls};
+use super::transport::{self, LOGS};
+use super::{OtlpProtocol, TelemetryBuilder, TelemetryError};
 
 /// Crates whose own events never become exported records: the exporter's stack, which would otherwise log about
 /// exporting logs.
@@ -56,34 +56,11 @@ where
 }
 
 fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::LogExporter, TelemetryError> {
+    let (protocol, ca) = transport::prepare(config, LOGS)?;
     let builder = opentelemetry_otlp::LogExporter::builder();
-    tls::install_provider();
-    let ca = tls::ca_bundle(config, "LOGS")?;
-    let exporter = match super::otlp::protocol(config)? {
-        OtlpProtocol::Grpc => {
-            let mut b = builder.with_tonic().with_timeout(config.export_timeout);
-            if let Some(endpoint) = &config.endpoint {
-                b = b.with_endpoint(endpoint.clone());
-            }
-            if tls::is_https(config, "LOGS") {
-                b = b.with_tls_config(tls::grpc(ca.as_deref()));
-            }
-            b.build()
-        }
-        OtlpProtocol::HttpProtobuf => {
-            let mut b = builder
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(config.export_timeout);
-            if let Some(endpoint) = &config.endpoint {
-                // A base URL, as in OTEL_EXPORTER_OTLP_ENDPOINT: the signal path is appended.
-                b = b.with_endpoint(format!("{}/v1/logs", endpoint.trim_end_matches('/')));
-            }
-            if let Some(pem) = &ca {
-                b = b.with_http_client(tls::http_client(pem, config.export_timeout)?);
-            }
-            b.build()
-        }
+    let exporter = match protocol {
+        OtlpProtocol::Grpc => transport::grpc(builder.with_tonic(), config, LOGS, ca.as_deref()).build(),
+        OtlpProtocol::HttpProtobuf => transport::http(builder.with_http(), config, LOGS, ca.as_deref())?.build(),
     };
     exporter.map_err(|e| TelemetryError::Exporter(e.to_string()))
 }

@@ -15,8 +15,9 @@ import argparse
 import json
 import re
 import time
-import urllib.parse
 import urllib.request
+
+from promql import query
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -39,13 +40,6 @@ def values(samples: list, name: str, **labels) -> list:
 
 def total(samples: list, name: str, **labels) -> float:
     return sum(float(v) for v in values(samples, name, **labels))
-
-
-def query(base: str, promql: str) -> list:
-    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    body = json.load(urllib.request.urlopen(url))
-    assert body["status"] == "success", body
-    return body["data"]["result"]
 
 
 def summary_costs(path: str) -> dict:

@@ -14,22 +14,20 @@ import argparse
 import json
 import subprocess
 import time
-import urllib.parse
 import urllib.request
+
+from promql import query
 
 FEATURES = ("input_tokens", "language")
 
 
-def query(base: str, promql: str) -> dict:
+def model_values(base: str, expr: str) -> dict:
     """{model: value} of an instant query."""
-    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    body = json.load(urllib.request.urlopen(url))
-    assert body["status"] == "success", body
-    return {r["metric"].get("gen_ai_request_model", ""): float(r["value"][1]) for r in body["data"]["result"]}
+    return {r["metric"].get("gen_ai_request_model", ""): float(r["value"][1]) for r in query(base, expr)}
 
 
 def psi(base: str, feature: str) -> dict:
-    return query(base, f'inferwatch_drift_psi{{feature="{feature}"}}')
+    return model_values(base, f'inferwatch_drift_psi{{feature="{feature}"}}')
 
 
 def wait_for(what: str, check, timeout: float = 20.0):
@@ -62,7 +60,7 @@ def shift(args) -> None:
     generator = traffic(args.traffic, args.server, 30, 15)
     time.sleep(13)
     before = {f: psi(args.prometheus, f) for f in FEATURES}
-    observed = query(args.prometheus, 'inferwatch_drift_window_observations{feature="input_tokens"}')
+    observed = model_values(args.prometheus, 'inferwatch_drift_window_observations{feature="input_tokens"}')
     print(f"before the shift: PSI {before}; window observations of input tokens {observed}")
     for feature, by_model in before.items():
         assert by_model, f"no PSI of {feature} before the shift"
@@ -82,7 +80,7 @@ def restarted(args) -> None:
     generator = traffic(args.traffic, args.server, 12, 0)
     sources = wait_for(
         "baselines from the file",
-        lambda: query(args.prometheus, 'inferwatch_drift_baseline_info{feature="input_tokens",source="file"}'),
+        lambda: model_values(args.prometheus, 'inferwatch_drift_baseline_info{feature="input_tokens",source="file"}'),
     )
     assert generator.wait(timeout=60) == 0
     after = wait_for("PSI above 0.25 against the saved baseline", lambda: drifted(args.prometheus))

@@ -12,19 +12,12 @@ their z statistics are computed and below 3, and no experiment alert is pending 
 import argparse
 import json
 import time
-import urllib.parse
 import urllib.request
+
+from promql import query
 
 WINDOW = "1m"
 MIN_SAMPLES = 100
-
-
-def query(base: str, promql: str) -> list:
-    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url) as response:
-        body = json.load(response)
-    assert body["status"] == "success", body
-    return body["data"]["result"]
 
 
 def by_variant(base: str, promql: str) -> dict:

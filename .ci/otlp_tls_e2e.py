@@ -10,20 +10,15 @@ requests are served as ever. And OTEL_EXPORTER_OTLP_HEADERS (an API key) is on e
 import argparse
 import http.server
 import json
-import threading
 import os
 import re
-import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from faults import free_port, wait_for
 
 
 def openssl(*args: str, cwd: str) -> None:
@@ -41,16 +36,6 @@ def certificates(directory: str) -> None:
             "server.pem", "-days", "1", "-extfile", "san.cnf", cwd=directory)
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days",
             "1", "-subj", "/CN=another CA", cwd=directory)
-
-
-def wait_http(url: str) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} never answered")
 
 
 def complete(base: str, prompt: str) -> int:
@@ -106,7 +91,7 @@ def run(server: str, endpoint: str, protocol: str, ca: str, log_path: str) -> tu
         process = subprocess.Popen([server, "--addr", f"127.0.0.1:{port}", "--token-delay-ms", "1"], env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_http(f"{base}/livez")
+        wait_for(f"{base}/livez")
         for i in range(5):
             assert complete(base, f"tls request {i}") == 200
         time.sleep(1.5)  # several export attempts

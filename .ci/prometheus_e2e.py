@@ -12,18 +12,10 @@ every request it sent counted once (plus the --before ones), in the same classes
 import argparse
 import json
 import time
-import urllib.parse
 import urllib.request
 
 import traffic_summary
-
-
-def query(base: str, promql: str) -> list:
-    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url) as response:
-        body = json.load(response)
-    assert body["status"] == "success", body
-    return body["data"]["result"]
+from promql import query
 
 
 def scalar(base: str, promql: str) -> float:

@@ -13,6 +13,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::classify::{GrpcCode, Outcome, Protocol};
 use crate::contract::LOG_TARGET;
+use crate::labels::LabelValue;
 use crate::request::{FeedbackEvent, RequestInfo, RequestSummary, Score};
 
 /// The server span of a request; `Span::none()` when no subscriber exists.
@@ -85,14 +86,7 @@ pub(super) fn record_finish(span: &SpanRef<'_>, s: &RequestSummary<'_>) {
         attributes.push(KeyValue::new("gen_ai.response.id", id.to_owned()));
     }
     if let Some((experiment, variant)) = r.experiment {
-        attributes.push(KeyValue::new(
-            "inferwatch.experiment.name",
-            StringValue::from(experiment.shared()),
-        ));
-        attributes.push(KeyValue::new(
-            "inferwatch.experiment.variant",
-            StringValue::from(variant.shared()),
-        ));
+        push_experiment(&mut attributes, experiment, variant);
     }
     if s.is_inference() {
         attributes.push(KeyValue::new("gen_ai.request.stream", s.streamed));
@@ -169,17 +163,22 @@ pub(super) fn feedback_span(f: &FeedbackEvent<'_>) {
         attributes.push(KeyValue::new("inferwatch.feedback.score", score));
     }
     if let Some((experiment, variant)) = f.experiment {
-        attributes.push(KeyValue::new(
-            "inferwatch.experiment.name",
-            StringValue::from(experiment.shared()),
-        ));
-        attributes.push(KeyValue::new(
-            "inferwatch.experiment.variant",
-            StringValue::from(variant.shared()),
-        ));
+        push_experiment(&mut attributes, experiment, variant);
     }
     if let Some(reason) = f.unattributed {
         attributes.push(KeyValue::new("inferwatch.feedback.unattributed", reason.as_str()));
     }
     otel.set_attributes(attributes);
+}
+
+/// The experiment and variant a request (or the answer feedback is about) was assigned, as span attributes.
+fn push_experiment(attributes: &mut Vec<KeyValue>, experiment: &LabelValue, variant: &LabelValue) {
+    attributes.push(KeyValue::new(
+        "inferwatch.experiment.name",
+        StringValue::from(experiment.shared()),
+    ));
+    attributes.push(KeyValue::new(
+        "inferwatch.experiment.variant",
+        StringValue::from(variant.shared()),
+    ));
 }

@@ -161,6 +161,8 @@ fn every_dashboard_metric_is_in_the_contract() {
         "Energy per output token",
         "Drift (PSI) by feature and model",
         "Traffic against its last day (z)",
+        "Server-error ratio by replica",
+        "Requests per second by replica",
     ] {
         assert!(titles.contains(&wanted), "missing panel {wanted}");
     }
@@ -189,6 +191,47 @@ fn every_dashboard_metric_is_in_the_contract() {
     ] {
         assert!(used.contains(metric), "{metric} not charted");
     }
+}
+
+/// A fleet view and an instance drill-down: every selector of an exported series (recorded rules are per job and
+/// have no instance) takes both variables, and the instance variable's "All" is the whole fleet.
+#[test]
+fn every_dashboard_series_follows_the_job_and_instance_variables() {
+    let dashboard: serde_json::Value = serde_json::from_str(DASHBOARD).expect("dashboard is JSON");
+    let variables = dashboard["templating"]["list"].as_array().expect("variables");
+    let instance = variables
+        .iter()
+        .find(|v| v["name"] == "instance")
+        .expect("an instance variable");
+    assert_eq!(instance["allValue"], ".*");
+    assert_eq!(instance["multi"], true);
+    assert!(
+        instance["query"]
+            .as_str()
+            .is_some_and(|q| q.contains(r#"{job=~"$job"}"#))
+    );
+    let mut selectors = 0;
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().expect("expr");
+            for (at, _) in expr.match_indices('{') {
+                let name: String = expr[..at]
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                if name.is_empty() || name.contains(':') || expr[..at].ends_with("by (") {
+                    continue;
+                }
+                selectors += 1;
+                assert!(
+                    expr[at..].starts_with(r#"{job=~"$job",instance=~"$instance""#),
+                    "a selector without the fleet variables: {expr}"
+                );
+            }
+        }
+    }
+    assert!(selectors > 60, "only {selectors} selectors checked");
 }
 
 #[test]

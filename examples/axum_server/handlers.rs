@@ -26,6 +26,8 @@ pub struct AppState {
     pub engines: HashMap<&'static str, Engine>,
     /// Share of the experiment's treatment requests that fail on purpose.
     pub treatment_error_rate: f64,
+    /// Share of all inference requests this replica fails by itself (--fail-rate).
+    pub fail_rate: f64,
 }
 
 /// What a validated request asks the model for.
@@ -126,6 +128,11 @@ async fn run(state: &AppState, handle: RequestHandle, mut job: Job, fault: Optio
             return openai::error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None, message);
         }
         job.model = candidate;
+    }
+    if rollout::replica_fails(state.fail_rate) {
+        tracing::error!("this replica fails the request (--fail-rate)");
+        let message = "this replica is failing (--fail-rate)";
+        return openai::error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None, message);
     }
     match fault {
         Some(Fault::ServerError) => {

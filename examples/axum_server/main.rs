@@ -82,6 +82,10 @@ struct Args {
     /// Share of the `model-rollout` experiment's treatment requests that fail with a 500 (a worse candidate).
     #[arg(long, default_value_t = 0.0)]
     treatment_error_rate: f64,
+    /// Share of inference requests this replica fails by itself with a 500, as one with a broken GPU or a bad
+    /// model load would (a fleet's bad replica; the fault header asks per request instead).
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
     /// Print the Prometheus rules that judge the example's experiment, and exit.
     #[arg(long)]
     print_experiment_rules: bool,
@@ -137,6 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|m| (*m, Engine::start(m, config, engine_metrics.clone())))
             .collect(),
         treatment_error_rate: args.treatment_error_rate,
+        fail_rate: args.fail_rate,
     });
     // Saturation counts requests being served, not uploads still arriving from slow clients.
     let in_flight = InFlightCounter::serving();

@@ -40,6 +40,12 @@ pub fn treatment_fails(rate: f64) -> bool {
     (n as f64) < rate * 1000.0
 }
 
+/// Whether this replica fails the request by itself: an exact share of all inference requests, by a counter.
+pub fn replica_fails(rate: f64) -> bool {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    rate > 0.0 && ((SEEN.fetch_add(1, Ordering::Relaxed) % 1000) as f64) < rate * 1000.0
+}
+
 /// The toy evaluator: the share of distinct words in the answer (repetitive answers score low).
 pub fn score(words: &[String]) -> f64 {
     if words.is_empty() {

@@ -10,6 +10,7 @@
 //! cargo run --example axum_server &
 //! cargo run --example traffic -- --url http://127.0.0.1:8080 --duration-s 60 --concurrency 8
 //! cargo run --example traffic -- --server-error-rate 0.3   # make the availability alerts fire
+//! cargo run --example traffic -- --url http://127.0.0.1:8080,http://127.0.0.1:8081   # round robin over replicas
 //!
 //! cargo run --example tonic_server -- --model toy,toy-large &
 //! cargo run --example traffic -- --grpc --models toy,toy-large --duration-s 60
@@ -39,9 +40,10 @@ struct Args {
     /// Drive the KServe v2 gRPC example (tonic_server) instead of the OpenAI-compatible HTTP one.
     #[arg(long)]
     grpc: bool,
-    /// Base URL of the server [default: http://127.0.0.1:8080, with --grpc http://127.0.0.1:50051].
-    #[arg(long)]
-    url: Option<String>,
+    /// Base URL of the server [default: http://127.0.0.1:8080, with --grpc http://127.0.0.1:50051]; several,
+    /// comma-separated, are replicas of one fleet, sent requests in turn as a round-robin load balancer would.
+    #[arg(long, value_delimiter = ',')]
+    url: Vec<String>,
     /// Stop after this many seconds (whichever of --duration-s and --requests comes first).
     #[arg(long, default_value_t = 30.0)]
     duration_s: f64,
@@ -226,6 +228,8 @@ struct Stats {
     feedback_attributed: u64,
     /// Input and output tokens by model, from the usage the server returned.
     usage: BTreeMap<String, (u64, u64)>,
+    /// Requests sent to each replica (by its place in --url).
+    by_replica: BTreeMap<usize, u64>,
 }
 
 impl Stats {
@@ -275,21 +279,30 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let (target, default_models) = if args.grpc {
-        let url = args.url.as_deref().unwrap_or("http://127.0.0.1:50051");
-        (Target::Grpc(grpc::Target::new(url)?), vec!["toy".to_string()])
+    let default_url = if args.grpc {
+        "http://127.0.0.1:50051"
     } else {
-        let url = args.url.as_deref().unwrap_or("http://127.0.0.1:8080");
+        "http://127.0.0.1:8080"
+    };
+    let urls: Vec<&str> = match args.url.iter().filter(|u| !u.is_empty()).collect::<Vec<_>>() {
+        urls if urls.is_empty() => vec![default_url],
+        urls => urls.into_iter().map(String::as_str).collect(),
+    };
+    let (targets, default_models) = if args.grpc {
+        let targets = urls.iter().map(|url| grpc::Target::new(url).map(Target::Grpc));
+        (targets.collect::<Result<Vec<_>, _>>()?, vec!["toy".to_string()])
+    } else {
         let ratings = http::Ratings {
             negative_rate: args.negative_rate,
             worse_models: args.worse_models.clone(),
             worse_negative_rate: args.worse_negative_rate,
         };
-        (
-            Target::Http(http::Target::new(url, ratings)),
-            vec!["toy".into(), "toy-large".into()],
-        )
+        let targets = urls
+            .iter()
+            .map(|url| Target::Http(http::Target::new(url, ratings.clone())));
+        (targets.collect(), vec!["toy".into(), "toy-large".into()])
     };
+    let targets = Arc::new(targets);
     let models = Arc::new(args.models.clone().filter(|m| !m.is_empty()).unwrap_or(default_models));
     let stats = Arc::new(Mutex::new(Stats::default()));
     let issued = Arc::new(AtomicU64::new(0));
@@ -297,8 +310,8 @@ async fn main() -> Result<(), String> {
     let deadline = started + Duration::from_secs_f64(args.duration_s);
     let workers: Vec<_> = (0..args.concurrency.max(1))
         .map(|worker| {
-            let (target, models, stats, issued, args) = (
-                target.clone(),
+            let (targets, models, stats, issued, args) = (
+                targets.clone(),
                 models.clone(),
                 stats.clone(),
                 issued.clone(),
@@ -306,10 +319,19 @@ async fn main() -> Result<(), String> {
             );
             tokio::spawn(async move {
                 let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (worker as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
-                while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.requests {
+                loop {
+                    let n = issued.fetch_add(1, Ordering::Relaxed);
+                    if Instant::now() >= deadline || n >= args.requests {
+                        break;
+                    }
                     let shifted = args.shift_after_s.is_some_and(|s| started.elapsed().as_secs_f64() >= s);
-                    let record = target.send(Mix::draw(&args, &models, &mut dice, shifted)).await;
-                    stats.lock().unwrap_or_else(|e| e.into_inner()).add(record);
+                    let replica = (n % targets.len() as u64) as usize;
+                    let record = targets[replica]
+                        .send(Mix::draw(&args, &models, &mut dice, shifted))
+                        .await;
+                    let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner());
+                    stats.add(record);
+                    *stats.by_replica.entry(replica).or_default() += 1;
                 }
             })
         })
@@ -343,6 +365,11 @@ async fn main() -> Result<(), String> {
     println!("requests: {total} in {elapsed:.1} s ({:.1}/s)", total as f64 / elapsed);
     for (outcome, count) in &stats.outcomes {
         println!("  {outcome:<16} {count}");
+    }
+    if urls.len() > 1 {
+        for (replica, count) in &stats.by_replica {
+            println!("replica {}: {count}", urls[*replica]);
+        }
     }
     let (l, t) = (&stats.latencies_ms, &stats.ttfts_ms);
     println!(

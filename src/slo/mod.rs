@@ -22,6 +22,7 @@
 mod anomaly;
 mod engine_cost;
 mod experiment;
+mod fleet;
 mod rules;
 
 pub use experiment::ExperimentRules;
@@ -272,6 +273,11 @@ impl SloRules {
                     .chain(self.engine_cost_alerts())
                     .chain(self.anomaly_alerts())
                     .collect(),
+            },
+            RuleGroup {
+                name: "inferwatch-fleet".into(),
+                interval: Some("30s".into()),
+                rules: self.fleet_recording().into_iter().chain(self.fleet_alerts()).collect(),
             },
         ])
     }

@@ -107,7 +107,7 @@ def spend(args) -> None:
     for panel in panels:
         for target in panel.get("targets", []):
             expr = target["expr"]
-            promql = expr.replace("$job", ".*").replace("$__rate_interval", "1m")
+            promql = expr.replace("$job", ".*").replace("$instance", ".*").replace("$__rate_interval", "1m")
             result = query(args.prometheus, promql)
             gpu_only = "gpu" in expr or "energy" in expr
             if any(k in expr for k in ("cost", "queue", "waiting", "engine_")) and not gpu_only:

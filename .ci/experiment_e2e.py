@@ -36,7 +36,7 @@ def dashboard(base: str, path: str) -> None:
     exprs = [t["expr"] for p in panels for t in p.get("targets", [])]
     shown = 0
     for expr in exprs:
-        promql = expr.replace("$job", ".*").replace("$__rate_interval", "1m")
+        promql = expr.replace("$job", ".*").replace("$instance", ".*").replace("$__rate_interval", "1m")
         result = query(base, promql)
         model_half = ("inferwatch_experiment_", "inferwatch_quality_score", "inferwatch_feedback_total")
         if any(name in expr for name in model_half):

@@ -50,14 +50,16 @@ def module(kind: str, component_id: str) -> str:
     return component_id.split("/")[0].replace("_", "") + kind[:-1]
 
 
-def check(path: Path, modules: set) -> list:
+def structure(config: dict, ships) -> list:
+    """Problems in the shape of an OpenTelemetry Collector configuration (this distribution's, or Jaeger v2, which is
+    one): a component the distribution does not ship (`ships(kind, id)` says), a pipeline naming a component that
+    is not configured, a configured component in no pipeline, memory_limiter not first."""
     problems = []
-    config = yaml.safe_load(defaults(path.read_text()))
     configured = {kind: set((config.get(kind) or {}).keys()) for kind in KINDS}
     for kind, ids in configured.items():
         for cid in ids:
-            if (kind, module(kind, cid)) not in modules:
-                problems.append(f"{kind[:-1]} {cid}: not in otelcol-contrib ({module(kind, cid)})")
+            if not ships(kind, cid):
+                problems.append(f"{kind[:-1]} {cid}: not a component of the distribution")
     service = config.get("service") or {}
     used = {kind: set() for kind in KINDS}
     for ext in service.get("extensions", []):
@@ -83,6 +85,12 @@ def check(path: Path, modules: set) -> list:
     for kind in KINDS:
         for cid in configured[kind] - used[kind]:
             problems.append(f"{kind[:-1]} {cid} is configured but in no pipeline")
+    return problems
+
+
+def check(path: Path, modules: set) -> list:
+    config = yaml.safe_load(defaults(path.read_text()))
+    problems = structure(config, lambda kind, cid: (kind, module(kind, cid)) in modules)
     tail = (config.get("processors") or {}).get("tail_sampling")
     if tail is not None:
         problems += check_tail_sampling(tail)

@@ -1,7 +1,7 @@
 """Checks the traced demo's files as far as can be done without Docker: everything parses; every file a service
-mounts exists; images are pinned; Jaeger's pipelines use only components that are defined and that Jaeger v2 ships;
-every Grafana data source a dashboard, a panel link or another data source names exists; the links between traces
-and logs are there.
+mounts exists; images are pinned; Jaeger's pipelines use only components that are defined and that Jaeger v2
+ships, and every defined one; every Grafana data source a dashboard, a panel link or another data source names
+exists; the links between traces and logs are there.
 
     python3 .ci/demo_stack.py examples/observability
 """
@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from collector_config import structure
 
 # Component types of the Jaeger v2 binary (cmd/jaeger/internal/components.go) that this demo may use.
 JAEGER_COMPONENTS = {
@@ -41,22 +43,11 @@ def compose(root: Path) -> dict:
 
 
 def jaeger(root: Path) -> None:
+    # Jaeger v2 is an OpenTelemetry Collector: its configuration has the same shape as the fleet's collectors'.
     config = yaml.safe_load((root / "jaeger.yml").read_text())
-    defined = {kind: set(config.get(kind, {}) or {}) for kind in JAEGER_COMPONENTS}
-    for kind, names in defined.items():
-        for name in names:
-            if name.split("/")[0] not in JAEGER_COMPONENTS[kind]:
-                fail(f"jaeger.yml: {kind} {name} is not a component Jaeger v2 ships")
-    service = config["service"]
-    for extension in service.get("extensions", []):
-        if extension not in defined["extensions"]:
-            fail(f"jaeger.yml: extension {extension} is used but not configured")
-    for pipeline, spec in service["pipelines"].items():
-        for kind in ("receivers", "processors", "exporters"):
-            for name in spec.get(kind, []):
-                if name not in defined[kind]:
-                    fail(f"jaeger.yml: pipeline {pipeline} uses {kind[:-1]} {name}, which is not configured")
-    if "logs" not in service["pipelines"]:
+    for problem in structure(config, lambda kind, name: name.split("/")[0] in JAEGER_COMPONENTS.get(kind, set())):
+        fail(f"jaeger.yml: {problem}")
+    if "logs" not in config["service"]["pipelines"]:
         fail("jaeger.yml: no logs pipeline: log records would not reach Loki")
 
 

@@ -12,8 +12,8 @@ their z statistics are computed and below 3, and no experiment alert is pending 
 import argparse
 import json
 import time
-import urllib.request
 
+import promql
 from promql import query
 
 WINDOW = "1m"
@@ -25,9 +25,7 @@ def by_variant(base: str, promql: str) -> dict:
 
 
 def alerts(base: str) -> list:
-    with urllib.request.urlopen(f"{base}/api/v1/alerts") as response:
-        body = json.load(response)
-    return [a for a in body["data"]["alerts"] if a["labels"]["alertname"].startswith("InferwatchExperiment")]
+    return [a for a in promql.alerts(base) if a["labels"]["alertname"].startswith("InferwatchExperiment")]
 
 
 def dashboard(base: str, path: str) -> None:

@@ -12,16 +12,14 @@ In both, the requests Prometheus counts, summed over the replicas and per replic
 
 import argparse
 import json
-import re
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import traffic_summary
 from faults import free_port, wait_for
-from promql import query
+from promql import alerts, query
 
 RULES = Path(__file__).resolve().parent.parent / "examples/observability/rules/inferwatch.rules.yml"
 BURN = "InferwatchAvailabilityBurnRate"
@@ -34,9 +32,13 @@ JOBS = {
 }
 
 
-def alerts(prometheus: str) -> list:
-    with urllib.request.urlopen(f"{prometheus}/api/v1/alerts") as response:
-        return json.load(response)["data"]["alerts"]
+def watch(prometheus: str, seen: dict) -> None:
+    """Adds the alerts now pending or firing to `seen`, by alert, job and instance; firing is never overwritten."""
+    for alert in alerts(prometheus):
+        labels = alert["labels"]
+        key = (labels["alertname"], labels.get("job"), labels.get("instance"))
+        if alert["state"] == "firing" or key not in seen:
+            seen[key] = alert["state"]
 
 
 def main() -> None:
@@ -95,18 +97,11 @@ def main() -> None:
         # Every alert state seen while the traffic runs, by alert, job and instance.
         seen = {}
         while any(g.poll() is None for g in generators.values()):
-            for alert in alerts(prometheus):
-                labels = alert["labels"]
-                key = (labels["alertname"], labels.get("job"), labels.get("instance"))
-                if alert["state"] == "firing" or key not in seen:
-                    seen[key] = alert["state"]
+            watch(prometheus, seen)
             time.sleep(5)
         assert all(g.returncode == 0 for g in generators.values()), {j: g.returncode for j, g in generators.items()}
         time.sleep(3)  # the last scrapes
-        for alert in alerts(prometheus):
-            labels = alert["labels"]
-            if alert["state"] == "firing":
-                seen[(labels["alertname"], labels.get("job"), labels.get("instance"))] = "firing"
+        watch(prometheus, seen)
         print("alerts seen:", {f"{a} {j} {i or ''}".strip(): s for (a, j, i), s in sorted(seen.items(), key=str)})
 
         ratios = {
@@ -134,8 +129,7 @@ def main() -> None:
 
         for job in JOBS:
             summary = traffic_summary.read(str(work / f"{job}.summary"))
-            text = (work / f"{job}.summary").read_text()
-            per_replica = {m[0]: int(m[1]) for m in re.findall(r"^replica http://(\S+): (\d+)$", text, re.M)}
+            per_replica = traffic_summary.replicas(str(work / f"{job}.summary"))
             counted = {
                 r["metric"]["instance"]: float(r["value"][1]) - before.get((job, r["metric"]["instance"]), 0)
                 for r in query(prometheus, f'sum by (instance) (inferwatch_requests_total{{job="{job}",route=~"/v1/.*"}})')

@@ -1,4 +1,4 @@
-"""The one Prometheus HTTP API call the CI checks make: an instant query's result vector."""
+"""The Prometheus HTTP API calls the CI checks make: an instant query's result vector, and the alerts."""
 
 import json
 import urllib.parse
@@ -12,3 +12,9 @@ def query(base: str, promql: str) -> list:
         body = json.load(response)
     assert body["status"] == "success", body
     return body["data"]["result"]
+
+
+def alerts(base: str) -> list:
+    """Every pending or firing alert of the Prometheus at `base`."""
+    with urllib.request.urlopen(f"{base}/api/v1/alerts") as response:
+        return json.load(response)["data"]["alerts"]

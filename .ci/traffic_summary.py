@@ -18,3 +18,8 @@ def read(path: str) -> Summary:
         outcomes=Counter({k: int(v) for k, v in re.findall(r"^  (\w+) +(\d+)$", text, re.M)}),
         output_tokens=int(re.search(r"^output tokens: (\d+)", text, re.M).group(1)),
     )
+
+
+def replicas(path: str) -> dict:
+    """Requests sent to each replica, by its address, when the generator was given several URLs."""
+    return {m[0]: int(m[1]) for m in re.findall(r"^replica http://(\S+): (\d+)$", open(path).read(), re.M)}

@@ -33,17 +33,22 @@ pub fn answering_model(handle: &RequestHandle, requested: &str) -> Option<String
     (handle.variant() == Some((EXPERIMENT, TREATMENT))).then(|| format!("{requested}-v2"))
 }
 
-/// Whether this treatment request fails on purpose: an exact share of them, by a counter.
-pub fn treatment_fails(rate: f64) -> bool {
-    static SEEN: AtomicU64 = AtomicU64::new(0);
-    let n = SEEN.fetch_add(1, Ordering::Relaxed) % 1000;
-    (n as f64) < rate * 1000.0
+/// Whether the next of the requests `seen` counts is among an exact share `rate` of them: in every thousand, the
+/// first `rate × 1000` (deterministic, unlike a random draw, so CI can count on the share).
+fn in_exact_share(seen: &AtomicU64, rate: f64) -> bool {
+    ((seen.fetch_add(1, Ordering::Relaxed) % 1000) as f64) < rate * 1000.0
 }
 
-/// Whether this replica fails the request by itself: an exact share of all inference requests, by a counter.
+/// Whether this treatment request fails on purpose: an exact share of them.
+pub fn treatment_fails(rate: f64) -> bool {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    in_exact_share(&SEEN, rate)
+}
+
+/// Whether this replica fails the request by itself: an exact share of all inference requests.
 pub fn replica_fails(rate: f64) -> bool {
     static SEEN: AtomicU64 = AtomicU64::new(0);
-    rate > 0.0 && ((SEEN.fetch_add(1, Ordering::Relaxed) % 1000) as f64) < rate * 1000.0
+    rate > 0.0 && in_exact_share(&SEEN, rate)
 }
 
 /// The toy evaluator: the share of distinct words in the answer (repetitive answers score low).

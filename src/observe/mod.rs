@@ -45,8 +45,10 @@ mod tracing;
 pub use self::metrics::MetricsObserver;
 #[cfg_attr(not(feature = "drift"), allow(unused_imports))]
 pub(crate) use self::metrics::cache::HandleCache;
+#[cfg(feature = "telemetry")]
+pub(crate) use self::tracing::{HeadSampler, PresetIds, REQUEST_SPAN_NAME, Roots, current_request};
 #[cfg(feature = "tracing")]
-pub use self::tracing::TracingObserver;
+pub use self::tracing::{RequestSpan, TracingObserver};
 pub use crate::labels::LabelValue;
 pub use crate::request::{
     ContentKind, FeatureValue, FeedbackEvent, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, Score,

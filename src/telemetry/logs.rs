@@ -18,9 +18,11 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::json::{self, Fields};
 use crate::contract::LOG_TARGET;
+use crate::observe::{REQUEST_SPAN_NAME, current_request};
 
 /// Writes each event as one line of JSON: `fields` (the event's fields but its message), `level`, `message`,
-/// `span`, `span_id`, `target`, `timestamp` and `trace_id`, keys in that order, the span keys only inside a span.
+/// `span`, `span_id`, `target`, `timestamp` and `trace_id`, keys in that order, the span keys only inside a span
+/// (or inside a request that inferwatch's head sampling left without one: then they are the request's).
 ///
 /// [`telemetry::init`](super::init) installs it; use it directly to compose a subscriber of your own:
 ///
@@ -114,25 +116,36 @@ where
             } else {
                 line.extend_from_slice(&b.message);
             }
+            // An unsampled request has no span; its ids, current while it is polled, stand in.
+            let unsampled = if span.is_none() { current_request() } else { None };
+            let name = span
+                .as_ref()
+                .map(|(_, name)| *name)
+                .or(unsampled.map(|_| REQUEST_SPAN_NAME));
             let mut trace_id = None;
-            let in_span = span.is_some();
-            if let Some((id, name)) = span {
+            if let Some(name) = name {
                 line.push(b',');
                 line.extend_from_slice(b"\"span\":");
                 json::string(line, name);
+                let ids = if carried {
+                    None
+                } else if let Some((id, _)) = &span {
+                    let cx = tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d));
+                    cx.map(|cx| cx.span().span_context().clone())
+                        .filter(|sc| sc.is_valid())
+                        .map(|sc| (sc.trace_id(), sc.span_id()))
+                } else {
+                    unsampled
+                };
                 if carried {
                     line.push(b',');
                     line.extend_from_slice(b"\"span_id\":");
                     line.extend_from_slice(&b.span_id);
-                } else {
-                    let cx = tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(&id, d));
-                    let ids = cx.map(|cx| cx.span().span_context().clone()).filter(|sc| sc.is_valid());
-                    if let Some(sc) = ids {
-                        line.push(b',');
-                        line.extend_from_slice(b"\"span_id\":");
-                        json::hex(line, &sc.span_id().to_bytes());
-                        trace_id = Some(sc.trace_id());
-                    }
+                } else if let Some((trace, span_id)) = ids {
+                    line.push(b',');
+                    line.extend_from_slice(b"\"span_id\":");
+                    json::hex(line, &span_id.to_bytes());
+                    trace_id = Some(trace);
                 }
             }
             line.push(b',');
@@ -141,7 +154,7 @@ where
             line.push(b',');
             line.extend_from_slice(b"\"timestamp\":");
             json::timestamp(line, SystemTime::now());
-            if in_span && carried {
+            if name.is_some() && carried {
                 line.push(b',');
                 line.extend_from_slice(b"\"trace_id\":");
                 line.extend_from_slice(&b.trace_id);

@@ -30,6 +30,7 @@ mod otlp;
 mod otlp_logs;
 mod propagators;
 mod queue;
+mod sampler;
 #[cfg(feature = "otlp")]
 mod tls;
 #[cfg(feature = "otlp")]
@@ -54,6 +55,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
 use crate::contract::{self as c, LOG_TARGET};
+use crate::observe::{HeadSampler, PresetIds};
 use crate::recorder::SharedRecorder;
 use queue::{LogQueue, LogWriterGuard};
 
@@ -73,6 +75,19 @@ pub fn opentelemetry_layer<S>(tracer: opentelemetry_sdk::trace::Tracer, span_lev
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    otel_layer(tracer, span_level, None)
+}
+
+/// [`opentelemetry_layer`], carrying the provider's sampler for the request observer to find: inside the same
+/// filter, so that it adds no per-layer filter and changes no level hint.
+fn otel_layer<S>(
+    tracer: opentelemetry_sdk::trace::Tracer,
+    span_level: LevelFilter,
+    head: Option<HeadSampler>,
+) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     let not_summaries = filter_fn(|meta| !(meta.is_event() && meta.target() == LOG_TARGET));
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
@@ -80,6 +95,7 @@ where
         .with_threads(false)
         .with_target(false)
         .with_tracked_inactivity(false)
+        .and_then(head)
         .with_filter(span_level.and(not_summaries))
 }
 
@@ -308,10 +324,13 @@ impl TelemetryBuilder {
     /// Installs the global `tracing` subscriber, and OpenTelemetry's global tracer provider and propagator.
     pub fn init(mut self) -> Result<TelemetryGuard, TelemetryError> {
         let propagator = self.propagator.take();
-        let (dispatch, guard) = self.dispatch()?;
+        let (dispatch, mut guard) = self.dispatch()?;
         dispatch
             .try_init()
             .map_err(|e| TelemetryError::SubscriberInstalled(e.to_string()))?;
+        if let Some(warning) = guard.sampler_warning.take() {
+            tracing::warn!(target: LOG_TARGET, "{warning}");
+        }
         match propagator {
             Some(propagator) => {
                 let one = opentelemetry::propagation::TextMapCompositePropagator::new(vec![propagator]);
@@ -333,8 +352,15 @@ impl TelemetryBuilder {
     /// The subscriber [`init`](Self::init) installs, without installing it or any global: to run it as a scoped
     /// default (`tracing::dispatcher::with_default`), or to install it yourself.
     pub fn dispatch(self) -> Result<(Dispatch, TelemetryGuard), TelemetryError> {
-        let provider = self.tracer_provider()?;
-        let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
+        let configured = sampler::from_env(
+            std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
+            std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),
+        );
+        let provider = self.tracer_provider(configured.sampler.clone())?;
+        // Request spans are INFO: below that level no request has a span to sample.
+        let head =
+            (self.span_level >= LevelFilter::INFO).then(|| HeadSampler::new(configured.sampler, configured.roots));
+        let otel = otel_layer(provider.tracer("inferwatch"), self.span_level, head);
         #[cfg(feature = "otlp")]
         let logger = match otlp_logs::enabled(&self)? {
             true => Some(otlp_logs::provider(&self, self.resource())?),
@@ -372,6 +398,7 @@ impl TelemetryBuilder {
             .with(exported);
         let guard = TelemetryGuard {
             provider,
+            sampler_warning: configured.warning,
             #[cfg(feature = "otlp")]
             logger,
             _logs: worker,
@@ -391,8 +418,11 @@ impl TelemetryBuilder {
         resource.build()
     }
 
-    fn tracer_provider(&self) -> Result<SdkTracerProvider, TelemetryError> {
-        let provider = SdkTracerProvider::builder().with_resource(self.resource());
+    fn tracer_provider(&self, sampler: opentelemetry_sdk::trace::Sampler) -> Result<SdkTracerProvider, TelemetryError> {
+        let provider = SdkTracerProvider::builder()
+            .with_resource(self.resource())
+            .with_sampler(sampler)
+            .with_id_generator(PresetIds::default());
         let endpoint_in_env = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
             .iter()
             .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
@@ -411,6 +441,8 @@ impl TelemetryBuilder {
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    /// What was wrong with `OTEL_TRACES_SAMPLER`, logged once the subscriber is installed.
+    sampler_warning: Option<String>,
     #[cfg(feature = "otlp")]
     logger: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
     /// Dropped after the provider (fields drop in order): writes the log lines still queued.

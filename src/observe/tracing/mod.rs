@@ -5,13 +5,20 @@
 //! [`telemetry::init`](crate::telemetry) sets up) they become OpenTelemetry spans and carry trace ids.
 
 mod propagation;
+mod sampling;
 mod span;
 mod summary;
 
+pub(crate) use sampling::{HeadSampler, PresetIds, Roots, current_request};
+pub(crate) use span::REQUEST_SPAN_NAME;
+
 use http::HeaderMap;
+use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt as _;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use sampling::Decision;
 
 use super::{
     ContentKind, FeedbackEvent, LabelValue, Observer, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
@@ -80,6 +87,28 @@ impl TracingObserver {
     }
 }
 
+/// A request as [`TracingObserver`] follows it: its `tracing` span, or, when the tracer's sampler dropped the request
+/// before a span was built (see [`telemetry`](crate::telemetry)), only its trace context, which is the current
+/// OpenTelemetry context while the request is polled.
+#[derive(Debug)]
+pub struct RequestSpan(Tracked);
+
+#[derive(Debug)]
+enum Tracked {
+    Span(Span),
+    Unsampled(Context),
+}
+
+impl RequestSpan {
+    /// The request's `tracing` span; `None` for a request not sampled (its log lines still carry its trace id).
+    pub fn span(&self) -> Option<&Span> {
+        match &self.0 {
+            Tracked::Span(span) => Some(span),
+            Tracked::Unsampled(_) => None,
+        }
+    }
+}
+
 fn enter(span: &Span) {
     span.with_subscriber(|(id, dispatch)| dispatch.enter(id));
 }
@@ -89,41 +118,76 @@ fn exit(span: &Span) {
 }
 
 impl Observer for TracingObserver {
-    /// The request span (`Span::none()` when no subscriber wants it).
-    type RequestData = Span;
+    /// The request span, or the context of a request not sampled.
+    type RequestData = RequestSpan;
     /// The stage span.
     type StageData = Span;
 
-    fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Span {
-        let span = span::request_span(info);
-        if self.accept_trace_context
-            && !span.is_disabled()
-            && let Some(parent) = propagation::extract(headers)
-        {
-            let _ = span.set_parent(parent);
+    fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> RequestSpan {
+        if !tracing::dispatcher::has_been_set() {
+            return RequestSpan(Tracked::Span(Span::none()));
         }
-        span
-    }
-
-    fn enter(&self, span: &Span) {
-        enter(span);
-    }
-
-    fn exit(&self, span: &Span) {
-        exit(span);
-    }
-
-    fn on_response_headers(&self, span: &Span, headers: &mut HeaderMap) {
-        if self.trace_context_in_response && !span.is_disabled() {
-            let cx = span.context();
-            if cx.span().span_context().is_valid() {
-                propagation::inject(&cx, headers);
+        let parent = if self.accept_trace_context {
+            propagation::extract(headers)
+        } else {
+            None
+        };
+        let decision = tracing::dispatcher::get_default(|dispatch| {
+            let sampler = dispatch.downcast_ref::<HeadSampler>()?;
+            Some(sampler.decide(parent.as_ref(), info.route.as_str()))
+        });
+        let preset = match decision {
+            Some(Decision::Drop(cx)) => return RequestSpan(Tracked::Unsampled(cx)),
+            Some(Decision::Sample { preset }) => preset,
+            None => None,
+        };
+        let span = span::request_span(info);
+        if !span.is_disabled() {
+            if let Some(parent) = parent {
+                let _ = span.set_parent(parent);
+            }
+            if let Some(trace_id) = preset {
+                // Starting the OpenTelemetry span now, on this thread, hands it the id the sampler judged.
+                sampling::with_trace_id(trace_id, || drop(span.context()));
             }
         }
+        RequestSpan(Tracked::Span(span))
     }
 
-    fn on_stage_start(&self, request: &Span, name: &LabelValue) -> Span {
-        span::stage_span(request, name.as_str())
+    fn enter(&self, request: &RequestSpan) {
+        match &request.0 {
+            Tracked::Span(span) => enter(span),
+            Tracked::Unsampled(cx) => sampling::attach(cx),
+        }
+    }
+
+    fn exit(&self, request: &RequestSpan) {
+        match &request.0 {
+            Tracked::Span(span) => exit(span),
+            Tracked::Unsampled(_) => sampling::detach(),
+        }
+    }
+
+    fn on_response_headers(&self, request: &RequestSpan, headers: &mut HeaderMap) {
+        if !self.trace_context_in_response {
+            return;
+        }
+        let cx = match &request.0 {
+            Tracked::Span(span) if span.is_disabled() => return,
+            Tracked::Span(span) => span.context(),
+            Tracked::Unsampled(cx) => cx.clone(),
+        };
+        if cx.span().span_context().is_valid() {
+            propagation::inject(&cx, headers);
+        }
+    }
+
+    fn on_stage_start(&self, request: &RequestSpan, name: &LabelValue) -> Span {
+        match &request.0 {
+            Tracked::Span(span) => span::stage_span(span, name.as_str()),
+            // Nothing of an unsampled request is exported; its stages' lines carry the request's ids.
+            Tracked::Unsampled(_) => Span::none(),
+        }
     }
 
     fn enter_stage(&self, stage: &Span) {
@@ -138,11 +202,11 @@ impl Observer for TracingObserver {
         // Dropping the span closes it; its end time is its last exit.
     }
 
-    fn on_content(&self, span: &Span, kind: ContentKind, text: &str) {
+    fn on_content(&self, request: &RequestSpan, kind: ContentKind, text: &str) {
         let Some(max_chars) = self.capture_content else { return };
-        if span.is_disabled() {
+        let Some(span) = request.span().filter(|s| !s.is_disabled()) else {
             return;
-        }
+        };
         let key = match kind {
             ContentKind::Prompt => "gen_ai.input.messages",
             ContentKind::Completion => "gen_ai.output.messages",
@@ -151,8 +215,11 @@ impl Observer for TracingObserver {
         span.set_attribute(key, cut);
     }
 
-    fn on_score(&self, span: &Span, score: &Score<'_>) {
-        if !score.accepted || span.is_disabled() {
+    fn on_score(&self, request: &RequestSpan, score: &Score<'_>) {
+        let Some(span) = request.span().filter(|s| !s.is_disabled()) else {
+            return;
+        };
+        if !score.accepted {
             return;
         }
         let cx = span.context();
@@ -162,12 +229,12 @@ impl Observer for TracingObserver {
         }
     }
 
-    fn trace_ids(&self, span: &Span) -> Option<TraceIds> {
-        if span.is_disabled() {
-            return None;
-        }
-        let cx = span.context();
-        let ids = cx.span().span_context().clone();
+    fn trace_ids(&self, request: &RequestSpan) -> Option<TraceIds> {
+        let ids = match &request.0 {
+            Tracked::Span(span) if span.is_disabled() => return None,
+            Tracked::Span(span) => span.context().span().span_context().clone(),
+            Tracked::Unsampled(cx) => cx.span().span_context().clone(),
+        };
         ids.is_valid().then(|| TraceIds {
             trace_id: ids.trace_id().to_bytes(),
             span_id: ids.span_id().to_bytes(),
@@ -179,13 +246,14 @@ impl Observer for TracingObserver {
         summary::log_feedback(feedback);
     }
 
-    fn on_finish(&self, span: &Span, summary: &RequestSummary<'_>) {
+    fn on_finish(&self, request: &RequestSpan, summary: &RequestSummary<'_>) {
         // The lifecycle finishes a request inside its scope: the line is the span's, and the span's end time, its
         // last exit, comes right after it.
-        if span.is_disabled() {
-            summary::log(summary, None);
-            return;
-        }
+        let span = match &request.0 {
+            Tracked::Span(span) if span.is_disabled() => return summary::log(summary, None),
+            Tracked::Span(span) => span,
+            Tracked::Unsampled(cx) => return summary::log(summary, Some(cx.span().span_context())),
+        };
         let cx = span.context();
         let otel = cx.span();
         // An unsampled span is never exported: what it ended with would be built only to be dropped.

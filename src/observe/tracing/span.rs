@@ -16,6 +16,10 @@ use crate::contract::LOG_TARGET;
 use crate::labels::LabelValue;
 use crate::request::{FeedbackEvent, RequestInfo, RequestSummary, Score};
 
+/// The name of the request span (the macro below needs it as a literal), which the log lines of an unsampled
+/// request carry too.
+pub(crate) const REQUEST_SPAN_NAME: &str = "request";
+
 /// The server span of a request; `Span::none()` when no subscriber exists.
 pub(super) fn request_span(info: &RequestInfo) -> Span {
     // With no subscriber anywhere, tracing's `log` feature (which axum turns on) would still build the span's

@@ -52,11 +52,14 @@ async fn call(router: &Router) {
     assert_eq!(body.len(), ANSWER.len());
 }
 
-fn telemetry(filter: &str, collector: Option<&str>) -> (Dispatch, TelemetryGuard) {
+fn telemetry(filter: &str, collector: Option<&str>, ratio: Option<f64>) -> (Dispatch, TelemetryGuard) {
     let mut builder = TelemetryBuilder::new()
         .service_name("inferwatch-perf")
         .default_log_filter(filter)
         .writer(std::io::sink());
+    if let Some(ratio) = ratio {
+        builder = builder.sampling_ratio(ratio);
+    }
     if let Some(endpoint) = collector {
         builder = builder.otlp_endpoint(endpoint).otlp_protocol(OtlpProtocol::Grpc);
     }
@@ -86,12 +89,13 @@ pub fn run(
     let default_layer = InferenceLayer::builder().recorder(recorder.clone()).build();
     let metrics_only = InferenceLayer::builder().build_observer(MetricsObserver::with_recorder(recorder));
     let (axum_prometheus, _handle) = runtime.block_on(async { axum_prometheus::PrometheusMetricLayer::pair() });
-    let (logs_on, _g1) = telemetry("info", None);
-    let (logs_off, _g2) = telemetry("off", None);
+    let (logs_on, _g1) = telemetry("info", None, None);
+    let (logs_off, _g2) = telemetry("off", None, None);
+    let (tenth, _g3) = telemetry("info", None, Some(0.1));
     // The gRPC exporter's connection runs as tasks of the runtime the requests run on.
     let exporting = collector.map(|endpoint| {
         let _runtime = runtime.enter();
-        telemetry("info", Some(endpoint))
+        telemetry("info", Some(endpoint), None)
     });
     let info_spans = TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(Level::INFO));
     let debug_spans = TraceLayer::new_for_http();
@@ -137,6 +141,11 @@ pub fn run(
             name: "inferwatch, telemetry::init",
             router: reporting_router().layer(default_layer.clone()),
             dispatch: Some(logs_on),
+        },
+        Config {
+            name: "inferwatch, telemetry::init, 10% sampled",
+            router: reporting_router().layer(default_layer.clone()),
+            dispatch: Some(tenth),
         },
     ];
     if let Some((dispatch, _)) = &exporting {

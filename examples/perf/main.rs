@@ -79,6 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "  full stack / TraceLayer INFO spans        {:.2}",
                 full / o("TraceLayer INFO spans, telemetry::init")
             );
+            println!(
+                "  10% sampled / every request sampled      {:.2}",
+                o("inferwatch, telemetry::init, 10% sampled") / full
+            );
             if collector.is_some() {
                 println!(
                     "  with OTLP export / without               {:.2}",

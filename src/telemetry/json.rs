@@ -6,23 +6,38 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 
-/// Whether `b` must be escaped inside a JSON string.
-const fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
+use crate::observe::SummaryValues;
+
+/// Which bytes must be escaped inside a JSON string: controls, `"` and `\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 /// `s` as a JSON string, quotes included.
 pub(super) fn string(out: &mut Vec<u8>, s: &str) {
     // Most values (routes, models, statuses, field names) need no escape: copy them as they are.
-    if !s.bytes().any(needs_escape) {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+    if !s.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]) {
+        plain_string(out, s.as_bytes());
         return;
     }
     // Writing into a Vec cannot fail, and a &str always serialises.
     let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// `bytes`, known to need no escape (hex digits, fixed vocabularies, HTTP method tokens), between quotes.
+pub(super) fn plain_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
 }
 
 /// `bytes` as a quoted string of lowercase hex digits (trace and span ids).
@@ -34,6 +49,51 @@ pub(super) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
         out.push(DIGITS[usize::from(b & 0xf)]);
     }
     out.push(b'"');
+}
+
+/// A number, or null for NaN and infinities (JSON has neither: a missing measurement is null).
+pub(super) fn number(out: &mut Vec<u8>, value: f64) {
+    if value.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// The summary line's fields but its ids and message, as visiting its event would write them (keys in order).
+pub(super) fn summary_fields(out: &mut Vec<u8>, v: &SummaryValues) {
+    // Status codes, gRPC code names, outcomes, finish reasons and HTTP method tokens never need an escape: their
+    // opening quote goes with the key. Labels (experiment, model, route, variant) may need one.
+    let plain = |out: &mut Vec<u8>, key_and_quote: &[u8], value: &str| {
+        out.extend_from_slice(key_and_quote);
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    };
+    let integer = |out: &mut Vec<u8>, n: u64| out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.reserve(320);
+    out.extend_from_slice(b"\"duration_ms\":");
+    number(out, v.duration_ms());
+    plain(out, b",\"error_type\":\"", v.error_type());
+    out.extend_from_slice(b",\"experiment\":");
+    string(out, v.experiment());
+    plain(out, b",\"finish_reason\":\"", v.finish_reason());
+    out.extend_from_slice(b",\"input_tokens\":");
+    integer(out, v.input_tokens());
+    plain(out, b",\"method\":\"", v.method());
+    out.extend_from_slice(b",\"model\":");
+    string(out, v.model());
+    plain(out, b",\"outcome\":\"", v.outcome());
+    out.extend_from_slice(b",\"output_tokens\":");
+    integer(out, v.output_tokens());
+    out.extend_from_slice(b",\"response_model\":");
+    string(out, v.response_model());
+    out.extend_from_slice(b",\"route\":");
+    string(out, v.route());
+    plain(out, b",\"status\":\"", v.status());
+    out.extend_from_slice(b",\"ttft_ms\":");
+    number(out, v.ttft_ms());
+    out.extend_from_slice(b",\"variant\":");
+    string(out, v.variant());
 }
 
 /// Appends `"key":`.
@@ -84,12 +144,7 @@ impl Fields<'_> {
 impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         let Some(out) = self.next_key(field) else { return };
-        // JSON has no NaN or infinity: a missing measurement is null.
-        if value.is_finite() {
-            out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
-        } else {
-            out.extend_from_slice(b"null");
-        }
+        number(out, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -137,14 +192,37 @@ impl Visit for Fields<'_> {
 pub(super) fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
+    // Lines come many to a second: the date and time up to the second are written once a second per thread.
+    LAST_SECOND.with(|last| {
+        let (at, prefix) = &mut *last.borrow_mut();
+        if *at != Some(secs) {
+            prefix.clear();
+            second_prefix(prefix, secs);
+            *at = Some(secs);
+        }
+        out.extend_from_slice(prefix);
+    });
+    digits(out, u64::from(since.subsec_micros()), 6);
+    out.extend_from_slice(b"Z\"");
+}
+
+thread_local! {
+    static LAST_SECOND: std::cell::RefCell<(Option<u64>, Vec<u8>)> = const { std::cell::RefCell::new((None, Vec::new())) };
+}
+
+/// `value` in `width` decimal digits (at most 6), zero-padded. Digit by digit: this runs for every line, and
+/// `format!` machinery costs more than the rest of it.
+fn digits(out: &mut Vec<u8>, value: u64, width: usize) {
+    const POWERS: [u64; 6] = [100_000, 10_000, 1_000, 100, 10, 1];
+    for power in &POWERS[POWERS.len() - width.min(6)..] {
+        out.push(b'0' + (value / power % 10) as u8);
+    }
+}
+
+/// `"2026-11-21T19:58:14.` for `secs` since the epoch.
+fn second_prefix(out: &mut Vec<u8>, secs: u64) {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);
-    // Digit by digit: this runs for every line, and `format!` machinery costs more than the rest of it.
-    let digits = |out: &mut Vec<u8>, value: u64, width: u32| {
-        for i in (0..width).rev() {
-            out.push(b'0' + (value / 10u64.pow(i) % 10) as u8);
-        }
-    };
     out.push(b'"');
     digits(out, year.clamp(0, 9999) as u64, 4);
     out.push(b'-');
@@ -158,8 +236,6 @@ pub(super) fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
     out.push(b':');
     digits(out, rem % 60, 2);
     out.push(b'.');
-    digits(out, u64::from(since.subsec_micros()), 6);
-    out.extend_from_slice(b"Z\"");
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's `civil_from_days`).
@@ -187,6 +263,16 @@ mod tests {
         let at = UNIX_EPOCH + Duration::from_micros(1_795_291_094_629_260);
         timestamp(&mut out, at);
         assert_eq!(String::from_utf8(out).unwrap(), "\"2026-11-21T19:58:14.629260Z\"");
+        // The cached second, then the next one, then an earlier one.
+        for (micros, text) in [
+            (1_795_291_094_000_001, "\"2026-11-21T19:58:14.000001Z\""),
+            (1_795_291_095_999_999, "\"2026-11-21T19:58:15.999999Z\""),
+            (0, "\"1970-01-01T00:00:00.000000Z\""),
+        ] {
+            let mut out = Vec::new();
+            timestamp(&mut out, UNIX_EPOCH + Duration::from_micros(micros));
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
         for (days, date) in [
             (0, (1970, 1, 1)),
             (11_016, (2000, 2, 29)),

@@ -18,7 +18,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::json::{self, Fields};
 use crate::contract::LOG_TARGET;
-use crate::observe::{REQUEST_SPAN_NAME, current_request};
+use crate::observe::{REQUEST_SPAN_NAME, SUMMARY_MESSAGE, current_request, renderer_installed, with_pending};
 
 /// Writes each event as one line of JSON: `fields` (the event's fields but its message), `level`, `message`,
 /// `span`, `span_id`, `target`, `timestamp` and `trace_id`, keys in that order, the span keys only inside a span
@@ -47,6 +47,7 @@ where
 {
     /// Lines go to `writer`, one `write` call a line.
     pub fn new(writer: W) -> Self {
+        renderer_installed();
         Self { writer }
     }
 }
@@ -85,18 +86,40 @@ where
             let meta = event.metadata();
             // inferwatch's summary line carries its span's ids: no lookup for them.
             let carries_ids = meta.target() == LOG_TARGET;
-            let mut fields = Fields {
-                out: &mut b.fields,
-                message: &mut b.message,
-                scratch: &mut b.scratch,
-                count: 0,
-                ids: carries_ids.then_some((&mut b.trace_id, &mut b.span_id)),
+            // Its values, when they are at hand, are written as they are rather than visited field by field.
+            let rendered = with_pending(meta, |values| {
+                json::summary_fields(&mut b.fields, values);
+                json::plain_string(&mut b.message, SUMMARY_MESSAGE.as_bytes());
+                let Some((trace_id, span_id)) = values.ids_hex() else {
+                    return false;
+                };
+                json::plain_string(&mut b.trace_id, trace_id);
+                json::plain_string(&mut b.span_id, span_id);
+                true
+            });
+            let (has_fields, carried) = match rendered {
+                Some(carried) => (true, carried),
+                None => {
+                    let mut fields = Fields {
+                        out: &mut b.fields,
+                        message: &mut b.message,
+                        scratch: &mut b.scratch,
+                        count: 0,
+                        ids: carries_ids.then_some((&mut b.trace_id, &mut b.span_id)),
+                    };
+                    event.record(&mut fields);
+                    let has_fields = fields.count > 0;
+                    (has_fields, !b.trace_id.is_empty() && !b.span_id.is_empty())
+                }
             };
-            event.record(&mut fields);
-            let has_fields = fields.count > 0;
-            let carried = !b.trace_id.is_empty() && !b.span_id.is_empty();
+            // A summary line with its ids is its request span's (or its unsampled request's): nothing to look up.
+            let own_request = rendered == Some(true);
             // The id only: the span must not stay borrowed while tracing-opentelemetry looks it up.
-            let span = ctx.event_span(event).map(|span| (span.id(), span.name()));
+            let span = if own_request {
+                None
+            } else {
+                ctx.event_span(event).map(|span| (span.id(), span.name()))
+            };
             let line = &mut b.line;
             line.clear();
             line.reserve(512 + b.fields.len());
@@ -108,7 +131,7 @@ where
                 line.extend_from_slice(b"},");
             }
             line.extend_from_slice(b"\"level\":");
-            json::string(line, meta.level().as_str());
+            json::plain_string(line, meta.level().as_str().as_bytes());
             line.push(b',');
             line.extend_from_slice(b"\"message\":");
             if b.message.is_empty() {
@@ -117,11 +140,18 @@ where
                 line.extend_from_slice(&b.message);
             }
             // An unsampled request has no span; its ids, current while it is polled, stand in.
-            let unsampled = if span.is_none() { current_request() } else { None };
-            let name = span
-                .as_ref()
-                .map(|(_, name)| *name)
-                .or(unsampled.map(|_| REQUEST_SPAN_NAME));
+            let unsampled = if span.is_none() && !own_request {
+                current_request()
+            } else {
+                None
+            };
+            let name = match own_request {
+                true => Some(REQUEST_SPAN_NAME),
+                false => span
+                    .as_ref()
+                    .map(|(_, name)| *name)
+                    .or(unsampled.map(|_| REQUEST_SPAN_NAME)),
+            };
             let mut trace_id = None;
             if let Some(name) = name {
                 line.push(b',');
@@ -166,5 +196,78 @@ where
             line.extend_from_slice(b"}\n");
             let _ = self.writer.make_writer_for(meta).write_all(line);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+    use crate::observe::{log_rendered, log_visited, test_values as values};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The summary line written from its values and written by visiting its fields, timestamps cut out.
+    fn both_ways(make: impl Fn() -> crate::observe::SummaryValues) -> (String, String) {
+        let lines = Lines::default();
+        let dispatch =
+            tracing::Dispatch::new(tracing_subscriber::registry().with(JsonLayer::new(Mutex::new(lines.clone()))));
+        // As the observer logs it: inside the request's span.
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info_span!("request").in_scope(|| {
+                log_rendered(make());
+                log_visited(&make());
+            })
+        });
+        let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
+        let cut = |line: &str| {
+            let at = line.find("\"timestamp\":").expect("timestamp") + "\"timestamp\":".len();
+            format!("{}\"T\"{}", &line[..at], &line[at + 29..])
+        };
+        let mut written = text.lines().map(cut);
+        (written.next().expect("rendered"), written.next().expect("visited"))
+    }
+
+    #[test]
+    fn rendered_summary_lines_are_the_visited_lines() {
+        for (ids, grpc) in [(true, false), (false, true), (false, false), (true, true)] {
+            let (rendered, visited) = both_ways(|| values("/v1/{id}", "m\\x", ids, grpc));
+            assert_eq!(rendered, visited);
+            let line: serde_json::Value = serde_json::from_str(&rendered).expect("JSON");
+            assert_eq!(line["fields"]["output_tokens"], u64::MAX);
+            assert_eq!(line["fields"]["experiment"], "exp \"q\"");
+            assert_eq!(line["message"], SUMMARY_MESSAGE);
+            assert_eq!(line["trace_id"].is_string(), ids);
+            assert_eq!(line["span"], REQUEST_SPAN_NAME);
+            if grpc {
+                assert_eq!(line["fields"]["status"], "UNAVAILABLE");
+                assert!(line["fields"]["ttft_ms"].is_null());
+            } else {
+                assert_eq!(line["fields"]["method"], "X-JUNK!#~");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_labels_render_as_visited(route in "\\PC{0,40}|[\\x00-\\x1f\"\\\\]{0,8}", model in "\\PC{0,20}") {
+            let (rendered, visited) = both_ways(|| values(&route, &model, true, false));
+            proptest::prop_assert_eq!(rendered, visited);
+        }
     }
 }

@@ -170,6 +170,7 @@ pub struct TelemetryBuilder {
     format: LogFormat,
     default_filter: String,
     span_level: LevelFilter,
+    sampling_ratio: Option<f64>,
     endpoint: Option<String>,
     protocol: Option<OtlpProtocol>,
     max_queue_size: usize,
@@ -203,6 +204,7 @@ impl Default for TelemetryBuilder {
             format: LogFormat::Json,
             default_filter: "info".into(),
             span_level: LevelFilter::INFO,
+            sampling_ratio: None,
             endpoint: None,
             protocol: None,
             max_queue_size: 2048,
@@ -247,6 +249,14 @@ impl TelemetryBuilder {
     /// The most verbose spans exported (default INFO, which includes request and stage spans).
     pub fn span_level(mut self, level: LevelFilter) -> Self {
         self.span_level = level;
+        self
+    }
+
+    /// Samples this share of new traces (0 to 1) and follows an incoming parent's decision, instead of what
+    /// `OTEL_TRACES_SAMPLER` names: `parentbased_traceidratio`. A request not sampled costs little more than its
+    /// metrics and its log line, which keeps its trace id.
+    pub fn sampling_ratio(mut self, ratio: f64) -> Self {
+        self.sampling_ratio = Some(if ratio.is_nan() { 1.0 } else { ratio.clamp(0.0, 1.0) });
         self
     }
 
@@ -352,10 +362,13 @@ impl TelemetryBuilder {
     /// The subscriber [`init`](Self::init) installs, without installing it or any global: to run it as a scoped
     /// default (`tracing::dispatcher::with_default`), or to install it yourself.
     pub fn dispatch(self) -> Result<(Dispatch, TelemetryGuard), TelemetryError> {
-        let configured = sampler::from_env(
-            std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
-            std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),
-        );
+        let configured = match self.sampling_ratio {
+            Some(ratio) => sampler::from_env(Some("parentbased_traceidratio"), Some(&ratio.to_string())),
+            None => sampler::from_env(
+                std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
+                std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),
+            ),
+        };
         let provider = self.tracer_provider(configured.sampler.clone())?;
         // Request spans are INFO: below that level no request has a span to sample.
         let head =

@@ -9,8 +9,16 @@ mod sampling;
 mod span;
 mod summary;
 
-pub(crate) use sampling::{HeadSampler, PresetIds, Roots, current_request};
+pub(crate) use sampling::HeadSampler;
+// What telemetry's subscriber and JSON lines use of this observer.
+#[cfg(feature = "telemetry")]
+pub(crate) use sampling::{PresetIds, Roots, current_request};
+#[cfg(feature = "telemetry")]
 pub(crate) use span::REQUEST_SPAN_NAME;
+#[cfg(feature = "telemetry")]
+pub(crate) use summary::{SUMMARY_MESSAGE, SummaryValues, renderer_installed, with_pending};
+#[cfg(test)]
+pub(crate) use summary::{log_rendered, log_visited, test_values};
 
 use http::HeaderMap;
 use opentelemetry::Context;

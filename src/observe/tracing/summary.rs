@@ -1,57 +1,230 @@
 //! The summary log line: one per finished request, server errors at ERROR, client errors at WARN, the rest at
 //! INFO. Its fields are the log contract that tests and CI parse; prompt text is never among them.
+// Half of what is here serves telemetry's subscriber and JSON lines (feature `telemetry`).
+#![cfg_attr(not(feature = "telemetry"), allow(dead_code))]
 
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use http::{Method, StatusCode};
 use opentelemetry::trace::SpanContext;
-use tracing::Level;
+use tracing::{Level, Metadata};
 
-use crate::classify::Outcome;
+use crate::classify::{ErrorType, GrpcCode, Outcome};
 use crate::contract::LOG_TARGET;
-use crate::request::{FeedbackEvent, RequestSummary};
+use crate::labels::LabelValue;
+use crate::request::{FeedbackEvent, FinishReason, RequestSummary};
+
+/// Whether a writer that renders [`SummaryValues`] itself exists (telemetry's JSON lines): only then are they
+/// handed over.
+static RENDERER: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The values of the summary line being logged on this thread, while it is.
+    static PENDING: RefCell<Option<SummaryValues>> = const { RefCell::new(None) };
+    /// Summary lines being logged on this thread: more than one only if a layer finished a request while writing
+    /// a line; such a nested line never takes the outer one's values.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A writer that renders summary lines from their values is installed (see [`with_pending`]).
+pub(crate) fn renderer_installed() {
+    RENDERER.store(true, Ordering::Relaxed);
+}
+
+/// Runs `render` on the values of the summary line being logged on this thread, if `meta` is its event and a
+/// renderer was installed: the same fields the event carries, without visiting them one by one through
+/// `dyn Value` (about half of a line's cost).
+pub(crate) fn with_pending<R>(meta: &Metadata<'_>, render: impl FnOnce(&SummaryValues) -> R) -> Option<R> {
+    if DEPTH.get() != 1 || meta.target() != LOG_TARGET || meta.fields().field("ttft_ms").is_none() {
+        return None;
+    }
+    PENDING.with(|pending| pending.try_borrow().ok()?.as_ref().map(render))
+}
+
+/// What the summary line says, field by field; the event's fields and a renderer's both come from here.
+pub(crate) struct SummaryValues {
+    duration: Duration,
+    error_type: Option<ErrorType>,
+    experiment: Option<(LabelValue, LabelValue)>,
+    finish_reason: Option<FinishReason>,
+    input_tokens: u64,
+    method: Method,
+    model: Option<LabelValue>,
+    outcome: Outcome,
+    output_tokens: u64,
+    response_model: Option<LabelValue>,
+    route: LabelValue,
+    status: Option<StatusCode>,
+    grpc_code: Option<GrpcCode>,
+    ttft: Option<Duration>,
+    /// The span's trace and span ids in lowercase hex.
+    ids: Option<([u8; 32], [u8; 16])>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl SummaryValues {
+    fn new(s: &RequestSummary<'_>, ids: Option<&SpanContext>) -> Self {
+        let r = &s.reported;
+        Self {
+            duration: s.duration,
+            error_type: s.error_type,
+            experiment: r.experiment.map(|(e, v)| (e.clone(), v.clone())),
+            finish_reason: r.finish_reason,
+            input_tokens: r.usage.input_tokens,
+            method: s.info.method.clone(),
+            model: r.model.cloned(),
+            outcome: s.outcome,
+            output_tokens: r.usage.output_tokens,
+            response_model: r.response_model.cloned(),
+            route: s.info.route.clone(),
+            status: s.status,
+            grpc_code: s.grpc_code,
+            ttft: s.time_to_first_token,
+            ids: ids.map(|sc| {
+                let (mut trace_id, mut span_id) = ([0u8; 32], [0u8; 16]);
+                hex(&sc.trace_id().to_bytes(), &mut trace_id);
+                hex(&sc.span_id().to_bytes(), &mut span_id);
+                (trace_id, span_id)
+            }),
+        }
+    }
+
+    pub(crate) fn duration_ms(&self) -> f64 {
+        ms(self.duration)
+    }
+    pub(crate) fn error_type(&self) -> &str {
+        self.error_type.as_ref().map_or("", ErrorType::as_str)
+    }
+    pub(crate) fn experiment(&self) -> &str {
+        self.experiment.as_ref().map_or("", |(e, _)| e.as_str())
+    }
+    pub(crate) fn finish_reason(&self) -> &str {
+        self.finish_reason.map_or("", FinishReason::as_str)
+    }
+    pub(crate) fn input_tokens(&self) -> u64 {
+        self.input_tokens
+    }
+    pub(crate) fn method(&self) -> &str {
+        self.method.as_str()
+    }
+    pub(crate) fn model(&self) -> &str {
+        self.model.as_ref().map_or("", LabelValue::as_str)
+    }
+    pub(crate) fn outcome(&self) -> &str {
+        self.outcome.as_str()
+    }
+    pub(crate) fn output_tokens(&self) -> u64 {
+        self.output_tokens
+    }
+    pub(crate) fn response_model(&self) -> &str {
+        self.response_model.as_ref().map_or("", LabelValue::as_str)
+    }
+    pub(crate) fn route(&self) -> &str {
+        self.route.as_str()
+    }
+    /// The trace and span ids as lowercase hex digits, for a writer to copy as they are.
+    pub(crate) fn ids_hex(&self) -> Option<(&[u8; 32], &[u8; 16])> {
+        self.ids.as_ref().map(|(trace, span)| (trace, span))
+    }
+    /// The request span's id, when the line is the span's.
+    pub(crate) fn span_id(&self) -> Option<&str> {
+        self.ids.as_ref().map(|(_, span)| hex_str(span))
+    }
+    pub(crate) fn status(&self) -> &str {
+        match (self.grpc_code, &self.status) {
+            (Some(code), _) => code.as_str(),
+            (None, Some(status)) => status.as_str(),
+            (None, None) => "",
+        }
+    }
+    pub(crate) fn trace_id(&self) -> Option<&str> {
+        self.ids.as_ref().map(|(trace, _)| hex_str(trace))
+    }
+    /// NaN without a first token: JSON writers print null.
+    pub(crate) fn ttft_ms(&self) -> f64 {
+        self.ttft.map_or(f64::NAN, ms)
+    }
+    pub(crate) fn variant(&self) -> &str {
+        self.experiment.as_ref().map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// The summary line's message.
+pub(crate) const SUMMARY_MESSAGE: &str = "request finished";
 
 /// Logs the summary line, with the request span's ids when it has valid ones: then no writer has to look them up.
 pub(super) fn log(s: &RequestSummary<'_>, ids: Option<&SpanContext>) {
-    let (mut trace_id, mut span_id) = ([0u8; 32], [0u8; 16]);
-    let ids = ids.map(|sc| {
-        (
-            hex(&sc.trace_id().to_bytes(), &mut trace_id),
-            hex(&sc.span_id().to_bytes(), &mut span_id),
-        )
-    });
-    let info = s.info;
-    let status = match (s.grpc_code, &s.status) {
-        (Some(code), _) => code.as_str(),
-        (None, Some(status)) => status.as_str(),
-        (None, None) => "",
-    };
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    log_values(SummaryValues::new(s, ids));
+}
+
+fn log_values(values: SummaryValues) {
+    let depth = DEPTH.get();
+    let _depth = Nested::enter(depth);
+    if depth > 0 || !RENDERER.load(Ordering::Relaxed) {
+        return emit(&values);
+    }
+    PENDING.set(Some(values));
+    PENDING.with_borrow(|values| values.as_ref().map(emit));
+}
+
+/// One more summary line in progress on this thread; restores the depth, and clears the pending values of the
+/// outermost line, even if a layer panics.
+struct Nested(u32);
+
+impl Nested {
+    fn enter(depth: u32) -> Self {
+        DEPTH.set(depth + 1);
+        Self(depth)
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        DEPTH.set(self.0);
+        if self.0 == 0 {
+            PENDING.with(|pending| {
+                if let Ok(mut pending) = pending.try_borrow_mut() {
+                    *pending = None;
+                }
+            });
+        }
+    }
+}
+
+fn emit(v: &SummaryValues) {
     macro_rules! summary {
         ($level:expr) => {
             tracing::event!(
                 target: LOG_TARGET,
                 $level,
                 // In the order of their names: JSON lines list them so.
-                duration_ms = ms(s.duration),
-                error_type = s.error_type.as_ref().map_or("", |e| e.as_str()),
-                experiment = s.reported.experiment.map_or("", |(e, _)| e.as_str()),
-                finish_reason = s.reported.finish_reason.map_or("", |r| r.as_str()),
-                input_tokens = s.reported.usage.input_tokens,
-                method = info.method.as_str(),
-                model = s.reported.model.map_or("", |m| m.as_str()),
-                outcome = s.outcome.as_str(),
-                output_tokens = s.reported.usage.output_tokens,
-                response_model = s.reported.response_model.map_or("", |m| m.as_str()),
-                route = info.route.as_str(),
-                span_id = ids.map(|(_, span)| span),
-                status = status,
-                trace_id = ids.map(|(trace, _)| trace),
-                ttft_ms = s.time_to_first_token.map_or(f64::NAN, ms),
-                variant = s.reported.experiment.map_or("", |(_, v)| v.as_str()),
+                duration_ms = v.duration_ms(),
+                error_type = v.error_type(),
+                experiment = v.experiment(),
+                finish_reason = v.finish_reason(),
+                input_tokens = v.input_tokens(),
+                method = v.method(),
+                model = v.model(),
+                outcome = v.outcome(),
+                output_tokens = v.output_tokens(),
+                response_model = v.response_model(),
+                route = v.route(),
+                span_id = v.span_id(),
+                status = v.status(),
+                trace_id = v.trace_id(),
+                ttft_ms = v.ttft_ms(),
+                variant = v.variant(),
                 // A plain string rather than a format string: writers take it as it is.
-                message = "request finished",
+                message = SUMMARY_MESSAGE,
             )
         };
     }
-    match s.outcome {
+    match v.outcome {
         Outcome::ServerError => summary!(Level::ERROR),
         Outcome::ClientError => summary!(Level::WARN),
         Outcome::Ok | Outcome::Cancelled => summary!(Level::INFO),
@@ -72,6 +245,12 @@ pub(super) fn log_feedback(f: &FeedbackEvent<'_>) {
     );
 }
 
+/// Hex digits written by [`hex`] as a `&str`.
+fn hex_str(digits: &[u8]) -> &str {
+    // Only ASCII hex digits are ever stored.
+    std::str::from_utf8(digits).unwrap_or_default()
+}
+
 /// `bytes` in lowercase hex, in `out` (twice as long), as a `&str` without allocating.
 fn hex<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -81,4 +260,49 @@ fn hex<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
     }
     // Only ASCII hex digits were written.
     std::str::from_utf8(out).unwrap_or_default()
+}
+
+// What the writer's tests need to log one line both ways: through the renderer and field by field.
+
+/// Values with every kind of field set (`ids`: with span ids; `grpc`: a gRPC failure, no first token).
+#[cfg(test)]
+pub(crate) fn test_values(route: &str, model: &str, ids: bool, grpc: bool) -> SummaryValues {
+    let label = |value: &str| LabelValue::new(0, value);
+    SummaryValues {
+        duration: Duration::from_micros(12_345),
+        error_type: Some(ErrorType::HttpStatus(StatusCode::SERVICE_UNAVAILABLE)),
+        experiment: Some((label("exp \"q\""), label("treat\n"))),
+        finish_reason: Some(FinishReason::Stop),
+        input_tokens: 12,
+        method: if grpc {
+            Method::POST
+        } else {
+            Method::from_bytes(b"X-JUNK!#~").expect("token")
+        },
+        model: Some(label(model)),
+        outcome: if grpc {
+            Outcome::ClientError
+        } else {
+            Outcome::ServerError
+        },
+        output_tokens: u64::MAX,
+        response_model: (!grpc).then(|| label("r")),
+        route: label(route),
+        status: Some(StatusCode::SERVICE_UNAVAILABLE),
+        grpc_code: grpc.then_some(GrpcCode::Unavailable),
+        ttft: (!grpc).then(|| Duration::from_nanos(1_500_001)),
+        ids: ids.then_some((*b"4bf92f3577b34da6a3ce929d0e0e4736", *b"00f067aa0ba902b7")),
+    }
+}
+
+/// Logs the line as the observer does (rendered by a writer that can).
+#[cfg(test)]
+pub(crate) fn log_rendered(values: SummaryValues) {
+    log_values(values);
+}
+
+/// Logs the line as an event whose fields are visited one by one.
+#[cfg(test)]
+pub(crate) fn log_visited(values: &SummaryValues) {
+    emit(values);
 }

@@ -10,6 +10,13 @@
 //!   `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` are honoured. Spans are batched
 //!   in a bounded queue and dropped when it is full, so a slow or absent collector never holds a request up.
 //!   Without an endpoint nothing tries to connect.
+//! - Sampling decided when a request arrives: the sampler `OTEL_TRACES_SAMPLER` names (or
+//!   [`TelemetryBuilder::sampling_ratio`]) is given to the tracer provider and to inferwatch's request observer, which
+//!   asks it before building the request span. A request it drops gets no `tracing` span at all; its trace and span
+//!   ids are made anyway and are the current OpenTelemetry context while the request is polled, so its log lines
+//!   (`"span":"request"`, `span_id`, `trace_id`), the spans nested in it and the context it propagates (flags `00`)
+//!   are what they would have been. Inside such a request `tracing::Span::current()` is not the request's span: take
+//!   the context to propagate from `opentelemetry::Context::current()`.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), inferwatch::telemetry::TelemetryError> {

@@ -35,6 +35,10 @@ use super::{
 /// Creates a server span per request and a child span per stage, ends the request span at the end of the
 /// response body, and logs one summary line per request.
 ///
+/// Under [`telemetry`](crate::telemetry)'s subscriber the tracer's sampler is asked first, and a request it does not
+/// sample gets no span, only its ids (see [`RequestSpan`]); under another subscriber every request gets its span and
+/// the sampler decides when the span is built.
+///
 /// Incoming trace context is read through OpenTelemetry's global propagator (W3C trace context and baggage
 /// unless [`telemetry::init`](crate::telemetry) or the application installed another); a malformed `traceparent`
 /// starts a new trace.

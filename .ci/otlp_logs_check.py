@@ -2,7 +2,11 @@
 and checks the OTLP log records: the requests' summary lines arrived, each with the trace id and span id of its
 request's span (which arrived too), and no prompt text anywhere.
 
+With `--unsampled` (the example ran with `OTEL_TRACES_SAMPLER=always_off`) no request span may arrive, and every
+summary record must still carry its request's trace and span ids, distinct per request.
+
     python3 .ci/otlp_logs_check.py COLLECTOR_LOG --prompt "traced request"
+    python3 .ci/otlp_logs_check.py COLLECTOR_LOG --prompt "untraced request" --unsampled --requests 3
 """
 
 import argparse
@@ -26,6 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("log")
     parser.add_argument("--prompt", required=True, help="text that was sent as a prompt and must appear nowhere")
+    parser.add_argument("--unsampled", action="store_true", help="no span was sampled: none may have arrived")
+    parser.add_argument("--requests", type=int, default=0, help="summaries expected at least (distinct traces)")
     args = parser.parse_args()
     text = open(args.log, errors="replace").read()
     summaries = [r for r in records(text) if r[0] == "request finished" and r[1].get("route") == "/v1/completions"]
@@ -35,7 +41,14 @@ def main() -> None:
     for body, attributes, trace, span in summaries:
         assert trace and span, ("a record without trace context", attributes)
         assert (attributes.get("trace_id"), attributes.get("span_id")) == (trace, span), (attributes, trace, span)
-        assert span in span_ids, f"span {span} of a log record was not exported"
+        if args.unsampled:
+            assert span not in span_ids, f"span {span} of an unsampled request was exported"
+        else:
+            assert span in span_ids, f"span {span} of a log record was not exported"
+    if args.unsampled:
+        assert not re.search(r"Name *: POST /v1/completions", text), "a request span was exported without sampling"
+    traces = {trace for _, _, trace, _ in summaries}
+    assert len(traces) >= args.requests, f"{len(traces)} distinct traces for {args.requests} requests"
     assert args.prompt not in text, "prompt text reached the collector"
     print(f"collector received {len(records(text))} log records, {len(summaries)} request summaries, each with its "
           f"request's trace and span ids; no prompt text")

@@ -62,34 +62,33 @@ pub(super) fn number(out: &mut Vec<u8>, value: f64) {
 
 /// The summary line's fields but its ids and message, as visiting its event would write them (keys in order).
 pub(super) fn summary_fields(out: &mut Vec<u8>, v: &SummaryValues) {
-    // Status codes, gRPC code names, outcomes, finish reasons and HTTP method tokens never need an escape: their
-    // opening quote goes with the key. Labels (experiment, model, route, variant) may need one.
-    let plain = |out: &mut Vec<u8>, key_and_quote: &[u8], value: &str| {
-        out.extend_from_slice(key_and_quote);
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'"');
+    // Status codes, gRPC code names, outcomes, finish reasons and HTTP method tokens never need an escape; labels
+    // (experiment, model, route, variant) may need one.
+    let plain = |out: &mut Vec<u8>, key: &[u8], value: &str| {
+        out.extend_from_slice(key);
+        plain_string(out, value.as_bytes());
     };
     let integer = |out: &mut Vec<u8>, n: u64| out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     out.reserve(320);
     out.extend_from_slice(b"\"duration_ms\":");
     number(out, v.duration_ms());
-    plain(out, b",\"error_type\":\"", v.error_type());
+    plain(out, b",\"error_type\":", v.error_type());
     out.extend_from_slice(b",\"experiment\":");
     string(out, v.experiment());
-    plain(out, b",\"finish_reason\":\"", v.finish_reason());
+    plain(out, b",\"finish_reason\":", v.finish_reason());
     out.extend_from_slice(b",\"input_tokens\":");
     integer(out, v.input_tokens());
-    plain(out, b",\"method\":\"", v.method());
+    plain(out, b",\"method\":", v.method());
     out.extend_from_slice(b",\"model\":");
     string(out, v.model());
-    plain(out, b",\"outcome\":\"", v.outcome());
+    plain(out, b",\"outcome\":", v.outcome());
     out.extend_from_slice(b",\"output_tokens\":");
     integer(out, v.output_tokens());
     out.extend_from_slice(b",\"response_model\":");
     string(out, v.response_model());
     out.extend_from_slice(b",\"route\":");
     string(out, v.route());
-    plain(out, b",\"status\":\"", v.status());
+    plain(out, b",\"status\":", v.status());
     out.extend_from_slice(b",\"ttft_ms\":");
     number(out, v.ttft_ms());
     out.extend_from_slice(b",\"variant\":");

@@ -9,7 +9,8 @@ use std::cell::RefCell;
 use std::io::Write as _;
 use std::time::SystemTime;
 
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
+use tracing::span::Id;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::MakeWriter;
@@ -50,6 +51,14 @@ where
         renderer_installed();
         Self { writer }
     }
+}
+
+/// The valid trace and span ids of span `id`, from tracing-opentelemetry.
+fn otel_ids(id: &Id) -> Option<(TraceId, SpanId)> {
+    let cx = tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))?;
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
 }
 
 /// One thread's buffers, reused for every line it writes.
@@ -139,43 +148,28 @@ where
             } else {
                 line.extend_from_slice(&b.message);
             }
-            // An unsampled request has no span; its ids, current while it is polled, stand in.
-            let unsampled = if span.is_none() && !own_request {
-                current_request()
-            } else {
-                None
+            // The span keys: the summary's own request, the event's span, or the unsampled request being polled
+            // (which has no span); the ids to look up only when the line did not carry them.
+            let (name, looked_up) = match (own_request, &span) {
+                (true, _) => (Some(REQUEST_SPAN_NAME), None),
+                (false, Some((id, name))) => (Some(*name), (!carried).then(|| otel_ids(id)).flatten()),
+                (false, None) => match current_request() {
+                    Some(ids) => (Some(REQUEST_SPAN_NAME), (!carried).then_some(ids)),
+                    None => (None, None),
+                },
             };
-            let name = match own_request {
-                true => Some(REQUEST_SPAN_NAME),
-                false => span
-                    .as_ref()
-                    .map(|(_, name)| *name)
-                    .or(unsampled.map(|_| REQUEST_SPAN_NAME)),
-            };
-            let mut trace_id = None;
             if let Some(name) = name {
                 line.push(b',');
                 line.extend_from_slice(b"\"span\":");
                 json::string(line, name);
-                let ids = if carried {
-                    None
-                } else if let Some((id, _)) = &span {
-                    let cx = tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d));
-                    cx.map(|cx| cx.span().span_context().clone())
-                        .filter(|sc| sc.is_valid())
-                        .map(|sc| (sc.trace_id(), sc.span_id()))
-                } else {
-                    unsampled
-                };
                 if carried {
                     line.push(b',');
                     line.extend_from_slice(b"\"span_id\":");
                     line.extend_from_slice(&b.span_id);
-                } else if let Some((trace, span_id)) = ids {
+                } else if let Some((_, span_id)) = looked_up {
                     line.push(b',');
                     line.extend_from_slice(b"\"span_id\":");
                     json::hex(line, &span_id.to_bytes());
-                    trace_id = Some(trace);
                 }
             }
             line.push(b',');
@@ -188,7 +182,7 @@ where
                 line.push(b',');
                 line.extend_from_slice(b"\"trace_id\":");
                 line.extend_from_slice(&b.trace_id);
-            } else if let Some(trace_id) = trace_id {
+            } else if let Some((trace_id, _)) = looked_up {
                 line.push(b',');
                 line.extend_from_slice(b"\"trace_id\":");
                 json::hex(line, &trace_id.to_bytes());

@@ -370,7 +370,7 @@ impl TelemetryBuilder {
     /// default (`tracing::dispatcher::with_default`), or to install it yourself.
     pub fn dispatch(self) -> Result<(Dispatch, TelemetryGuard), TelemetryError> {
         let configured = match self.sampling_ratio {
-            Some(ratio) => sampler::from_env(Some("parentbased_traceidratio"), Some(&ratio.to_string())),
+            Some(ratio) => sampler::Configured::parent_based_ratio(ratio),
             None => sampler::from_env(
                 std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
                 std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),

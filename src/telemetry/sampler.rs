@@ -19,6 +19,17 @@ pub(super) struct Configured {
     pub(super) warning: Option<String>,
 }
 
+impl Configured {
+    /// `parentbased_traceidratio` at `ratio` (already checked to lie in [0, 1]).
+    pub(super) fn parent_based_ratio(ratio: f64) -> Self {
+        Self {
+            sampler: Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
+            roots: Roots::ByTraceId,
+            warning: None,
+        }
+    }
+}
+
 /// The sampler `OTEL_TRACES_SAMPLER` names (default `parentbased_always_on`), as the OpenTelemetry specification
 /// lists them; an unknown name or a ratio that is not a number in [0, 1] falls back to the default, with a warning.
 pub(super) fn from_env(name: Option<&str>, arg: Option<&str>) -> Configured {

@@ -139,13 +139,15 @@ impl Observer for TracingObserver {
         if !tracing::dispatcher::has_been_set() {
             return RequestSpan(Tracked::Span(Span::none()));
         }
-        let parent = if self.accept_trace_context {
-            propagation::extract(headers)
-        } else {
-            None
+        let extract = || {
+            self.accept_trace_context
+                .then(|| propagation::extract(headers))
+                .flatten()
         };
+        let mut parent = None;
         let decision = tracing::dispatcher::get_default(|dispatch| {
             let sampler = dispatch.downcast_ref::<HeadSampler>()?;
+            parent = extract();
             Some(sampler.decide(parent.as_ref(), info.route.as_str()))
         });
         let preset = match decision {
@@ -155,6 +157,8 @@ impl Observer for TracingObserver {
         };
         let span = span::request_span(info);
         if !span.is_disabled() {
+            // Without a head sampler the headers are read only now, for a span that exists.
+            let parent = if decision.is_some() { parent } else { extract() };
             if let Some(parent) = parent {
                 let _ = span.set_parent(parent);
             }

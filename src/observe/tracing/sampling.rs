@@ -120,9 +120,10 @@ pub(super) fn with_trace_id(trace_id: TraceId, build: impl FnOnce()) {
 
 /// Makes `cx` (an unsampled request's) the current OpenTelemetry context until [`detach`].
 pub(super) fn attach(cx: &Context) {
-    let ids = cx.span().span_context().clone();
-    let guard = cx.clone().attach();
-    ATTACHED.with_borrow_mut(|stack| stack.push((ids.trace_id(), ids.span_id(), guard)));
+    let span = cx.span();
+    let ids = span.span_context();
+    let entry = (ids.trace_id(), ids.span_id(), cx.clone().attach());
+    ATTACHED.with_borrow_mut(|stack| stack.push(entry));
 }
 
 /// Ends the innermost [`attach`].

@@ -47,7 +47,7 @@ pub use self::metrics::MetricsObserver;
 pub(crate) use self::metrics::cache::HandleCache;
 #[cfg(feature = "telemetry")]
 pub(crate) use self::tracing::{
-    HeadSampler, PresetIds, REQUEST_SPAN_NAME, Roots, SUMMARY_MESSAGE, SummaryValues, current_request,
+    HeadSampler, PresetIds, REQUEST_SPAN_NAME, Roots, SUMMARY_MESSAGE, SummaryValues, current_request, ms,
     renderer_installed, with_pending,
 };
 #[cfg(feature = "tracing")]

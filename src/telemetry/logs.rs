@@ -88,17 +88,21 @@ where
                 return;
             };
             let b = &mut *buffers;
-            b.fields.clear();
-            b.message.clear();
             b.trace_id.clear();
             b.span_id.clear();
+            b.line.clear();
             let meta = event.metadata();
             // inferwatch's summary line carries its span's ids: no lookup for them.
             let carries_ids = meta.target() == LOG_TARGET;
-            // Its values, when they are at hand, are written as they are rather than visited field by field.
+            // Its values, when they are at hand, are written as they are, straight into the line, rather than
+            // visited field by field.
             let rendered = with_pending(meta, |values| {
-                json::summary_fields(&mut b.fields, values);
-                json::plain_string(&mut b.message, SUMMARY_MESSAGE.as_bytes());
+                let line = &mut b.line;
+                line.reserve(640);
+                line.extend_from_slice(b"{\"fields\":{");
+                json::summary_fields(line, values);
+                line.extend_from_slice(b"},");
+                level_and_message(line, meta, |line| json::plain_string(line, SUMMARY_MESSAGE.as_bytes()));
                 let Some((trace_id, span_id)) = values.ids_hex() else {
                     return false;
                 };
@@ -106,9 +110,11 @@ where
                 json::plain_string(&mut b.span_id, span_id);
                 true
             });
-            let (has_fields, carried) = match rendered {
-                Some(carried) => (true, carried),
+            let carried = match rendered {
+                Some(carried) => carried,
                 None => {
+                    b.fields.clear();
+                    b.message.clear();
                     let mut fields = Fields {
                         out: &mut b.fields,
                         message: &mut b.message,
@@ -118,7 +124,20 @@ where
                     };
                     event.record(&mut fields);
                     let has_fields = fields.count > 0;
-                    (has_fields, !b.trace_id.is_empty() && !b.span_id.is_empty())
+                    let line = &mut b.line;
+                    line.reserve(512 + b.fields.len());
+                    line.push(b'{');
+                    if has_fields {
+                        line.extend_from_slice(b"\"fields\":{");
+                        line.extend_from_slice(&b.fields);
+                        line.extend_from_slice(b"},");
+                    }
+                    let message = &b.message;
+                    level_and_message(line, meta, |line| match message.is_empty() {
+                        true => line.extend_from_slice(b"\"\""),
+                        false => line.extend_from_slice(message),
+                    });
+                    !b.trace_id.is_empty() && !b.span_id.is_empty()
                 }
             };
             // A summary line with its ids is its request span's (or its unsampled request's): nothing to look up.
@@ -130,24 +149,6 @@ where
                 ctx.event_span(event).map(|span| (span.id(), span.name()))
             };
             let line = &mut b.line;
-            line.clear();
-            line.reserve(512 + b.fields.len());
-            line.push(b'{');
-            if has_fields {
-                line.extend_from_slice(b"\"fields\":");
-                line.push(b'{');
-                line.extend_from_slice(&b.fields);
-                line.extend_from_slice(b"},");
-            }
-            line.extend_from_slice(b"\"level\":");
-            json::plain_string(line, meta.level().as_str().as_bytes());
-            line.push(b',');
-            line.extend_from_slice(b"\"message\":");
-            if b.message.is_empty() {
-                line.extend_from_slice(b"\"\"");
-            } else {
-                line.extend_from_slice(&b.message);
-            }
             // The span keys: the summary's own request, the event's span, or the unsampled request being polled
             // (which has no span); the ids to look up only when the line did not carry them.
             let (name, looked_up) = match (own_request, &span) {
@@ -161,7 +162,11 @@ where
             if let Some(name) = name {
                 line.push(b',');
                 line.extend_from_slice(b"\"span\":");
-                json::string(line, name);
+                if name == REQUEST_SPAN_NAME {
+                    json::plain_string(line, name.as_bytes());
+                } else {
+                    json::string(line, name);
+                }
                 if carried {
                     line.push(b',');
                     line.extend_from_slice(b"\"span_id\":");
@@ -174,7 +179,12 @@ where
             }
             line.push(b',');
             line.extend_from_slice(b"\"target\":");
-            json::string(line, meta.target());
+            if carries_ids {
+                // inferwatch's own target: nothing to escape.
+                json::plain_string(line, LOG_TARGET.as_bytes());
+            } else {
+                json::string(line, meta.target());
+            }
             line.push(b',');
             line.extend_from_slice(b"\"timestamp\":");
             json::timestamp(line, SystemTime::now());
@@ -191,6 +201,15 @@ where
             let _ = self.writer.make_writer_for(meta).write_all(line);
         });
     }
+}
+
+/// The `"level"` and `"message"` keys, which follow the fields (the message written by `message`).
+fn level_and_message(line: &mut Vec<u8>, meta: &tracing::Metadata<'_>, message: impl FnOnce(&mut Vec<u8>)) {
+    line.extend_from_slice(b"\"level\":");
+    json::plain_string(line, meta.level().as_str().as_bytes());
+    line.push(b',');
+    line.extend_from_slice(b"\"message\":");
+    message(line);
 }
 
 #[cfg(test)]

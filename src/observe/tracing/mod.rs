@@ -16,13 +16,13 @@ pub(crate) use sampling::{PresetIds, Roots, current_request};
 #[cfg(feature = "telemetry")]
 pub(crate) use span::REQUEST_SPAN_NAME;
 #[cfg(feature = "telemetry")]
-pub(crate) use summary::{SUMMARY_MESSAGE, SummaryValues, renderer_installed, with_pending};
+pub(crate) use summary::{SUMMARY_MESSAGE, SummaryValues, ms, renderer_installed, with_pending};
 #[cfg(test)]
 pub(crate) use summary::{log_rendered, log_visited, test_values};
 
 use http::HeaderMap;
 use opentelemetry::Context;
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanId, SpanRef, TraceContextExt as _, TraceId};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -107,7 +107,12 @@ pub struct RequestSpan(Tracked);
 
 #[derive(Debug)]
 enum Tracked {
-    Span(Span),
+    /// `activated`: the subscriber is telemetry's, whose OpenTelemetry layer makes an entered span's context the
+    /// current one, so that code running inside the request finds the span there without looking it up.
+    Span {
+        span: Span,
+        activated: bool,
+    },
     Unsampled(Context),
 }
 
@@ -115,7 +120,7 @@ impl RequestSpan {
     /// The request's `tracing` span; `None` for a request not sampled (its log lines still carry its trace id).
     pub fn span(&self) -> Option<&Span> {
         match &self.0 {
-            Tracked::Span(span) => Some(span),
+            Tracked::Span { span, .. } => Some(span),
             Tracked::Unsampled(_) => None,
         }
     }
@@ -137,7 +142,10 @@ impl Observer for TracingObserver {
 
     fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> RequestSpan {
         if !tracing::dispatcher::has_been_set() {
-            return RequestSpan(Tracked::Span(Span::none()));
+            return RequestSpan(Tracked::Span {
+                span: Span::none(),
+                activated: false,
+            });
         }
         let extract = || {
             self.accept_trace_context
@@ -167,19 +175,22 @@ impl Observer for TracingObserver {
                 sampling::with_trace_id(trace_id, || drop(span.context()));
             }
         }
-        RequestSpan(Tracked::Span(span))
+        RequestSpan(Tracked::Span {
+            span,
+            activated: decision.is_some(),
+        })
     }
 
     fn enter(&self, request: &RequestSpan) {
         match &request.0 {
-            Tracked::Span(span) => enter(span),
+            Tracked::Span { span, .. } => enter(span),
             Tracked::Unsampled(cx) => sampling::attach(cx),
         }
     }
 
     fn exit(&self, request: &RequestSpan) {
         match &request.0 {
-            Tracked::Span(span) => exit(span),
+            Tracked::Span { span, .. } => exit(span),
             Tracked::Unsampled(_) => sampling::detach(),
         }
     }
@@ -189,8 +200,8 @@ impl Observer for TracingObserver {
             return;
         }
         let cx = match &request.0 {
-            Tracked::Span(span) if span.is_disabled() => return,
-            Tracked::Span(span) => span.context(),
+            Tracked::Span { span, .. } if span.is_disabled() => return,
+            Tracked::Span { span, .. } => span.context(),
             Tracked::Unsampled(cx) => cx.clone(),
         };
         if cx.span().span_context().is_valid() {
@@ -200,7 +211,7 @@ impl Observer for TracingObserver {
 
     fn on_stage_start(&self, request: &RequestSpan, name: &LabelValue) -> Span {
         match &request.0 {
-            Tracked::Span(span) => span::stage_span(span, name.as_str()),
+            Tracked::Span { span, .. } => span::stage_span(span, name.as_str()),
             // Nothing of an unsampled request is exported; its stages' lines carry the request's ids.
             Tracked::Unsampled(_) => Span::none(),
         }
@@ -247,8 +258,8 @@ impl Observer for TracingObserver {
 
     fn trace_ids(&self, request: &RequestSpan) -> Option<TraceIds> {
         let ids = match &request.0 {
-            Tracked::Span(span) if span.is_disabled() => return None,
-            Tracked::Span(span) => span.context().span().span_context().clone(),
+            Tracked::Span { span, .. } if span.is_disabled() => return None,
+            Tracked::Span { span, .. } => span.context().span().span_context().clone(),
             Tracked::Unsampled(cx) => cx.span().span_context().clone(),
         };
         ids.is_valid().then(|| TraceIds {
@@ -265,18 +276,31 @@ impl Observer for TracingObserver {
     fn on_finish(&self, request: &RequestSpan, summary: &RequestSummary<'_>) {
         // The lifecycle finishes a request inside its scope: the line is the span's, and the span's end time, its
         // last exit, comes right after it.
-        let span = match &request.0 {
-            Tracked::Span(span) if span.is_disabled() => return summary::log(summary, None),
-            Tracked::Span(span) => span,
-            Tracked::Unsampled(cx) => return summary::log(summary, Some(cx.span().span_context())),
+        let (span, activated) = match &request.0 {
+            Tracked::Span { span, .. } if span.is_disabled() => return summary::log(summary, None),
+            Tracked::Span { span, activated } => (span, *activated),
+            Tracked::Unsampled(cx) => return summary::log(summary, valid_ids(&cx.span())),
         };
-        let cx = span.context();
-        let otel = cx.span();
-        // An unsampled span is never exported: what it ended with would be built only to be dropped.
-        if otel.is_recording() {
-            span::record_finish(&otel, summary);
-        }
-        let ids = otel.span_context();
-        summary::log(summary, ids.is_valid().then_some(ids));
+        // Entered, the span's context is the current one: read in place, rather than looked up and cloned. Nothing
+        // in `finish` calls back into code that could attach a context while the current one is borrowed.
+        let current = activated
+            .then(|| Context::map_current(|cx| cx.has_active_span().then(|| finish(&cx.span(), summary))))
+            .flatten();
+        let ids = current.unwrap_or_else(|| finish(&span.context().span(), summary));
+        summary::log(summary, ids);
     }
+}
+
+/// Sets what the request ended with on its OpenTelemetry span (only if recording: an unsampled span is never
+/// exported), and returns the span's ids for the summary line.
+fn finish(otel: &SpanRef<'_>, summary: &RequestSummary<'_>) -> Option<(TraceId, SpanId)> {
+    if otel.is_recording() {
+        span::record_finish(otel, summary);
+    }
+    valid_ids(otel)
+}
+
+fn valid_ids(otel: &SpanRef<'_>) -> Option<(TraceId, SpanId)> {
+    let ids = otel.span_context();
+    ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
 }

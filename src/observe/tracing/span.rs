@@ -103,7 +103,7 @@ pub(super) fn record_finish(span: &SpanRef<'_>, s: &RequestSummary<'_>) {
     let inference = s.is_inference();
     let (experiment, variant) = r.experiment.map_or((None, None), |(e, v)| (Some(e), Some(v)));
     // On the stack rather than in a `Vec`: one allocation less per request.
-    let attributes = [
+    let mut attributes = [
         http_status.map(|code| KeyValue::new("http.response.status_code", code)),
         s.grpc_code
             .map(|code| KeyValue::new("rpc.response.status_code", code.as_str())),
@@ -129,7 +129,9 @@ pub(super) fn record_finish(span: &SpanRef<'_>, s: &RequestSummary<'_>) {
             .map(|error| KeyValue::new("error.type", error.as_str().to_owned())),
         Some(KeyValue::new("inferwatch.outcome", s.outcome.as_str())),
     ];
-    span.set_attributes(attributes.into_iter().flatten());
+    // Taken out through a reference: an iterator owning the array would be copied whole at every step down into
+    // the SDK.
+    span.set_attributes(attributes.iter_mut().filter_map(Option::take));
     // HTTP 4xx is the client's error and leaves the status unset; for gRPC every code but OK is an error.
     let grpc_error = s.grpc_code.is_some_and(|c| c != GrpcCode::Ok);
     if let Some(error) = &s.error_type

@@ -1,5 +1,6 @@
 //! The summary log line: one per finished request, server errors at ERROR, client errors at WARN, the rest at
-//! INFO. Its fields are the log contract that tests and CI parse; prompt text is never among them.
+//! INFO. Its fields are the log contract that tests and CI parse; prompt text is never among them. Its times
+//! (`duration_ms`, `ttft_ms`) are milliseconds to the microsecond.
 // Half of what is here serves telemetry's subscriber and JSON lines (feature `telemetry`).
 #![cfg_attr(not(feature = "telemetry"), allow(dead_code))]
 
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use opentelemetry::trace::SpanContext;
+use opentelemetry::trace::{SpanId, TraceId};
 use tracing::{Level, Metadata};
 
 use crate::classify::{ErrorType, GrpcCode, Outcome};
@@ -37,7 +38,9 @@ pub(crate) fn renderer_installed() {
 /// renderer was installed: the same fields the event carries, without visiting them one by one through
 /// `dyn Value` (about half of a line's cost).
 pub(crate) fn with_pending<R>(meta: &Metadata<'_>, render: impl FnOnce(&SummaryValues) -> R) -> Option<R> {
-    if DEPTH.get() != 1 || meta.target() != LOG_TARGET || meta.fields().field("ttft_ms").is_none() {
+    // The summary's first field tells its event from another of inferwatch's logged while it is written.
+    let first_field = meta.fields().iter().next();
+    if DEPTH.get() != 1 || meta.target() != LOG_TARGET || first_field.is_none_or(|f| f.name() != "duration_ms") {
         return None;
     }
     PENDING.with(|pending| pending.try_borrow().ok()?.as_ref().map(render))
@@ -60,15 +63,21 @@ pub(crate) struct SummaryValues {
     grpc_code: Option<GrpcCode>,
     ttft: Option<Duration>,
     /// The span's trace and span ids in lowercase hex.
-    ids: Option<([u8; 32], [u8; 16])>,
+    ids: Option<(HexId<16>, HexId<8>)>,
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// Whole microseconds: a log line's times are milliseconds to the microsecond, which writers print from the integer.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// What `micros` microseconds are in milliseconds, as the event carries it.
+pub(crate) fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
 }
 
 impl SummaryValues {
-    fn new(s: &RequestSummary<'_>, ids: Option<&SpanContext>) -> Self {
+    fn new(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) -> Self {
         let r = &s.reported;
         Self {
             duration: s.duration,
@@ -85,17 +94,15 @@ impl SummaryValues {
             status: s.status,
             grpc_code: s.grpc_code,
             ttft: s.time_to_first_token,
-            ids: ids.map(|sc| {
-                let (mut trace_id, mut span_id) = ([0u8; 32], [0u8; 16]);
-                hex(&sc.trace_id().to_bytes(), &mut trace_id);
-                hex(&sc.span_id().to_bytes(), &mut span_id);
-                (trace_id, span_id)
-            }),
+            ids: ids.map(|(trace, span)| (hex(&trace.to_bytes()), hex(&span.to_bytes()))),
         }
     }
 
     pub(crate) fn duration_ms(&self) -> f64 {
-        ms(self.duration)
+        ms(self.duration_us())
+    }
+    pub(crate) fn duration_us(&self) -> u64 {
+        micros(self.duration)
     }
     pub(crate) fn error_type(&self) -> &str {
         self.error_type.as_ref().map_or("", ErrorType::as_str)
@@ -128,12 +135,14 @@ impl SummaryValues {
         self.route.as_str()
     }
     /// The trace and span ids as lowercase hex digits, for a writer to copy as they are.
-    pub(crate) fn ids_hex(&self) -> Option<(&[u8; 32], &[u8; 16])> {
-        self.ids.as_ref().map(|(trace, span)| (trace, span))
+    pub(crate) fn ids_hex(&self) -> Option<(&[u8], &[u8])> {
+        self.ids
+            .as_ref()
+            .map(|(trace, span)| (trace.as_bytes(), span.as_bytes()))
     }
     /// The request span's id, when the line is the span's.
     pub(crate) fn span_id(&self) -> Option<&str> {
-        self.ids.as_ref().map(|(_, span)| hex_str(span))
+        self.ids.as_ref().map(|(_, span)| span.as_str())
     }
     pub(crate) fn status(&self) -> &str {
         match (self.grpc_code, &self.status) {
@@ -143,11 +152,14 @@ impl SummaryValues {
         }
     }
     pub(crate) fn trace_id(&self) -> Option<&str> {
-        self.ids.as_ref().map(|(trace, _)| hex_str(trace))
+        self.ids.as_ref().map(|(trace, _)| trace.as_str())
     }
     /// NaN without a first token: JSON writers print null.
     pub(crate) fn ttft_ms(&self) -> f64 {
-        self.ttft.map_or(f64::NAN, ms)
+        self.ttft_us().map_or(f64::NAN, ms)
+    }
+    pub(crate) fn ttft_us(&self) -> Option<u64> {
+        self.ttft.map(micros)
     }
     pub(crate) fn variant(&self) -> &str {
         self.experiment.as_ref().map_or("", |(_, v)| v.as_str())
@@ -158,18 +170,30 @@ impl SummaryValues {
 pub(crate) const SUMMARY_MESSAGE: &str = "request finished";
 
 /// Logs the summary line, with the request span's ids when it has valid ones: then no writer has to look them up.
-pub(super) fn log(s: &RequestSummary<'_>, ids: Option<&SpanContext>) {
-    log_values(SummaryValues::new(s, ids));
+pub(super) fn log(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
+    log_values(|| SummaryValues::new(s, ids));
 }
 
-fn log_values(values: SummaryValues) {
+fn log_values(values: impl FnOnce() -> SummaryValues) {
     let depth = DEPTH.get();
     let _depth = Nested::enter(depth);
     if depth > 0 || !RENDERER.load(Ordering::Relaxed) {
-        return emit(&values);
+        return emit(&values());
     }
-    PENDING.set(Some(values));
-    PENDING.with_borrow(|values| values.as_ref().map(emit));
+    // Built where they stay while the line is written, rather than built and then moved there.
+    let unplaced = PENDING.with(|pending| match pending.try_borrow_mut() {
+        Ok(mut pending) => {
+            *pending = Some(values());
+            None
+        }
+        Err(_) => Some(values),
+    });
+    match unplaced {
+        Some(values) => emit(&values()),
+        None => PENDING
+            .with_borrow(|values| values.as_ref().map(emit))
+            .unwrap_or_default(),
+    }
 }
 
 /// One more summary line in progress on this thread; restores the depth, and clears the pending values of the
@@ -245,19 +269,13 @@ pub(super) fn log_feedback(f: &FeedbackEvent<'_>) {
     );
 }
 
-/// Hex digits written by [`hex`] as a `&str`.
-fn hex_str(digits: &[u8]) -> &str {
-    // Only ASCII hex digits are ever stored.
-    std::str::from_utf8(digits).unwrap_or_default()
-}
+/// An id of `N` bytes in lowercase hex, readable as a `&str` without checking it again.
+type HexId<const N: usize> = const_hex::Buffer<N>;
 
-/// `bytes` in lowercase hex, in `out` (twice as long); [`hex_str`] reads them back.
-fn hex(bytes: &[u8], out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0xf)];
-    }
+fn hex<const N: usize>(bytes: &[u8; N]) -> HexId<N> {
+    let mut digits = HexId::new();
+    digits.format(bytes);
+    digits
 }
 
 // What the writer's tests need to log one line both ways: through the renderer and field by field.
@@ -289,14 +307,18 @@ pub(crate) fn test_values(route: &str, model: &str, ids: bool, grpc: bool) -> Su
         status: Some(StatusCode::SERVICE_UNAVAILABLE),
         grpc_code: grpc.then_some(GrpcCode::Unavailable),
         ttft: (!grpc).then(|| Duration::from_nanos(1_500_001)),
-        ids: ids.then_some((*b"4bf92f3577b34da6a3ce929d0e0e4736", *b"00f067aa0ba902b7")),
+        ids: ids.then(|| {
+            let trace = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
+            let span = SpanId::from_hex("00f067aa0ba902b7").expect("hex");
+            (hex(&trace.to_bytes()), hex(&span.to_bytes()))
+        }),
     }
 }
 
 /// Logs the line as the observer does (rendered by a writer that can).
 #[cfg(test)]
 pub(crate) fn log_rendered(values: SummaryValues) {
-    log_values(values);
+    log_values(|| values);
 }
 
 /// Logs the line as an event whose fields are visited one by one.

@@ -57,8 +57,9 @@ pub(super) fn number(out: &mut Vec<u8>, value: f64) {
 /// `micros` microseconds in milliseconds: the digits ryu writes for [`ms`]`(micros)`, the number the summary event
 /// carries, without its float formatting (a third of a line's cost).
 pub(super) fn millis(out: &mut Vec<u8>, micros: u64) {
-    // Beyond 2^53 the float is not the integer any more (no request lasts 285 years).
-    if micros >= 1 << 53 {
+    // A decimal of at most 15 significant digits is what its nearest float prints back as; longer ones may not be
+    // (a request would have to last 31 years).
+    if micros >= 1_000_000_000_000_000 {
         return number(out, ms(micros));
     }
     let (whole, frac) = (micros / 1000, micros % 1000);
@@ -310,10 +311,28 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\c\nd\u0001é""#);
     }
 
+    #[test]
+    fn millis_at_the_edges() {
+        for (micros, expected) in [
+            (0, "0.0"),
+            (1, "0.001"),
+            (10, "0.01"),
+            (1000, "1.0"),
+            (1001, "1.001"),
+            (36_370, "36.37"),
+            (999_999_999_999_999, "999999999999.999"),
+            (1_000_000_000_000_000, "1000000000000.0"),
+        ] {
+            let mut out = Vec::new();
+            millis(&mut out, micros);
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{micros}");
+        }
+    }
+
     proptest::proptest! {
         /// Milliseconds from integer microseconds are what ryu writes for the float the event carries.
         #[test]
-        fn millis_are_the_floats_digits(micros in proptest::prop_oneof![0u64..10_000_000, 0u64..(1 << 53), proptest::num::u64::ANY]) {
+        fn millis_are_the_floats_digits(micros in proptest::prop_oneof![0u64..10_000_000, 0u64..1_000_000_000_000_000, proptest::num::u64::ANY]) {
             let mut written = Vec::new();
             millis(&mut written, micros);
             let mut float = Vec::new();

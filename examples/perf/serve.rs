@@ -24,8 +24,6 @@ pub enum Stack {
 
 pub fn serve(stack: Stack, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    // A gRPC exporter's connection runs as tasks of this runtime.
-    let _entered = runtime.enter();
     let mut _telemetry: Option<TelemetryGuard> = None;
     let router: Router = match stack {
         Stack::Bare => plain_router(),

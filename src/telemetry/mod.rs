@@ -9,7 +9,8 @@
 //!   [`TelemetryBuilder::otlp_endpoint`]. `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_SERVICE_NAME`,
 //!   `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` are honoured. Spans are batched
 //!   in a bounded queue and dropped when it is full, so a slow or absent collector never holds a request up.
-//!   Without an endpoint nothing tries to connect.
+//!   Without an endpoint nothing tries to connect. A gRPC exporter's connection runs on a thread of its own
+//!   (`inferwatch-otlp`), never on the application's runtime, so telemetry can be set up outside one.
 //! - Sampling decided when a request arrives: the sampler `OTEL_TRACES_SAMPLER` names (or
 //!   [`TelemetryBuilder::sampling_ratio`]) is given to the tracer provider and to inferwatch's request observer, which
 //!   asks it before building the request span. A request it drops gets no `tracing` span at all; its trace and span
@@ -376,14 +377,20 @@ impl TelemetryBuilder {
                 std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),
             ),
         };
-        let provider = self.tracer_provider(configured.sampler.clone())?;
+        #[cfg(feature = "otlp")]
+        let mut export_runtime = transport::ExportRuntime::default();
+        let provider = self.tracer_provider(
+            configured.sampler.clone(),
+            #[cfg(feature = "otlp")]
+            &mut export_runtime,
+        )?;
         // Request spans are INFO: below that level no request has a span to sample.
         let head =
             (self.span_level >= LevelFilter::INFO).then(|| HeadSampler::new(configured.sampler, configured.roots));
         let otel = otel_layer(provider.tracer("inferwatch"), self.span_level, head);
         #[cfg(feature = "otlp")]
         let logger = match otlp_logs::enabled(&self)? {
-            true => Some(otlp_logs::provider(&self, self.resource())?),
+            true => Some(otlp_logs::provider(&self, self.resource(), &mut export_runtime)?),
             false => None,
         };
         #[cfg(feature = "otlp")]
@@ -421,6 +428,8 @@ impl TelemetryBuilder {
             sampler_warning: configured.warning,
             #[cfg(feature = "otlp")]
             logger,
+            #[cfg(feature = "otlp")]
+            _export_runtime: export_runtime,
             _logs: worker,
         };
         Ok((Dispatch::new(subscriber), guard))
@@ -438,7 +447,11 @@ impl TelemetryBuilder {
         resource.build()
     }
 
-    fn tracer_provider(&self, sampler: opentelemetry_sdk::trace::Sampler) -> Result<SdkTracerProvider, TelemetryError> {
+    fn tracer_provider(
+        &self,
+        sampler: opentelemetry_sdk::trace::Sampler,
+        #[cfg(feature = "otlp")] runtime: &mut transport::ExportRuntime,
+    ) -> Result<SdkTracerProvider, TelemetryError> {
         let provider = SdkTracerProvider::builder()
             .with_resource(self.resource())
             .with_sampler(sampler)
@@ -450,7 +463,7 @@ impl TelemetryBuilder {
             return Ok(provider.build());
         }
         #[cfg(feature = "otlp")]
-        return otlp::with_exporter(provider, self);
+        return otlp::with_exporter(provider, self, runtime);
         #[cfg(not(feature = "otlp"))]
         Err(TelemetryError::OtlpNotEnabled)
     }
@@ -465,6 +478,9 @@ pub struct TelemetryGuard {
     sampler_warning: Option<String>,
     #[cfg(feature = "otlp")]
     logger: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
+    /// Where gRPC exporters' connections run; stopped after the providers' shutdown has sent what was left.
+    #[cfg(feature = "otlp")]
+    _export_runtime: transport::ExportRuntime,
     /// Dropped after the provider (fields drop in order): writes the log lines still queued.
     _logs: Option<LogWriterGuard>,
 }

@@ -9,7 +9,7 @@ use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerPr
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::transport::{self, LOGS};
+use super::transport::{self, ExportRuntime, LOGS};
 use super::{OtlpProtocol, TelemetryBuilder, TelemetryError};
 
 /// Crates whose own events never become exported records: the exporter's stack, which would otherwise log about
@@ -30,11 +30,15 @@ pub(super) fn enabled(config: &TelemetryBuilder) -> Result<bool, TelemetryError>
 }
 
 /// The logger provider exporting to the configured endpoint.
-pub(super) fn provider(config: &TelemetryBuilder, resource: Resource) -> Result<SdkLoggerProvider, TelemetryError> {
+pub(super) fn provider(
+    config: &TelemetryBuilder,
+    resource: Resource,
+    runtime: &mut ExportRuntime,
+) -> Result<SdkLoggerProvider, TelemetryError> {
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(config.max_queue_size)
         .build();
-    let processor = BatchLogProcessor::builder(exporter(config)?)
+    let processor = BatchLogProcessor::builder(exporter(config, runtime)?)
         .with_batch_config(batch)
         .build();
     Ok(SdkLoggerProvider::builder()
@@ -55,11 +59,16 @@ where
     OpenTelemetryTracingBridge::new(provider).with_filter(quiet)
 }
 
-fn exporter(config: &TelemetryBuilder) -> Result<opentelemetry_otlp::LogExporter, TelemetryError> {
+fn exporter(
+    config: &TelemetryBuilder,
+    runtime: &mut ExportRuntime,
+) -> Result<opentelemetry_otlp::LogExporter, TelemetryError> {
     let (protocol, ca) = transport::prepare(config, LOGS)?;
     let builder = opentelemetry_otlp::LogExporter::builder();
     let exporter = match protocol {
-        OtlpProtocol::Grpc => transport::grpc(builder.with_tonic(), config, LOGS, ca.as_deref()).build(),
+        OtlpProtocol::Grpc => {
+            runtime.build(|| transport::grpc(builder.with_tonic(), config, LOGS, ca.as_deref()).build())?
+        }
         OtlpProtocol::HttpProtobuf => transport::http(builder.with_http(), config, LOGS, ca.as_deref())?.build(),
     };
     exporter.map_err(|e| TelemetryError::Exporter(e.to_string()))

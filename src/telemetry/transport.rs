@@ -2,6 +2,7 @@
 //! endpoint with the signal's path, the timeout, and TLS for `https://` endpoints.
 
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use tokio::runtime::Runtime;
 
 use super::{OtlpProtocol, TelemetryBuilder, TelemetryError, tls};
 
@@ -79,4 +80,39 @@ pub(super) fn http<B: WithExportConfig + WithHttpConfig>(
         b = b.with_http_client(tls::http_client(pem, config.export_timeout)?);
     }
     Ok(b)
+}
+
+/// The runtime that gRPC exporters' connections run on: one thread of its own, so that sending spans and records
+/// never takes a turn on the application's runtime (under a current-thread runtime, its only thread), and so that
+/// telemetry can be set up outside any runtime. Started by the first gRPC exporter that needs it.
+#[derive(Default)]
+pub(super) struct ExportRuntime(Option<Runtime>);
+
+impl ExportRuntime {
+    /// Runs `build` (a tonic exporter's, which spawns its connection's tasks) inside the runtime.
+    pub(super) fn build<T>(&mut self, build: impl FnOnce() -> T) -> Result<T, TelemetryError> {
+        let runtime = match &mut self.0 {
+            Some(runtime) => runtime,
+            None => self.0.insert(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("inferwatch-otlp")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| TelemetryError::Exporter(format!("starting the export thread: {e}")))?,
+            ),
+        };
+        let _entered = runtime.enter();
+        Ok(build())
+    }
+}
+
+impl Drop for ExportRuntime {
+    fn drop(&mut self) {
+        // Dropped after the providers' shutdown, which has sent what was left; without blocking, since the guard
+        // may be dropped inside the application's runtime.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }

@@ -6,25 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use inferwatch::telemetry::{OtlpProtocol, TelemetryBuilder};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
-use support::otlp::Receiver;
-
-/// A receiver on a runtime of its own; its address.
-fn receiver() -> (Receiver, String, tokio::runtime::Runtime) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("rt");
-    let receiver = Receiver::default();
-    let addr = runtime.block_on(async {
-        let (addr, incoming) = support::grpc::listener().await;
-        let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
-        tokio::spawn(server.serve_with_incoming(incoming));
-        addr
-    });
-    (receiver, format!("http://{addr}"), runtime)
-}
+use support::otlp::{Receiver, serve_receiver};
 
 fn telemetry(endpoint: &str) -> TelemetryBuilder {
     TelemetryBuilder::new()
@@ -50,7 +32,7 @@ fn arrives(receiver: &Receiver, guard: &inferwatch::telemetry::TelemetryGuard, n
 
 #[test]
 fn spans_are_exported_while_the_applications_runtime_is_not_running() {
-    let (receiver, endpoint, _receiver_runtime) = receiver();
+    let (receiver, endpoint, _receiver_runtime) = serve_receiver();
     // Set up inside a current-thread runtime, which runs its tasks only while something blocks on it: nothing does
     // once `block_on` returns. An exporter whose connection were a task of it would never send.
     let app = tokio::runtime::Builder::new_current_thread()
@@ -75,7 +57,7 @@ fn spans_are_exported_while_the_applications_runtime_is_not_running() {
 
 #[test]
 fn grpc_export_is_set_up_outside_any_runtime() {
-    let (receiver, endpoint, _receiver_runtime) = receiver();
+    let (receiver, endpoint, _receiver_runtime) = serve_receiver();
     assert!(tokio::runtime::Handle::try_current().is_err());
     let (dispatch, guard) = telemetry(&endpoint).dispatch().expect("telemetry");
     tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("outside a runtime").in_scope(|| {}));

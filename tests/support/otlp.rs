@@ -82,36 +82,43 @@ pub fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| std::thread::spawn(build_fixture).join().expect("fixture"))
 }
 
+/// A receiver served on loopback from a runtime of its own (kept alive by the caller); its endpoint.
+pub fn serve_receiver() -> (Receiver, String, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let receiver = Receiver::default();
+    let addr = runtime.block_on(async {
+        let (addr, incoming) = super::grpc::listener().await;
+        let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
+        tokio::spawn(server.serve_with_incoming(incoming));
+        addr
+    });
+    (receiver, format!("http://{addr}"), runtime)
+}
+
 fn build_fixture() -> Fixture {
-    {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("rt");
-        let receiver = Receiver::default();
-        let logs = Captured::default();
-        let guard = runtime.block_on(async {
-            let (addr, incoming) = super::grpc::listener().await;
-            let server = tonic::transport::Server::builder().add_service(TraceServiceServer::new(receiver.clone()));
-            tokio::spawn(server.serve_with_incoming(incoming));
-            let writer = logs.clone();
-            TelemetryBuilder::new()
-                .service_name("inferwatch-tests")
-                .otlp_endpoint(format!("http://{addr}"))
-                .otlp_protocol(OtlpProtocol::Grpc)
-                .default_log_filter("info")
-                .writer(writer)
-                .log_queue(0)
-                .init()
-                .expect("telemetry")
-        });
-        Fixture {
-            receiver,
-            logs,
-            guard,
-            _runtime: runtime,
-        }
+    let (receiver, endpoint, runtime) = serve_receiver();
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let guard = runtime.block_on(async {
+        TelemetryBuilder::new()
+            .service_name("inferwatch-tests")
+            .otlp_endpoint(endpoint)
+            .otlp_protocol(OtlpProtocol::Grpc)
+            .default_log_filter("info")
+            .writer(writer)
+            .log_queue(0)
+            .init()
+            .expect("telemetry")
+    });
+    Fixture {
+        receiver,
+        logs,
+        guard,
+        _runtime: runtime,
     }
 }
 

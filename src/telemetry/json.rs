@@ -65,18 +65,13 @@ pub(super) fn millis(out: &mut Vec<u8>, micros: u64) {
     let (whole, frac) = (micros / 1000, micros % 1000);
     out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
     out.push(b'.');
-    let digits = [
-        b'0' + (frac / 100) as u8,
-        b'0' + (frac / 10 % 10) as u8,
-        b'0' + (frac % 10) as u8,
-    ];
-    let len = match frac {
-        0 => 1,
-        f if f % 100 == 0 => 1,
-        f if f % 10 == 0 => 2,
-        _ => 3,
+    // The fraction's trailing zeros dropped, but one.
+    let (frac, width) = match frac {
+        f if f % 100 == 0 => (f / 100, 1),
+        f if f % 10 == 0 => (f / 10, 2),
+        f => (f, 3),
     };
-    out.extend_from_slice(&digits[..len]);
+    digits(out, frac, width);
 }
 
 /// The summary line's fields but its ids and message, as visiting its event would write them (keys in order).

@@ -48,7 +48,7 @@ pub(crate) fn with_pending<R>(meta: &Metadata<'_>, render: impl FnOnce(&SummaryV
 
 /// What the summary line says, field by field; the event's fields and a renderer's both come from here.
 pub(crate) struct SummaryValues {
-    duration: Duration,
+    duration_us: u64,
     error_type: Option<ErrorType>,
     experiment: Option<(LabelValue, LabelValue)>,
     finish_reason: Option<FinishReason>,
@@ -61,7 +61,7 @@ pub(crate) struct SummaryValues {
     route: LabelValue,
     status: Option<StatusCode>,
     grpc_code: Option<GrpcCode>,
-    ttft: Option<Duration>,
+    ttft_us: Option<u64>,
     /// The span's trace and span ids in lowercase hex.
     ids: Option<(HexId<16>, HexId<8>)>,
 }
@@ -80,7 +80,7 @@ impl SummaryValues {
     fn new(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) -> Self {
         let r = &s.reported;
         Self {
-            duration: s.duration,
+            duration_us: micros(s.duration),
             error_type: s.error_type,
             experiment: r.experiment.map(|(e, v)| (e.clone(), v.clone())),
             finish_reason: r.finish_reason,
@@ -93,7 +93,7 @@ impl SummaryValues {
             route: s.info.route.clone(),
             status: s.status,
             grpc_code: s.grpc_code,
-            ttft: s.time_to_first_token,
+            ttft_us: s.time_to_first_token.map(micros),
             ids: ids.map(|(trace, span)| (hex(&trace.to_bytes()), hex(&span.to_bytes()))),
         }
     }
@@ -102,7 +102,7 @@ impl SummaryValues {
         ms(self.duration_us())
     }
     pub(crate) fn duration_us(&self) -> u64 {
-        micros(self.duration)
+        self.duration_us
     }
     pub(crate) fn error_type(&self) -> &str {
         self.error_type.as_ref().map_or("", ErrorType::as_str)
@@ -159,7 +159,7 @@ impl SummaryValues {
         self.ttft_us().map_or(f64::NAN, ms)
     }
     pub(crate) fn ttft_us(&self) -> Option<u64> {
-        self.ttft.map(micros)
+        self.ttft_us
     }
     pub(crate) fn variant(&self) -> &str {
         self.experiment.as_ref().map_or("", |(_, v)| v.as_str())
@@ -285,7 +285,7 @@ fn hex<const N: usize>(bytes: &[u8; N]) -> HexId<N> {
 pub(crate) fn test_values(route: &str, model: &str, ids: bool, grpc: bool) -> SummaryValues {
     let label = |value: &str| LabelValue::new(0, value);
     SummaryValues {
-        duration: Duration::from_micros(12_345),
+        duration_us: 12_345,
         error_type: Some(ErrorType::HttpStatus(StatusCode::SERVICE_UNAVAILABLE)),
         experiment: Some((label("exp \"q\""), label("treat\n"))),
         finish_reason: Some(FinishReason::Stop),
@@ -306,7 +306,7 @@ pub(crate) fn test_values(route: &str, model: &str, ids: bool, grpc: bool) -> Su
         route: label(route),
         status: Some(StatusCode::SERVICE_UNAVAILABLE),
         grpc_code: grpc.then_some(GrpcCode::Unavailable),
-        ttft: (!grpc).then(|| Duration::from_nanos(1_500_001)),
+        ttft_us: (!grpc).then_some(1_501),
         ids: ids.then(|| {
             let trace = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
             let span = SpanId::from_hex("00f067aa0ba902b7").expect("hex");

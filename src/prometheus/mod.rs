@@ -1,4 +1,5 @@
-//! A Prometheus exporter set up for the contract: buckets on every histogram, HELP text on every metric,
+//! A Prometheus exporter set up for the contract: buckets on every histogram, counted as samples are recorded
+//! (a count per bucket, rather than every sample kept until a scrape), HELP text on every metric, other
 //! histograms kept bounded when nobody scrapes, and `/metrics` served on the user's router or its own listener.
 
 use std::collections::BTreeMap;
@@ -19,23 +20,40 @@ use tokio::task::JoinHandle;
 use crate::contract::{self, LOG_TARGET, MetricKind};
 use crate::cost::Prices;
 use crate::recorder::SharedRecorder;
+use histograms::{BucketedHistograms, BucketedRecorder};
+
+mod histograms;
 
 /// The content type of the text exposition format.
 const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Why the exporter could not be built or installed.
 #[derive(Debug)]
-pub struct PrometheusError(BuildError);
+pub struct PrometheusError(Failure);
+
+#[derive(Debug)]
+enum Failure {
+    Build(BuildError),
+    GlobalRecorderInstalled,
+}
 
 impl fmt::Display for PrometheusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "prometheus exporter: {}", self.0)
+        match &self.0 {
+            Failure::Build(error) => write!(f, "prometheus exporter: {error}"),
+            Failure::GlobalRecorderInstalled => {
+                f.write_str("prometheus exporter: a global metrics recorder is installed already")
+            }
+        }
     }
 }
 
 impl std::error::Error for PrometheusError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        match &self.0 {
+            Failure::Build(error) => Some(error),
+            Failure::GlobalRecorderInstalled => None,
+        }
     }
 }
 
@@ -92,7 +110,8 @@ impl PrometheusBuilder {
         self
     }
 
-    /// How often histograms are drained when nobody scrapes. Default 5 s.
+    /// How often histograms without buckets (summaries) are drained when nobody scrapes. Default 5 s. Histograms
+    /// with buckets are counted into them as they are recorded, and hold nothing to drain.
     pub fn upkeep_interval(mut self, interval: Duration) -> Self {
         self.upkeep_interval = interval;
         self
@@ -111,7 +130,7 @@ impl PrometheusBuilder {
         for (name, bounds) in &self.buckets {
             builder = builder
                 .set_buckets_for_metric(Matcher::Full(name.clone()), bounds)
-                .map_err(PrometheusError)?;
+                .map_err(|e| PrometheusError(Failure::Build(e)))?;
         }
         for (key, value) in &self.global_labels {
             builder = builder.add_global_label(key, value);
@@ -119,23 +138,28 @@ impl PrometheusBuilder {
         Ok(builder)
     }
 
+    /// The recorder, described by the contract, and the exporter that renders it.
+    fn recorder(&self) -> Result<(BucketedRecorder, PrometheusExporter), PrometheusError> {
+        let inner = self.exporter_builder()?.build_recorder();
+        let histograms = Arc::new(BucketedHistograms::new(&self.buckets, &self.global_labels));
+        let exporter = PrometheusExporter::start(inner.handle(), histograms.clone(), self);
+        let recorder = BucketedRecorder { inner, histograms };
+        contract::describe(&recorder);
+        Ok((recorder, exporter))
+    }
+
     /// Builds a recorder without installing it, for the layer, the sampler and health to share (see
     /// [`SharedRecorder`]); the exporter renders what it records.
     pub fn build(self) -> Result<(SharedRecorder, PrometheusExporter), PrometheusError> {
-        let recorder = self.exporter_builder()?.build_recorder();
-        contract::describe(&recorder);
-        let exporter = PrometheusExporter::start(recorder.handle(), &self);
+        let (recorder, exporter) = self.recorder()?;
         Ok((SharedRecorder::new(recorder), exporter))
     }
 
     /// Builds the recorder and installs it as the global `metrics` recorder. Fails if one is installed already.
     pub fn install(self) -> Result<PrometheusExporter, PrometheusError> {
-        let recorder = self.exporter_builder()?.build_recorder();
-        contract::describe(&recorder);
-        let handle = recorder.handle();
-        metrics::set_global_recorder(recorder)
-            .map_err(|e| PrometheusError(BuildError::FailedToSetGlobalRecorder(e)))?;
-        Ok(PrometheusExporter::start(handle, &self))
+        let (recorder, exporter) = self.recorder()?;
+        metrics::set_global_recorder(recorder).map_err(|_| PrometheusError(Failure::GlobalRecorderInstalled))?;
+        Ok(exporter)
     }
 }
 
@@ -143,6 +167,7 @@ impl PrometheusBuilder {
 #[derive(Clone)]
 pub struct PrometheusExporter {
     handle: PrometheusHandle,
+    histograms: Arc<BucketedHistograms>,
     _upkeep: Arc<Sender<()>>,
     spend: Option<Arc<Spend>>,
 }
@@ -165,7 +190,7 @@ impl PrometheusExporter {
         PrometheusBuilder::new().install()
     }
 
-    fn start(handle: PrometheusHandle, config: &PrometheusBuilder) -> Self {
+    fn start(handle: PrometheusHandle, histograms: Arc<BucketedHistograms>, config: &PrometheusBuilder) -> Self {
         let interval = config.upkeep_interval;
         let (stop, stopped) = mpsc::channel::<()>();
         let upkeep = handle.clone();
@@ -188,6 +213,7 @@ impl PrometheusExporter {
         });
         Self {
             handle,
+            histograms,
             _upkeep: Arc::new(stop),
             spend,
         }
@@ -196,18 +222,14 @@ impl PrometheusExporter {
     /// The exposition in the text format.
     pub fn render(&self) -> String {
         let mut text = self.handle.render();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        self.histograms.render(&mut text);
         if let Some(spend) = &self.spend {
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
             text.push_str(&spend.prices.render_totals(&spend.global_labels));
         }
         text
-    }
-
-    /// The underlying `metrics-exporter-prometheus` handle.
-    pub fn handle(&self) -> &PrometheusHandle {
-        &self.handle
     }
 
     /// A router serving `GET /metrics`, to merge into the application's router.

@@ -6,7 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 
-use crate::observe::{SummaryValues, ms};
+use crate::contract::LOG_TARGET;
+use crate::observe::{REQUEST_SPAN_NAME, SUMMARY_MESSAGE, SummaryValues, ms};
 
 /// Which bytes must be escaped inside a JSON string: controls, `"` and `\`.
 static NEEDS_ESCAPE: [bool; 256] = {
@@ -110,6 +111,34 @@ pub(super) fn summary_fields(out: &mut Vec<u8>, v: &SummaryValues) {
     }
     out.extend_from_slice(b",\"variant\":");
     string(out, v.variant());
+}
+
+/// The whole summary line of a request whose values carry its ids (`false`, with nothing written, when they do
+/// not): what `JsonLayer` writes for its event, keys in the same order.
+pub(super) fn summary_line(out: &mut Vec<u8>, v: &SummaryValues, at: SystemTime) -> bool {
+    let Some((trace_id, span_id)) = v.ids_hex() else {
+        return false;
+    };
+    out.reserve(640);
+    out.extend_from_slice(b"{\"fields\":{");
+    summary_fields(out, v);
+    out.extend_from_slice(b"},\"level\":");
+    plain_string(out, v.level().as_str().as_bytes());
+    out.extend_from_slice(b",\"message\":");
+    plain_string(out, SUMMARY_MESSAGE.as_bytes());
+    out.extend_from_slice(b",\"span\":");
+    plain_string(out, REQUEST_SPAN_NAME.as_bytes());
+    out.extend_from_slice(b",\"span_id\":");
+    plain_string(out, span_id);
+    // inferwatch's own target: nothing to escape.
+    out.extend_from_slice(b",\"target\":");
+    plain_string(out, LOG_TARGET.as_bytes());
+    out.extend_from_slice(b",\"timestamp\":");
+    timestamp(out, at);
+    out.extend_from_slice(b",\"trace_id\":");
+    plain_string(out, trace_id);
+    out.extend_from_slice(b"}\n");
+    true
 }
 
 /// Appends `"key":`.

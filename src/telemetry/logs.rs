@@ -18,6 +18,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::json::{self, Fields};
+use super::queue::LogQueue;
 use crate::contract::LOG_TARGET;
 use crate::observe::{REQUEST_SPAN_NAME, SUMMARY_MESSAGE, current_request, renderer_installed, with_pending};
 
@@ -34,6 +35,8 @@ use crate::observe::{REQUEST_SPAN_NAME, SUMMARY_MESSAGE, current_request, render
 /// ```
 pub struct JsonLayer<W> {
     writer: W,
+    /// Telemetry's log queue, which takes summary lines as their values and writes them out on its own thread.
+    queue: Option<LogQueue>,
 }
 
 impl<W> std::fmt::Debug for JsonLayer<W> {
@@ -49,7 +52,18 @@ where
     /// Lines go to `writer`, one `write` call a line.
     pub fn new(writer: W) -> Self {
         renderer_installed();
-        Self { writer }
+        Self { writer, queue: None }
+    }
+}
+
+impl JsonLayer<LogQueue> {
+    /// Lines to the log queue, summary lines as their values.
+    pub(super) fn queued(queue: LogQueue) -> Self {
+        renderer_installed();
+        Self {
+            writer: queue.clone(),
+            queue: Some(queue),
+        }
     }
 }
 
@@ -82,6 +96,26 @@ where
     W: for<'a> MakeWriter<'a> + 'static,
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        // A request's summary line with its ids is made of its values alone: queued as they are, or written here.
+        let summary = with_pending(meta, |values| match &self.queue {
+            Some(queue) => queue.push_summary(values, SystemTime::now()),
+            None => BUFFERS.with(|buffers| {
+                let Ok(mut buffers) = buffers.try_borrow_mut() else {
+                    return true;
+                };
+                let line = &mut buffers.line;
+                line.clear();
+                let whole = json::summary_line(line, values, SystemTime::now());
+                if whole {
+                    let _ = self.writer.make_writer_for(meta).write_all(line);
+                }
+                whole
+            }),
+        });
+        if summary == Some(true) {
+            return;
+        }
         BUFFERS.with(|buffers| {
             // An event logged while a field of this one is formatted finds the buffers taken: it is dropped.
             let Ok(mut buffers) = buffers.try_borrow_mut() else {
@@ -91,10 +125,9 @@ where
             b.trace_id.clear();
             b.span_id.clear();
             b.line.clear();
-            let meta = event.metadata();
             // inferwatch's summary line carries its span's ids: no lookup for them.
             let carries_ids = meta.target() == LOG_TARGET;
-            // Its values, when they are at hand, are written as they are, straight into the line, rather than
+            // A summary line without ids: its values, when they are at hand, are written as they are, rather than
             // visited field by field.
             let rendered = with_pending(meta, |values| {
                 let line = &mut b.line;
@@ -103,15 +136,9 @@ where
                 json::summary_fields(line, values);
                 line.extend_from_slice(b"},");
                 level_and_message(line, meta, |line| json::plain_string(line, SUMMARY_MESSAGE.as_bytes()));
-                let Some((trace_id, span_id)) = values.ids_hex() else {
-                    return false;
-                };
-                json::plain_string(&mut b.trace_id, trace_id);
-                json::plain_string(&mut b.span_id, span_id);
-                true
             });
             let carried = match rendered {
-                Some(carried) => carried,
+                Some(()) => false,
                 None => {
                     b.fields.clear();
                     b.message.clear();
@@ -140,21 +167,14 @@ where
                     !b.trace_id.is_empty() && !b.span_id.is_empty()
                 }
             };
-            // A summary line with its ids is its request span's (or its unsampled request's): nothing to look up.
-            let own_request = rendered == Some(true);
             // The id only: the span must not stay borrowed while tracing-opentelemetry looks it up.
-            let span = if own_request {
-                None
-            } else {
-                ctx.event_span(event).map(|span| (span.id(), span.name()))
-            };
+            let span = ctx.event_span(event).map(|span| (span.id(), span.name()));
             let line = &mut b.line;
-            // The span keys: the summary's own request, the event's span, or the unsampled request being polled
-            // (which has no span); the ids to look up only when the line did not carry them.
-            let (name, looked_up) = match (own_request, &span) {
-                (true, _) => (Some(REQUEST_SPAN_NAME), None),
-                (false, Some((id, name))) => (Some(*name), (!carried).then(|| otel_ids(id)).flatten()),
-                (false, None) => match current_request() {
+            // The span keys: the event's span, or the unsampled request being polled (which has no span); the ids
+            // to look up only when the line did not carry them.
+            let (name, looked_up) = match &span {
+                Some((id, name)) => (Some(*name), (!carried).then(|| otel_ids(id)).flatten()),
+                None => match current_request() {
                     Some(ids) => (Some(REQUEST_SPAN_NAME), (!carried).then_some(ids)),
                     None => (None, None),
                 },
@@ -247,13 +267,46 @@ mod tests {
                 log_visited(&make());
             })
         });
+        let mut written = cut_lines(&lines);
+        (written.next().expect("rendered"), written.next().expect("visited"))
+    }
+
+    /// The lines written, timestamps cut out.
+    fn cut_lines(lines: &Lines) -> impl Iterator<Item = String> {
         let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
         let cut = |line: &str| {
             let at = line.find("\"timestamp\":").expect("timestamp") + "\"timestamp\":".len();
             format!("{}\"T\"{}", &line[..at], &line[at + 29..])
         };
-        let mut written = text.lines().map(cut);
-        (written.next().expect("rendered"), written.next().expect("visited"))
+        text.lines().map(cut).collect::<Vec<_>>().into_iter()
+    }
+
+    /// The summary line as telemetry's queue writes it (from its values, on the writer's thread), then the line
+    /// logged after it.
+    fn queued(values: crate::observe::SummaryValues) -> (String, String) {
+        let lines = Lines::default();
+        let (queue, guard) = LogQueue::start(64, Box::new(lines.clone()), metrics::Counter::noop()).expect("queue");
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(JsonLayer::queued(queue)));
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info_span!("request").in_scope(|| {
+                log_rendered(values);
+                tracing::info!("after");
+            })
+        });
+        drop(guard);
+        let mut written = cut_lines(&lines);
+        (written.next().expect("summary"), written.next().expect("after"))
+    }
+
+    #[test]
+    fn queued_summary_lines_are_the_lines_written_at_once_in_order() {
+        for (ids, grpc) in [(true, false), (false, true), (false, false), (true, true)] {
+            let (rendered, _) = both_ways(|| values("/v1/{id}", "m\\x", ids, grpc));
+            let (summary, after) = queued(values("/v1/{id}", "m\\x", ids, grpc));
+            assert_eq!(summary, rendered);
+            let after: serde_json::Value = serde_json::from_str(&after).expect("JSON");
+            assert_eq!(after["message"], "after");
+        }
     }
 
     #[test]

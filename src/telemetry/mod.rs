@@ -413,7 +413,7 @@ impl TelemetryBuilder {
                 let (queue, worker) =
                     LogQueue::start(lines, writer, dropped).map_err(|e| TelemetryError::LogWriter(e.to_string()))?;
                 let layer = match format {
-                    LogFormat::Json => JsonLayer::new(queue).boxed(),
+                    LogFormat::Json => JsonLayer::queued(queue).boxed(),
                     LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(queue).boxed(),
                 };
                 (layer, Some(worker))

@@ -4,6 +4,9 @@
 //!
 //! The writer thread is never woken per line (a wake-up is a system call on the logging thread): it drains the
 //! queue every few milliseconds, and is woken early only when the queue is half full.
+//!
+//! A request's summary line travels as its values and is written out on the writer thread: formatting it was most
+//! of what the line cost the request's thread.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,16 +21,31 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use super::json;
 use crate::contract::LOG_TARGET;
+use crate::observe::SummaryValues;
 
 /// How long the writer sleeps between drains.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// How long dropping the guard waits for the last lines to be written.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
+/// A line, written, or a request's summary line, to be written.
+enum Entry {
+    Line(Vec<u8>),
+    Summary(Box<Summary>),
+}
+
+/// A summary line's values and the time it was logged.
+struct Summary {
+    values: SummaryValues,
+    at: SystemTime,
+}
+
 struct Shared {
-    lines: ArrayQueue<Vec<u8>>,
+    lines: ArrayQueue<Entry>,
     /// Emptied buffers, back from the writer, so that steady logging allocates nothing.
     spare: ArrayQueue<Vec<u8>>,
+    /// Written summaries, back from the writer: their values are replaced (and dropped) on the logging thread.
+    spare_summaries: ArrayQueue<Box<Summary>>,
     dropped: AtomicU64,
     dropped_metric: Counter,
     stopping: AtomicBool,
@@ -59,6 +77,7 @@ impl LogQueue {
         let shared = Arc::new(Shared {
             lines: ArrayQueue::new(capacity),
             spare: ArrayQueue::new(capacity.min(1024)),
+            spare_summaries: ArrayQueue::new(capacity.min(1024)),
             dropped: AtomicU64::new(0),
             dropped_metric,
             stopping: AtomicBool::new(false),
@@ -85,7 +104,32 @@ impl LogQueue {
         let mut buffer = self.shared.spare.pop().unwrap_or_default();
         buffer.clear();
         buffer.extend_from_slice(line);
-        if self.shared.lines.push(buffer).is_err() {
+        self.enqueue(Entry::Line(buffer));
+    }
+
+    /// Queues the summary line of `values`, logged `at`, for the writer to format. `false`, with nothing queued,
+    /// when the values lack the request's ids: such a line is written by `JsonLayer`, which looks them up.
+    pub(super) fn push_summary(&self, values: &SummaryValues, at: SystemTime) -> bool {
+        if values.ids_hex().is_none() {
+            return false;
+        }
+        let summary = match self.shared.spare_summaries.pop() {
+            Some(mut summary) => {
+                summary.values.clone_from(values);
+                summary.at = at;
+                summary
+            }
+            None => Box::new(Summary {
+                values: values.clone(),
+                at,
+            }),
+        };
+        self.enqueue(Entry::Summary(summary));
+        true
+    }
+
+    fn enqueue(&self, entry: Entry) {
+        if self.shared.lines.push(entry).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             self.shared.dropped_metric.increment(1);
             self.writer.unpark();
@@ -99,14 +143,25 @@ impl LogQueue {
 
 fn drain_until_stopped(shared: &Shared, out: Box<dyn Write + Send>) {
     let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+    let mut summary_line = Vec::with_capacity(1024);
     let mut reported = 0;
     loop {
         let stopping = shared.stopping.load(Ordering::Acquire);
         let mut wrote = false;
-        while let Some(mut line) = shared.lines.pop() {
-            let _ = out.write_all(&line);
-            line.clear();
-            let _ = shared.spare.push(line);
+        while let Some(entry) = shared.lines.pop() {
+            match entry {
+                Entry::Line(mut line) => {
+                    let _ = out.write_all(&line);
+                    line.clear();
+                    let _ = shared.spare.push(line);
+                }
+                Entry::Summary(summary) => {
+                    summary_line.clear();
+                    json::summary_line(&mut summary_line, &summary.values, summary.at);
+                    let _ = out.write_all(&summary_line);
+                    let _ = shared.spare_summaries.push(summary);
+                }
+            }
             wrote = true;
         }
         let dropped = shared.dropped.load(Ordering::Relaxed);

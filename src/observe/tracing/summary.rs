@@ -47,6 +47,7 @@ pub(crate) fn with_pending<R>(meta: &Metadata<'_>, render: impl FnOnce(&SummaryV
 }
 
 /// What the summary line says, field by field; the event's fields and a renderer's both come from here.
+#[derive(Clone)]
 pub(crate) struct SummaryValues {
     duration_us: u64,
     error_type: Option<ErrorType>,
@@ -164,6 +165,14 @@ impl SummaryValues {
     pub(crate) fn variant(&self) -> &str {
         self.experiment.as_ref().map_or("", |(_, v)| v.as_str())
     }
+    /// The level the line is logged at.
+    pub(crate) fn level(&self) -> Level {
+        match self.outcome {
+            Outcome::ServerError => Level::ERROR,
+            Outcome::ClientError => Level::WARN,
+            Outcome::Ok | Outcome::Cancelled => Level::INFO,
+        }
+    }
 }
 
 /// The summary line's message.
@@ -248,10 +257,10 @@ fn emit(v: &SummaryValues) {
             )
         };
     }
-    match v.outcome {
-        Outcome::ServerError => summary!(Level::ERROR),
-        Outcome::ClientError => summary!(Level::WARN),
-        Outcome::Ok | Outcome::Cancelled => summary!(Level::INFO),
+    match v.level() {
+        Level::ERROR => summary!(Level::ERROR),
+        Level::WARN => summary!(Level::WARN),
+        _ => summary!(Level::INFO),
     }
 }
 

@@ -3,7 +3,8 @@
 //! A layer of its own rather than tracing-subscriber's `fmt` layer: that one formats every span's fields into
 //! the span's extensions on creation and on every `record`, though a JSON line never prints them, and builds each
 //! line as a map. This one touches spans only to read the event's span name and ids, and writes the line straight
-//! into a reused buffer. Handed to the log queue, the line leaves the request's thread at once.
+//! into a reused buffer. Handed to the log queue, the line leaves the request's thread at once; a request's summary
+//! line leaves before it is written, as its values, and the queue's thread writes it.
 
 use std::cell::RefCell;
 use std::io::Write as _;

@@ -76,7 +76,7 @@ pub(super) fn millis(out: &mut Vec<u8>, micros: u64) {
 }
 
 /// The summary line's fields but its ids and message, as visiting its event would write them (keys in order).
-pub(super) fn summary_fields(out: &mut Vec<u8>, v: &SummaryValues) {
+fn summary_fields(out: &mut Vec<u8>, v: &SummaryValues) {
     // Status codes, gRPC code names, outcomes, finish reasons and HTTP method tokens never need an escape; labels
     // (experiment, model, route, variant) may need one.
     let plain = |out: &mut Vec<u8>, key: &[u8], value: &str| {
@@ -113,12 +113,9 @@ pub(super) fn summary_fields(out: &mut Vec<u8>, v: &SummaryValues) {
     string(out, v.variant());
 }
 
-/// The whole summary line of a request whose values carry its ids (`false`, with nothing written, when they do
-/// not): what `JsonLayer` writes for its event, keys in the same order.
-pub(super) fn summary_line(out: &mut Vec<u8>, v: &SummaryValues, at: SystemTime) -> bool {
-    let Some((trace_id, span_id)) = v.ids_hex() else {
-        return false;
-    };
+/// The summary line up to its message, `{"fields":{…},"level":…,"message":…`: what every summary line written from
+/// its values begins with, with or without the request's ids.
+pub(super) fn summary_head(out: &mut Vec<u8>, v: &SummaryValues) {
     out.reserve(640);
     out.extend_from_slice(b"{\"fields\":{");
     summary_fields(out, v);
@@ -126,6 +123,15 @@ pub(super) fn summary_line(out: &mut Vec<u8>, v: &SummaryValues, at: SystemTime)
     plain_string(out, v.level().as_str().as_bytes());
     out.extend_from_slice(b",\"message\":");
     plain_string(out, SUMMARY_MESSAGE.as_bytes());
+}
+
+/// The whole summary line of a request whose values carry its ids (`false`, with nothing written, when they do
+/// not): what `JsonLayer` writes for its event, keys in the same order.
+pub(super) fn summary_line(out: &mut Vec<u8>, v: &SummaryValues, at: SystemTime) -> bool {
+    let Some((trace_id, span_id)) = v.ids_hex() else {
+        return false;
+    };
+    summary_head(out, v);
     out.extend_from_slice(b",\"span\":");
     plain_string(out, REQUEST_SPAN_NAME.as_bytes());
     out.extend_from_slice(b",\"span_id\":");

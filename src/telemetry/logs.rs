@@ -21,7 +21,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::json::{self, Fields};
 use super::queue::LogQueue;
 use crate::contract::LOG_TARGET;
-use crate::observe::{REQUEST_SPAN_NAME, SUMMARY_MESSAGE, current_request, renderer_installed, with_pending};
+use crate::observe::{REQUEST_SPAN_NAME, current_request, renderer_installed, with_pending};
 
 /// Writes each event as one line of JSON: `fields` (the event's fields but its message), `level`, `message`,
 /// `span`, `span_id`, `target`, `timestamp` and `trace_id`, keys in that order, the span keys only inside a span
@@ -130,14 +130,7 @@ where
             let carries_ids = meta.target() == LOG_TARGET;
             // A summary line without ids: its values, when they are at hand, are written as they are, rather than
             // visited field by field.
-            let rendered = with_pending(meta, |values| {
-                let line = &mut b.line;
-                line.reserve(640);
-                line.extend_from_slice(b"{\"fields\":{");
-                json::summary_fields(line, values);
-                line.extend_from_slice(b"},");
-                level_and_message(line, meta, |line| json::plain_string(line, SUMMARY_MESSAGE.as_bytes()));
-            });
+            let rendered = with_pending(meta, |values| json::summary_head(&mut b.line, values));
             let carried = match rendered {
                 Some(()) => false,
                 None => {
@@ -241,7 +234,7 @@ mod tests {
     use tracing_subscriber::layer::SubscriberExt as _;
 
     use super::*;
-    use crate::observe::{log_rendered, log_visited, test_values as values};
+    use crate::observe::{SUMMARY_MESSAGE, log_rendered, log_visited, test_values as values};
 
     #[derive(Clone, Default)]
     struct Lines(Arc<Mutex<Vec<u8>>>);

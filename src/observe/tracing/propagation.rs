@@ -14,9 +14,21 @@ use opentelemetry::trace::TraceContextExt as _;
 /// the wrong length, and a bad header must start a new trace, never join a made-up one.
 struct StrictHeaders<'a>(&'a HeaderMap);
 
+/// The W3C propagators' fields, named once: looking a header up by a `&str` parses the name on every call.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
 impl Extractor for StrictHeaders<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let value = self.0.get(key)?.to_str().ok()?;
+        let known = [&TRACEPARENT, &TRACESTATE, &BAGGAGE]
+            .into_iter()
+            .find(|name| name.as_str() == key);
+        let value = match known {
+            Some(name) => self.0.get(name),
+            None => self.0.get(key),
+        };
+        let value = value?.to_str().ok()?;
         if key.eq_ignore_ascii_case("traceparent") && !is_well_formed(value.trim()) {
             return None;
         }

@@ -128,21 +128,21 @@ pub(super) fn summary_head(out: &mut Vec<u8>, v: &SummaryValues) {
 /// The whole summary line of a request whose values carry its ids (`false`, with nothing written, when they do
 /// not): what `JsonLayer` writes for its event, keys in the same order.
 pub(super) fn summary_line(out: &mut Vec<u8>, v: &SummaryValues, at: SystemTime) -> bool {
-    let Some((trace_id, span_id)) = v.ids_hex() else {
+    let Some((trace_id, span_id)) = v.ids() else {
         return false;
     };
     summary_head(out, v);
     out.extend_from_slice(b",\"span\":");
     plain_string(out, REQUEST_SPAN_NAME.as_bytes());
     out.extend_from_slice(b",\"span_id\":");
-    plain_string(out, span_id);
+    hex(out, &span_id.to_bytes());
     // inferwatch's own target: nothing to escape.
     out.extend_from_slice(b",\"target\":");
     plain_string(out, LOG_TARGET.as_bytes());
     out.extend_from_slice(b",\"timestamp\":");
     timestamp(out, at);
     out.extend_from_slice(b",\"trace_id\":");
-    plain_string(out, trace_id);
+    hex(out, &trace_id.to_bytes());
     out.extend_from_slice(b"}\n");
     true
 }

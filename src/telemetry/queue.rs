@@ -110,7 +110,7 @@ impl LogQueue {
     /// Queues the summary line of `values`, logged `at`, for the writer to format. `false`, with nothing queued,
     /// when the values lack the request's ids: such a line is written by `JsonLayer`, which looks them up.
     pub(super) fn push_summary(&self, values: &SummaryValues, at: SystemTime) -> bool {
-        if values.ids_hex().is_none() {
+        if values.ids().is_none() {
             return false;
         }
         let summary = match self.shared.spare_summaries.pop() {

@@ -63,8 +63,9 @@ pub(crate) struct SummaryValues {
     status: Option<StatusCode>,
     grpc_code: Option<GrpcCode>,
     ttft_us: Option<u64>,
-    /// The span's trace and span ids in lowercase hex.
-    ids: Option<(HexId<16>, HexId<8>)>,
+    /// The span's trace and span ids, hex-encoded only where a line is written: by the log writer's thread for a
+    /// queued line.
+    ids: Option<(TraceId, SpanId)>,
 }
 
 /// Whole microseconds: a log line's times are milliseconds to the microsecond, which writers print from the integer.
@@ -95,7 +96,7 @@ impl SummaryValues {
             status: s.status,
             grpc_code: s.grpc_code,
             ttft_us: s.time_to_first_token.map(micros),
-            ids: ids.map(|(trace, span)| (hex(&trace.to_bytes()), hex(&span.to_bytes()))),
+            ids,
         }
     }
 
@@ -135,15 +136,13 @@ impl SummaryValues {
     pub(crate) fn route(&self) -> &str {
         self.route.as_str()
     }
-    /// The trace and span ids as lowercase hex digits, for a writer to copy as they are.
-    pub(crate) fn ids_hex(&self) -> Option<(&[u8], &[u8])> {
+    /// The trace and span ids, when the line is the request span's.
+    pub(crate) fn ids(&self) -> Option<(TraceId, SpanId)> {
         self.ids
-            .as_ref()
-            .map(|(trace, span)| (trace.as_bytes(), span.as_bytes()))
     }
-    /// The request span's id, when the line is the span's.
-    pub(crate) fn span_id(&self) -> Option<&str> {
-        self.ids.as_ref().map(|(_, span)| span.as_str())
+    /// The request span's id, displayed as lowercase hex (as an event field: formatted only by a visitor).
+    pub(crate) fn span_id(&self) -> Option<SpanId> {
+        self.ids.map(|(_, span)| span)
     }
     pub(crate) fn status(&self) -> &str {
         match (self.grpc_code, &self.status) {
@@ -152,8 +151,8 @@ impl SummaryValues {
             (None, None) => "",
         }
     }
-    pub(crate) fn trace_id(&self) -> Option<&str> {
-        self.ids.as_ref().map(|(trace, _)| trace.as_str())
+    pub(crate) fn trace_id(&self) -> Option<TraceId> {
+        self.ids.map(|(trace, _)| trace)
     }
     /// NaN without a first token: JSON writers print null.
     pub(crate) fn ttft_ms(&self) -> f64 {
@@ -247,9 +246,9 @@ fn emit(v: &SummaryValues) {
                 output_tokens = v.output_tokens(),
                 response_model = v.response_model(),
                 route = v.route(),
-                span_id = v.span_id(),
+                span_id = v.span_id().map(tracing::field::display),
                 status = v.status(),
-                trace_id = v.trace_id(),
+                trace_id = v.trace_id().map(tracing::field::display),
                 ttft_ms = v.ttft_ms(),
                 variant = v.variant(),
                 // A plain string rather than a format string: writers take it as it is.
@@ -276,15 +275,6 @@ pub(super) fn log_feedback(f: &FeedbackEvent<'_>) {
         variant = f.experiment.map_or("", |(_, v)| v.as_str()),
         message = "feedback received",
     );
-}
-
-/// An id of `N` bytes in lowercase hex, readable as a `&str` without checking it again.
-type HexId<const N: usize> = const_hex::Buffer<N>;
-
-fn hex<const N: usize>(bytes: &[u8; N]) -> HexId<N> {
-    let mut digits = HexId::new();
-    digits.format(bytes);
-    digits
 }
 
 // What the writer's tests need to log one line both ways: through the renderer and field by field.
@@ -319,7 +309,7 @@ pub(crate) fn test_values(route: &str, model: &str, ids: bool, grpc: bool) -> Su
         ids: ids.then(|| {
             let trace = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
             let span = SpanId::from_hex("00f067aa0ba902b7").expect("hex");
-            (hex(&trace.to_bytes()), hex(&span.to_bytes()))
+            (trace, span)
         }),
     }
 }

@@ -145,6 +145,14 @@ async fn request_and_stage_spans_form_a_tree_under_the_incoming_trace() {
     }
     let generate = stages.iter().find(|s| s.name == "generate").expect("generate");
     assert!(generate.end_time_unix_nano - generate.start_time_unix_nano >= 20_000_000);
+    // The handler's events become events of the span they are logged in; inferwatch's summary line does not (it
+    // repeats the request span's attributes).
+    let event_names = |span: &opentelemetry_proto::tonic::trace::v1::Span| -> Vec<String> {
+        span.events.iter().map(|e| e.name.clone()).collect()
+    };
+    let tokenize = stages.iter().find(|s| s.name == "tokenize").expect("tokenize");
+    assert_eq!(event_names(tokenize), ["inside handler"]);
+    assert_eq!(event_names(request), Vec::<String>::new());
 
     // Logs: every line emitted inside the request names its trace; the summary has the numbers.
     let lines: Vec<_> = f.logs.lines().into_iter().filter(|l| l["trace_id"] == TRACE).collect();

@@ -182,6 +182,10 @@ pub fn run(
             None => run(),
         }
     };
+    // As `axum::serve` does (`into_make_service`): handlers and layers turned into routes once, not per request.
+    for config in &mut configs {
+        config.router = std::mem::take(&mut config.router).with_state(());
+    }
     if let Some(only) = only {
         // For a profiler: one configuration, many calls, nothing else.
         configs.retain(|c| c.name == only);

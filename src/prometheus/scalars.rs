@@ -44,7 +44,9 @@ impl CounterFn for ThreadCounter {
 }
 
 /// A gauge: the `f64` bits of what `set` left, plus every thread's increments and decrements since. A gauge only
-/// set, or only moved (in-flight requests), reads exactly what the exporter's would.
+/// set, or only moved (in-flight requests), reads what the exporter's would. A scrape reads the rows one after
+/// another: a request that starts on one thread and ends on another, both between the scrape's reads of their
+/// rows, shows in that one scrape as one less in flight.
 #[derive(Debug)]
 pub(super) struct ThreadGauge {
     base: AtomicU64,

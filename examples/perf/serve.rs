@@ -18,6 +18,8 @@ pub enum Stack {
     Bare,
     /// `MetricsObserver` alone, into the global Prometheus recorder.
     Metrics,
+    /// axum-prometheus's layer, the peer: request count, latency and in-flight by method, path and status.
+    AxumPrometheus,
     /// `telemetry::init()` and the default layer: metrics, spans, JSON summary lines.
     Full,
 }
@@ -31,6 +33,13 @@ pub fn serve(stack: Stack, addr: SocketAddr) -> Result<(), Box<dyn std::error::E
             let exporter = PrometheusBuilder::new().install()?;
             let layer = InferenceLayer::builder().build_observer(MetricsObserver::new());
             reporting_router().layer(layer).merge(exporter.router())
+        }
+        Stack::AxumPrometheus => {
+            // Its upkeep task needs the runtime.
+            let _runtime = runtime.enter();
+            let (layer, handle) = axum_prometheus::PrometheusMetricLayer::pair();
+            let metrics = Router::new().route("/metrics", axum::routing::get(move || async move { handle.render() }));
+            plain_router().layer(layer).merge(metrics)
         }
         Stack::Full => {
             _telemetry = Some(

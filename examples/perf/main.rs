@@ -3,7 +3,8 @@
 //! - `perf inprocess`: an axum router called in process, every configuration in interleaved rounds (bare,
 //!   inferwatch's metrics, axum-prometheus, tower-http's `TraceLayer`, inferwatch under `telemetry::init` with and
 //!   without its log line, with OTLP export to `--collector`).
-//! - `perf serve --stack bare|metrics|full --addr ...`: one server on one worker thread, for a load generator.
+//! - `perf serve --stack bare|metrics|axum-prometheus|full --addr ...`: one server on one worker thread, for a load
+//!   generator.
 
 mod inprocess;
 mod routes;

@@ -73,11 +73,18 @@ fn claim() -> usize {
     slot
 }
 
+/// Slots whose rows a series keeps inline; threads claim the lowest free slot, so a server with few threads
+/// recording never allocates the others' table.
+const INLINE: usize = 4;
+
 /// `width` cells a thread; every cell starts at 0.
 #[derive(Debug)]
 pub(super) struct ThreadCells {
     width: usize,
-    rows: [OnceLock<Row>; SLOTS],
+    first: [OnceLock<Row>; INLINE],
+    /// The rows of slots from `INLINE` on, allocated with the first of them: about 100 bytes a series rather
+    /// than 1.6 KB where few threads record (as many users' own high-cardinality series are).
+    rest: OnceLock<Box<[OnceLock<Row>]>>,
     shared: OnceLock<Row>,
 }
 
@@ -85,7 +92,8 @@ impl ThreadCells {
     pub(super) fn new(width: usize) -> Self {
         Self {
             width,
-            rows: [const { OnceLock::new() }; SLOTS],
+            first: [const { OnceLock::new() }; INLINE],
+            rest: OnceLock::new(),
             shared: OnceLock::new(),
         }
     }
@@ -93,15 +101,29 @@ impl ThreadCells {
     /// This thread's cells: its own row, the only one it may write, or the shared one.
     pub(super) fn mine(&self) -> Mine<'_> {
         let new = || Row::new(self.width);
-        match self.rows.get(slot()) {
-            Some(row) => Mine::Own(row.get_or_init(new)),
-            None => Mine::Shared(self.shared.get_or_init(new)),
+        let slot = slot();
+        if let Some(row) = self.first.get(slot) {
+            return Mine::Own(row.get_or_init(new));
         }
+        if slot < SLOTS {
+            let rest = self
+                .rest
+                .get_or_init(|| (INLINE..SLOTS).map(|_| OnceLock::new()).collect());
+            if let Some(row) = rest.get(slot - INLINE) {
+                return Mine::Own(row.get_or_init(new));
+            }
+        }
+        Mine::Shared(self.shared.get_or_init(new))
     }
 
     /// Every row, those of threads that have exited included.
     pub(super) fn rows(&self) -> impl Iterator<Item = &Row> {
-        self.rows.iter().chain([&self.shared]).filter_map(OnceLock::get)
+        let rest = self.rest.get().map(|rest| &rest[..]).unwrap_or_default();
+        self.first
+            .iter()
+            .chain(rest)
+            .chain([&self.shared])
+            .filter_map(OnceLock::get)
     }
 
     /// Cell `i` summed over the rows, wrapping as the cells do.
@@ -223,8 +245,25 @@ mod tests {
                 });
             }
         });
+        assert!(cells.rest.get().is_some(), "threads beyond the inline slots");
         assert!(cells.shared.get().is_some(), "some thread had no slot");
         assert_eq!(cells.total(1), 4 * threads as u64);
         assert_eq!(cells.total_f64(0), 0.5 * threads as f64);
+    }
+
+    /// What a series costs before any thread beyond the first few records into it.
+    #[test]
+    fn a_series_is_small_until_many_threads_record() {
+        assert!(
+            std::mem::size_of::<ThreadCells>() <= 160,
+            "{}",
+            std::mem::size_of::<ThreadCells>()
+        );
+        let cells = ThreadCells::new(1);
+        cells.mine().add(0, 1);
+        if slot() < INLINE {
+            assert!(cells.rest.get().is_none());
+        }
+        assert_eq!(cells.total(0), 1);
     }
 }

@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use metrics::{Histogram, HistogramFn, Key};
+use metrics_exporter_prometheus::LabelSet;
 use metrics_exporter_prometheus::formatting::write_metric_line;
 
 use super::cells::ThreadCells;
-use super::registry::{Descriptions, Family, SeriesMap};
+use super::registry::SeriesMap;
 
 /// One histogram series: per thread, a count per bucket (the last one above every bound) and the sum of the
 /// samples' `f64` bits.
@@ -106,21 +107,14 @@ impl Bounds {
     }
 }
 
-/// Appends the histogram families to `text`.
-pub(super) fn render(text: &mut String, families: &[Family<Buckets>], descriptions: &Descriptions) {
-    for (name, series) in families {
-        descriptions.write_header(text, name, "histogram");
-        for (labels, buckets) in series {
-            let (cumulative, sum) = buckets.cumulative();
-            let total = cumulative.last().copied().unwrap_or(0);
-            for (bound, count) in buckets.bounds.iter().zip(&cumulative) {
-                write_metric_line(text, name, Some("bucket"), labels, Some(("le", bound)), count, None);
-            }
-            write_metric_line(text, name, Some("bucket"), labels, Some(("le", "+Inf")), total, None);
-            write_metric_line::<&str, f64>(text, name, Some("sum"), labels, None, sum, None);
-            write_metric_line::<&str, u64>(text, name, Some("count"), labels, None, total, None);
-        }
-        // As the exporter ends each family.
-        text.push('\n');
+/// Appends one histogram series to `text`: its cumulative buckets, sum and count.
+pub(super) fn write_series(text: &mut String, name: &str, labels: &LabelSet, buckets: &Buckets) {
+    let (cumulative, sum) = buckets.cumulative();
+    let total = cumulative.last().copied().unwrap_or(0);
+    for (bound, count) in buckets.bounds.iter().zip(&cumulative) {
+        write_metric_line(text, name, Some("bucket"), labels, Some(("le", bound)), count, None);
     }
+    write_metric_line(text, name, Some("bucket"), labels, Some(("le", "+Inf")), total, None);
+    write_metric_line::<&str, f64>(text, name, Some("sum"), labels, None, sum, None);
+    write_metric_line::<&str, u64>(text, name, Some("count"), labels, None, total, None);
 }

@@ -43,22 +43,17 @@ impl Series {
 
     /// Appends every family to `text`: counters, gauges, then histograms, each by name, their series by labels.
     pub(super) fn render(&self, text: &mut String) {
-        for (name, series) in self.counters.families(&self.global_labels) {
-            self.descriptions.write_header(text, &name, "counter");
-            for (labels, counter) in series {
-                write_metric_line::<&str, u64>(text, &name, None, &labels, None, counter.value(), None);
-            }
-            text.push('\n');
-        }
-        for (name, series) in self.gauges.families(&self.global_labels) {
-            self.descriptions.write_header(text, &name, "gauge");
-            for (labels, gauge) in series {
-                write_metric_line::<&str, f64>(text, &name, None, &labels, None, gauge.value(), None);
-            }
-            text.push('\n');
-        }
-        let families = self.histograms.families(&self.global_labels);
-        histograms::render(text, &families, &self.descriptions);
+        let (labels, help) = (&self.global_labels, &self.descriptions);
+        self.counters
+            .render(text, "counter", labels, help, |text, name, labels, counter| {
+                write_metric_line::<&str, u64>(text, name, None, labels, None, counter.value(), None);
+            });
+        self.gauges
+            .render(text, "gauge", labels, help, |text, name, labels, gauge| {
+                write_metric_line::<&str, f64>(text, name, None, labels, None, gauge.value(), None);
+            });
+        self.histograms
+            .render(text, "histogram", labels, help, histograms::write_series);
     }
 }
 

@@ -19,7 +19,7 @@ impl<T> Default for SeriesMap<T> {
 }
 
 /// One family: its sanitized name and its series, by labels.
-pub(super) type Family<T> = (String, Vec<(LabelSet, Arc<T>)>);
+type Family<T> = (String, Vec<(LabelSet, Arc<T>)>);
 
 impl<T> SeriesMap<T> {
     /// The series of `key`, made by `make` the first time; registering a key twice gives the same series.
@@ -31,8 +31,27 @@ impl<T> SeriesMap<T> {
         })
     }
 
+    /// Appends every family of `kind` to `text` as the exporter writes one: its HELP and TYPE lines, `write` for
+    /// each series, then an empty line.
+    pub(super) fn render(
+        &self,
+        text: &mut String,
+        kind: &str,
+        global_labels: &IndexMap<String, String>,
+        descriptions: &Descriptions,
+        mut write: impl FnMut(&mut String, &str, &LabelSet, &T),
+    ) {
+        for (name, series) in self.families(global_labels) {
+            descriptions.write_header(text, &name, kind);
+            for (labels, series) in &series {
+                write(text, &name, labels, series);
+            }
+            text.push('\n');
+        }
+    }
+
     /// Families by name and series by labels, so that what a scrape renders comes in a stable order.
-    pub(super) fn families(&self, global_labels: &IndexMap<String, String>) -> Vec<Family<T>> {
+    fn families(&self, global_labels: &IndexMap<String, String>) -> Vec<Family<T>> {
         let mut families: HashMap<String, Vec<(LabelSet, Arc<T>)>> = HashMap::new();
         for (key, series) in self.0.read().unwrap_or_else(PoisonError::into_inner).iter() {
             let labels = LabelSet::from_key_and_global(key, global_labels);
@@ -63,7 +82,7 @@ impl Descriptions {
     }
 
     /// A family's HELP line (when it was described) and TYPE line, as the exporter writes them.
-    pub(super) fn write_header(&self, text: &mut String, name: &str, kind: &str) {
+    fn write_header(&self, text: &mut String, name: &str, kind: &str) {
         if let Some(help) = self.0.read().unwrap_or_else(PoisonError::into_inner).get(name) {
             write_help_line(text, name, None, None, help);
         }

@@ -77,6 +77,8 @@ impl GaugeFn for ThreadGauge {
 
     fn set(&self, value: f64) {
         let moved = self.cells.total_f64(0);
+        // Not `value - moved` regardless: an empty sum is -0.0, and `-0.0 - -0.0` is 0.0; a gauge only set reads
+        // exactly what it was set to.
         let base = if moved == 0.0 { value } else { value - moved };
         self.base.store(base.to_bits(), Ordering::Relaxed);
     }
@@ -106,6 +108,11 @@ mod tests {
     #[test]
     fn gauges_moved_on_one_thread_and_back_on_another_read_zero() {
         let gauge = ThreadGauge::new();
+        gauge.set(-0.0);
+        assert!(
+            gauge.value() == 0.0 && gauge.value().is_sign_negative(),
+            "set as it was"
+        );
         gauge.set(0.75);
         assert_eq!(gauge.value(), 0.75);
         gauge.set(0.25);

@@ -134,12 +134,15 @@ pub(super) fn write_series(text: &mut String, name: &str, labels: &LabelSet, buc
 mod tests {
     use super::bucket_of;
 
+    use proptest::num::f64::{INFINITE, NEGATIVE, POSITIVE, ZERO};
+
     proptest::proptest! {
-        /// Counting and searching agree on sorted bounds, at both sizes and for values on, between and beyond them.
+        /// Counting and searching agree on sorted bounds, at both sizes and for values on, between and beyond them,
+        /// infinities and zeros of either sign included (a flag alone would give only the positive one).
         #[test]
         fn bucket_is_the_first_bound_at_or_above(
             mut bounds in proptest::collection::vec(-1e3f64..1e3, 0..80),
-            value in proptest::prop_oneof![-2e3f64..2e3, proptest::num::f64::INFINITE, proptest::num::f64::ZERO],
+            value in proptest::prop_oneof![-2e3f64..2e3, INFINITE | POSITIVE | NEGATIVE, ZERO | POSITIVE | NEGATIVE],
             on_a_bound in proptest::prelude::any::<proptest::sample::Index>(),
         ) {
             bounds.sort_by(f64::total_cmp);

@@ -45,15 +45,15 @@ mod tracing;
 pub use self::metrics::MetricsObserver;
 #[cfg_attr(not(feature = "drift"), allow(unused_imports))]
 pub(crate) use self::metrics::cache::HandleCache;
+#[cfg(all(test, feature = "telemetry"))]
+pub(crate) use self::tracing::{DIRECT_LINES, log_rendered, log_visited, test_values};
 #[cfg(feature = "telemetry")]
 pub(crate) use self::tracing::{
-    HeadSampler, PresetIds, REQUEST_SPAN_NAME, Roots, SUMMARY_MESSAGE, SummaryValues, current_request, ms,
-    renderer_installed, with_pending,
+    DirectSummaries, HeadSampler, PresetIds, REQUEST_SPAN_NAME, Roots, SUMMARY_MESSAGE, SummaryValues, current_request,
+    ms, renderer_installed, with_pending,
 };
 #[cfg(feature = "tracing")]
 pub use self::tracing::{RequestSpan, TracingObserver};
-#[cfg(all(test, feature = "telemetry"))]
-pub(crate) use self::tracing::{log_rendered, log_visited, test_values};
 pub use crate::labels::LabelValue;
 pub use crate::request::{
     ContentKind, FeatureValue, FeedbackEvent, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, Score,

@@ -39,6 +39,8 @@ mod otlp_logs;
 mod propagators;
 mod queue;
 mod sampler;
+#[cfg(test)]
+mod tests;
 #[cfg(feature = "otlp")]
 mod tls;
 #[cfg(feature = "otlp")]
@@ -51,20 +53,22 @@ use std::io::Write;
 use std::sync::Mutex;
 #[cfg(feature = "otlp")]
 use std::time::Duration;
+use std::time::SystemTime;
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing::Dispatch;
+use tracing::{Dispatch, Level};
 use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
 use crate::contract::{self as c, LOG_TARGET};
-use crate::observe::{HeadSampler, PresetIds};
+use crate::observe::{DirectSummaries, HeadSampler, PresetIds};
 use crate::recorder::SharedRecorder;
+use filter::LogFilter;
 use queue::{LogQueue, LogWriterGuard};
 
 /// Log lines waiting for the writer at most, by default.
@@ -384,10 +388,6 @@ impl TelemetryBuilder {
             #[cfg(feature = "otlp")]
             &mut export_runtime,
         )?;
-        // Request spans are INFO: below that level no request has a span to sample.
-        let head =
-            (self.span_level >= LevelFilter::INFO).then(|| HeadSampler::new(configured.sampler, configured.roots));
-        let otel = otel_layer(provider.tracer("inferwatch"), self.span_level, head);
         #[cfg(feature = "otlp")]
         let logger = match otlp_logs::enabled(&self)? {
             true => Some(otlp_logs::provider(&self, self.resource(), &mut export_runtime)?),
@@ -396,12 +396,13 @@ impl TelemetryBuilder {
         #[cfg(feature = "otlp")]
         let exported = logger
             .as_ref()
-            .map(|l| otlp_logs::layer(l).with_filter(filter::from_env(&self.default_filter)));
+            .map(|l| otlp_logs::layer(l).with_filter(LogFilter::from_env(&self.default_filter).boxed()));
         #[cfg(not(feature = "otlp"))]
         let exported: Option<tracing_subscriber::layer::Identity> = None;
 
-        let filter = filter::from_env(&self.default_filter);
+        let filter = LogFilter::from_env(&self.default_filter);
         let writer = self.writer.unwrap_or_else(|| Box::new(std::io::stdout()));
+        let mut direct = None;
         let (logs, worker) = match (self.format, self.log_queue) {
             (LogFormat::Json, 0) => (JsonLayer::new(Mutex::new(writer)).boxed(), None),
             (LogFormat::Pretty, 0) => (
@@ -412,6 +413,16 @@ impl TelemetryBuilder {
                 let dropped = self.recorder.counter(&c::TELEMETRY_LOG_LINES_DROPPED, &[]);
                 let (queue, worker) =
                     LogQueue::start(lines, writer, dropped).map_err(|e| TelemetryError::LogWriter(e.to_string()))?;
+                // The JSON writer is the only reader of summary lines (the OpenTelemetry layer keeps them out of
+                // spans), and which of them it writes does not depend on spans.
+                let known = filter.passes_anywhere(LOG_TARGET, Level::INFO).is_some();
+                if format == LogFormat::Json && exported.is_none() && known {
+                    let passes = |level| filter.passes_anywhere(LOG_TARGET, level) == Some(true);
+                    let queue = queue.clone();
+                    direct = Some(DirectSummaries::new(passes, move |values| {
+                        queue.push_summary_values(values, SystemTime::now());
+                    }));
+                }
                 let layer = match format {
                     LogFormat::Json => JsonLayer::queued(queue).boxed(),
                     LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(queue).boxed(),
@@ -419,9 +430,18 @@ impl TelemetryBuilder {
                 (layer, Some(worker))
             }
         };
+        // Request spans are INFO: below that level no request has a span to sample.
+        let head = (self.span_level >= LevelFilter::INFO).then(|| {
+            let head = HeadSampler::new(configured.sampler, configured.roots);
+            match direct {
+                Some(direct) => head.with_summaries(direct),
+                None => head,
+            }
+        });
+        let otel = otel_layer(provider.tracer("inferwatch"), self.span_level, head);
         let subscriber = Registry::default()
             .with(otel)
-            .with(logs.with_filter(filter))
+            .with(logs.with_filter(filter.boxed()))
             .with(exported);
         let guard = TelemetryGuard {
             provider,

@@ -128,6 +128,21 @@ impl LogQueue {
         true
     }
 
+    /// Queues the summary line of `values`, which carry the request's ids, logged `at`: taken rather than copied.
+    pub(super) fn push_summary_values(&self, values: SummaryValues, at: SystemTime) {
+        debug_assert!(values.ids().is_some(), "the writer writes no summary line without ids");
+        let summary = match self.shared.spare_summaries.pop() {
+            Some(mut summary) => {
+                // The values written before are dropped here, on the logging thread, as they are by `clone_from`.
+                summary.values = values;
+                summary.at = at;
+                summary
+            }
+            None => Box::new(Summary { values, at }),
+        };
+        self.enqueue(Entry::Summary(summary));
+    }
+
     fn enqueue(&self, entry: Entry) {
         if self.shared.lines.push(entry).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);

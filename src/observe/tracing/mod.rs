@@ -15,10 +15,10 @@ pub(crate) use sampling::HeadSampler;
 pub(crate) use sampling::{PresetIds, Roots, current_request};
 #[cfg(feature = "telemetry")]
 pub(crate) use span::REQUEST_SPAN_NAME;
-#[cfg(feature = "telemetry")]
-pub(crate) use summary::{SUMMARY_MESSAGE, SummaryValues, ms, renderer_installed, with_pending};
 #[cfg(test)]
-pub(crate) use summary::{log_rendered, log_visited, test_values};
+pub(crate) use summary::{DIRECT_LINES, log_rendered, log_visited, test_values};
+#[cfg(feature = "telemetry")]
+pub(crate) use summary::{DirectSummaries, SUMMARY_MESSAGE, SummaryValues, ms, renderer_installed, with_pending};
 
 use http::HeaderMap;
 use opentelemetry::Context;

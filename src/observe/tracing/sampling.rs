@@ -20,6 +20,8 @@ use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt as _, 
 use opentelemetry::{Context, ContextGuard};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _};
 
+use super::summary::DirectSummaries;
+
 /// The tracer provider's sampler, known to the subscriber so that [`TracingObserver`](super::TracingObserver) can
 /// find it (`Dispatch::downcast_ref`); `telemetry` adds it as a layer that does nothing else.
 #[derive(Clone, Debug)]
@@ -27,6 +29,8 @@ pub(crate) struct HeadSampler {
     sampler: Sampler,
     roots: Roots,
     ids: RandomIdGenerator,
+    /// Where the subscriber takes summary lines directly, if it does; found here, with the sampler, by one lookup.
+    summaries: Option<DirectSummaries>,
 }
 
 /// How the sampler judges a new trace (a request without a valid incoming parent).
@@ -55,7 +59,18 @@ impl HeadSampler {
             sampler,
             roots,
             ids: RandomIdGenerator::default(),
+            summaries: None,
         }
+    }
+
+    /// The subscriber takes summary lines as `summaries` says.
+    pub(crate) fn with_summaries(mut self, summaries: DirectSummaries) -> Self {
+        self.summaries = Some(summaries);
+        self
+    }
+
+    pub(super) fn summaries(&self) -> Option<&DirectSummaries> {
+        self.summaries.as_ref()
     }
 
     /// Asks the sampler about a server span named `name` under `parent` (a remote one, or none).

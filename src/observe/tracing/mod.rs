@@ -277,9 +277,9 @@ impl Observer for TracingObserver {
         // The lifecycle finishes a request inside its scope: the line is the span's, and the span's end time, its
         // last exit, comes right after it.
         let (span, activated) = match &request.0 {
-            Tracked::Span { span, .. } if span.is_disabled() => return summary::log(summary, None),
+            Tracked::Span { span, .. } if span.is_disabled() => return log_summary(summary, None),
             Tracked::Span { span, activated } => (span, *activated),
-            Tracked::Unsampled(cx) => return summary::log(summary, valid_ids(&cx.span())),
+            Tracked::Unsampled(cx) => return log_summary(summary, valid_ids(&cx.span())),
         };
         // Entered, the span's context is the current one: read in place, rather than looked up and cloned. Nothing
         // in `finish` calls back into code that could attach a context while the current one is borrowed.
@@ -287,8 +287,23 @@ impl Observer for TracingObserver {
             .then(|| Context::map_current(|cx| cx.has_active_span().then(|| finish(&cx.span(), summary))))
             .flatten();
         let ids = current.unwrap_or_else(|| finish(&span.context().span(), summary));
-        summary::log(summary, ids);
+        log_summary(summary, ids);
     }
+}
+
+/// Logs the summary line: straight to telemetry's writer where its subscriber takes lines so (see
+/// `DirectSummaries`, found with the head sampler), else as an event.
+fn log_summary(summary: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
+    if summary::may_go_direct(ids) {
+        let direct = tracing::dispatcher::get_default(|dispatch| {
+            let direct = dispatch.downcast_ref::<HeadSampler>().and_then(HeadSampler::summaries);
+            direct.map(|direct| summary::log_direct(direct, summary, ids)).is_some()
+        });
+        if direct {
+            return;
+        }
+    }
+    summary::log(summary, ids);
 }
 
 /// Sets what the request ended with on its OpenTelemetry span (only if recording: an unsampled span is never

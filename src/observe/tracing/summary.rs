@@ -19,8 +19,6 @@ use crate::contract::LOG_TARGET;
 use crate::labels::LabelValue;
 use crate::request::{FeedbackEvent, FinishReason, RequestSummary};
 
-use super::HeadSampler;
-
 /// Whether a writer that renders [`SummaryValues`] itself exists (telemetry's JSON lines): only then are they
 /// handed over.
 static RENDERER: AtomicBool = AtomicBool::new(false);
@@ -232,26 +230,22 @@ pub(crate) const SUMMARY_MESSAGE: &str = "request finished";
 
 /// Logs the summary line, with the request span's ids when it has valid ones: then no writer has to look them up.
 pub(super) fn log(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
-    // A line without ids is written by the layer that looks them up.
-    if ids.is_some() && DEPTH.get() == 0 && logged_direct(s, ids) {
-        return;
-    }
     log_values(|| SummaryValues::new(s, ids));
 }
 
-/// Hands the line to the subscriber's [`DirectSummaries`], if it has them (`false` when it does not).
-fn logged_direct(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) -> bool {
-    tracing::dispatcher::get_default(|dispatch| {
-        let Some(direct) = dispatch.downcast_ref::<HeadSampler>().and_then(HeadSampler::summaries) else {
-            return false;
-        };
-        if direct.passes(level_of(s.outcome)) {
-            (direct.write)(SummaryValues::new(s, ids));
-            #[cfg(test)]
-            DIRECT_LINES.set(DIRECT_LINES.get() + 1);
-        }
-        true
-    })
+/// Whether a line with `ids` may go to [`DirectSummaries`]: one without ids is written by the layer that looks them
+/// up, and one logged while a layer writes another goes the way the outer one went.
+pub(super) fn may_go_direct(ids: Option<(TraceId, SpanId)>) -> bool {
+    ids.is_some() && DEPTH.get() == 0
+}
+
+/// Hands the line to `direct`, if its level passes.
+pub(super) fn log_direct(direct: &DirectSummaries, s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
+    if direct.passes(level_of(s.outcome)) {
+        (direct.write)(SummaryValues::new(s, ids));
+        #[cfg(test)]
+        DIRECT_LINES.set(DIRECT_LINES.get() + 1);
+    }
 }
 
 fn log_values(values: impl FnOnce() -> SummaryValues) {

@@ -228,26 +228,13 @@ fn level_and_message(line: &mut Vec<u8>, meta: &tracing::Metadata<'_>, message: 
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     use tracing_subscriber::layer::SubscriberExt as _;
 
     use super::*;
     use crate::observe::{SUMMARY_MESSAGE, log_rendered, log_visited, test_values as values};
-
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::tests::Lines;
 
     /// The summary line written from its values and written by visiting its fields, timestamps cut out.
     fn both_ways(make: impl Fn() -> crate::observe::SummaryValues) -> (String, String) {

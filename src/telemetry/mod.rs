@@ -431,13 +431,8 @@ impl TelemetryBuilder {
             }
         };
         // Request spans are INFO: below that level no request has a span to sample.
-        let head = (self.span_level >= LevelFilter::INFO).then(|| {
-            let head = HeadSampler::new(configured.sampler, configured.roots);
-            match direct {
-                Some(direct) => head.with_summaries(direct),
-                None => head,
-            }
-        });
+        let head = (self.span_level >= LevelFilter::INFO)
+            .then(|| HeadSampler::new(configured.sampler, configured.roots).with_summaries(direct));
         let otel = otel_layer(provider.tracer("inferwatch"), self.span_level, head);
         let subscriber = Registry::default()
             .with(otel)

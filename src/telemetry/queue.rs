@@ -113,18 +113,7 @@ impl LogQueue {
         if values.ids().is_none() {
             return false;
         }
-        let summary = match self.shared.spare_summaries.pop() {
-            Some(mut summary) => {
-                summary.values.clone_from(values);
-                summary.at = at;
-                summary
-            }
-            None => Box::new(Summary {
-                values: values.clone(),
-                at,
-            }),
-        };
-        self.enqueue(Entry::Summary(summary));
+        self.push_summary_values(values.clone(), at);
         true
     }
 
@@ -133,7 +122,7 @@ impl LogQueue {
         debug_assert!(values.ids().is_some(), "the writer writes no summary line without ids");
         let summary = match self.shared.spare_summaries.pop() {
             Some(mut summary) => {
-                // The values written before are dropped here, on the logging thread, as they are by `clone_from`.
+                // The values written before are dropped here, on the logging thread.
                 summary.values = values;
                 summary.at = at;
                 summary

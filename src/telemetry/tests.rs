@@ -16,8 +16,9 @@ use super::TelemetryBuilder;
 use crate::InferenceLayer;
 use crate::observe::{DIRECT_LINES, TracingObserver};
 
+/// A writer keeping what is written, for the telemetry tests to read back.
 #[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
+pub(super) struct Lines(pub(super) Arc<Mutex<Vec<u8>>>);
 
 impl Write for Lines {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -63,9 +63,9 @@ impl HeadSampler {
         }
     }
 
-    /// The subscriber takes summary lines as `summaries` says.
-    pub(crate) fn with_summaries(mut self, summaries: DirectSummaries) -> Self {
-        self.summaries = Some(summaries);
+    /// The subscriber takes summary lines as `summaries` says, if it takes them directly at all.
+    pub(crate) fn with_summaries(mut self, summaries: Option<DirectSummaries>) -> Self {
+        self.summaries = summaries;
         self
     }
 

@@ -39,6 +39,7 @@ mod otlp_logs;
 mod propagators;
 mod queue;
 mod sampler;
+mod subscriber;
 #[cfg(test)]
 mod tests;
 #[cfg(feature = "otlp")]
@@ -70,6 +71,7 @@ use crate::observe::{DirectSummaries, HeadSampler, PresetIds};
 use crate::recorder::SharedRecorder;
 use filter::LogFilter;
 use queue::{LogQueue, LogWriterGuard};
+use subscriber::TelemetrySubscriber;
 
 /// Log lines waiting for the writer at most, by default.
 const DEFAULT_LOG_QUEUE: usize = 8192;
@@ -87,19 +89,6 @@ pub fn opentelemetry_layer<S>(tracer: opentelemetry_sdk::trace::Tracer, span_lev
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    otel_layer(tracer, span_level, None)
-}
-
-/// [`opentelemetry_layer`], carrying the provider's sampler for the request observer to find: inside the same
-/// filter, so that it adds no per-layer filter and changes no level hint.
-fn otel_layer<S>(
-    tracer: opentelemetry_sdk::trace::Tracer,
-    span_level: LevelFilter,
-    head: Option<HeadSampler>,
-) -> impl Layer<S>
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
     let not_summaries = filter_fn(|meta| !(meta.is_event() && meta.target() == LOG_TARGET));
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
@@ -107,7 +96,6 @@ where
         .with_threads(false)
         .with_target(false)
         .with_tracked_inactivity(false)
-        .and_then(head)
         .with_filter(span_level.and(not_summaries))
 }
 
@@ -433,11 +421,12 @@ impl TelemetryBuilder {
         // Request spans are INFO: below that level no request has a span to sample.
         let head = (self.span_level >= LevelFilter::INFO)
             .then(|| HeadSampler::new(configured.sampler, configured.roots).with_summaries(direct));
-        let otel = otel_layer(provider.tracer("inferwatch"), self.span_level, head);
-        let subscriber = Registry::default()
+        let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
+        let layers = Registry::default()
             .with(otel)
             .with(logs.with_filter(filter.boxed()))
             .with(exported);
+        let subscriber = TelemetrySubscriber::new(head, layers);
         let guard = TelemetryGuard {
             provider,
             sampler_warning: configured.warning,

@@ -2,13 +2,8 @@
 //! goes to the tracer provider and to the request observer, which decides before it builds a span.
 
 use opentelemetry_sdk::trace::Sampler;
-use tracing::Subscriber;
-use tracing_subscriber::Layer;
 
-use crate::observe::{HeadSampler, Roots};
-
-/// In the subscriber only to be found by the request observer (`Dispatch::downcast_ref`); it does nothing.
-impl<S: Subscriber> Layer<S> for HeadSampler {}
+use crate::observe::Roots;
 
 /// A sampler the environment named, and how it judges new traces.
 #[derive(Debug)]
@@ -24,7 +19,7 @@ impl Configured {
     pub(super) fn parent_based_ratio(ratio: f64) -> Self {
         Self {
             sampler: Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
-            roots: Roots::ByTraceId,
+            roots: Roots::ByTraceId(ratio),
             warning: None,
         }
     }
@@ -40,9 +35,10 @@ pub(super) fn from_env(name: Option<&str>, arg: Option<&str>) -> Configured {
         .filter(|r| (0.0..=1.0).contains(r));
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     let ratio_or_warn = |name: &str| match ratio {
-        Some(r) => (Sampler::TraceIdRatioBased(r), None),
+        Some(r) => (Sampler::TraceIdRatioBased(r), Roots::ByTraceId(r), None),
         None => (
             Sampler::TraceIdRatioBased(1.0),
+            Roots::ByTraceId(1.0),
             Some(format!(
                 "OTEL_TRACES_SAMPLER={name} needs OTEL_TRACES_SAMPLER_ARG, a ratio from 0 to 1 (got {arg:?}); sampling every trace"
             )),
@@ -54,12 +50,12 @@ pub(super) fn from_env(name: Option<&str>, arg: Option<&str>) -> Configured {
         Some("always_off") => (Sampler::AlwaysOff, Roots::Other, None),
         Some("parentbased_always_off") => (parent_based(Sampler::AlwaysOff), Roots::Other, None),
         Some(n @ "traceidratio") => {
-            let (root, warning) = ratio_or_warn(n);
-            (root, Roots::ByTraceId, warning)
+            let (root, roots, warning) = ratio_or_warn(n);
+            (root, roots, warning)
         }
         Some(n @ "parentbased_traceidratio") => {
-            let (root, warning) = ratio_or_warn(n);
-            (parent_based(root), Roots::ByTraceId, warning)
+            let (root, roots, warning) = ratio_or_warn(n);
+            (parent_based(root), roots, warning)
         }
         Some(other) => (
             parent_based(Sampler::AlwaysOn),
@@ -89,13 +85,13 @@ mod tests {
             format!("{:?}", Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
         );
         let c = from_env(Some("parentbased_traceidratio"), Some(" 0.1 "));
-        assert!(c.roots == Roots::ByTraceId && c.warning.is_none());
+        assert!(c.roots == Roots::ByTraceId(0.1) && c.warning.is_none());
         assert_eq!(
             format!("{:?}", c.sampler),
             format!("{:?}", Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))))
         );
         let c = from_env(Some("traceidratio"), Some("1.5"));
-        assert!(c.warning.is_some());
+        assert!(c.warning.is_some() && c.roots == Roots::ByTraceId(1.0));
         assert_eq!(
             format!("{:?}", c.sampler),
             format!("{:?}", Sampler::TraceIdRatioBased(1.0))

@@ -16,7 +16,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, ContextGuard};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _};
 
@@ -28,18 +28,22 @@ use super::summary::DirectSummaries;
 pub(crate) struct HeadSampler {
     sampler: Sampler,
     roots: Roots,
+    /// For a ratio sampler, the bound it compares a new trace's id with (see [`ratio_bound`]); `None` for others,
+    /// which are asked.
+    ratio_bound: Option<u64>,
     ids: RandomIdGenerator,
     /// Where the subscriber takes summary lines directly, if it does; found here, with the sampler, by one lookup.
     summaries: Option<DirectSummaries>,
 }
 
 /// How the sampler judges a new trace (a request without a valid incoming parent).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Roots {
     /// Every one is sampled (`always_on`, `parentbased_always_on`, the default): nothing to decide.
     Sampled,
-    /// By its trace id (a ratio): the tracer must be handed the id that was judged.
-    ByTraceId,
+    /// By its trace id, at this ratio (`TraceIdRatioBased`, alone or as `ParentBased`'s root): the tracer must be
+    /// handed the id that was judged.
+    ByTraceId(f64),
     /// Otherwise (`always_off`): ask the sampler.
     Other,
 }
@@ -55,9 +59,14 @@ pub(super) enum Decision {
 impl HeadSampler {
     /// `roots` must say how `sampler` judges new traces.
     pub(crate) fn new(sampler: Sampler, roots: Roots) -> Self {
+        let ratio_bound = match roots {
+            Roots::ByTraceId(ratio) => Some(ratio_bound(ratio)),
+            Roots::Sampled | Roots::Other => None,
+        };
         Self {
             sampler,
             roots,
+            ratio_bound,
             ids: RandomIdGenerator::default(),
             summaries: None,
         }
@@ -78,30 +87,74 @@ impl HeadSampler {
         let remote = parent
             .map(|cx| cx.span().span_context().clone())
             .filter(SpanContext::is_valid);
-        if remote.is_none() && self.roots == Roots::Sampled {
-            return Decision::Sample { preset: None };
-        }
-        let trace_id = remote
-            .as_ref()
-            .map_or_else(|| self.ids.new_trace_id(), SpanContext::trace_id);
+        let Some(remote) = remote else {
+            return self.decide_root(parent, name);
+        };
         let result = self
             .sampler
-            .should_sample(parent, trace_id, name, &SpanKind::Server, &[], &[]);
+            .should_sample(parent, remote.trace_id(), name, &SpanKind::Server, &[], &[]);
         if result.decision == SamplingDecision::RecordAndSample || result.decision == SamplingDecision::RecordOnly {
-            let preset = (remote.is_none() && self.roots == Roots::ByTraceId).then_some(trace_id);
+            return Decision::Sample { preset: None };
+        }
+        self.drop(parent, remote.trace_id(), remote.trace_flags(), result.trace_state)
+    }
+
+    /// A new trace (no valid remote parent; `parent` may carry baggage).
+    fn decide_root(&self, parent: Option<&Context>, name: &str) -> Decision {
+        if self.roots == Roots::Sampled {
+            return Decision::Sample { preset: None };
+        }
+        let trace_id = self.ids.new_trace_id();
+        // A ratio sampler's rule, applied here rather than through `ParentBased` and a `SamplingResult`: a third of
+        // what deciding cost an unsampled request. Without a valid parent the SDK's trace state is the empty one.
+        let (sampled, trace_state) = match self.ratio_bound {
+            Some(bound) => (below_ratio(trace_id, bound), TraceState::NONE),
+            None => {
+                let result = self
+                    .sampler
+                    .should_sample(parent, trace_id, name, &SpanKind::Server, &[], &[]);
+                let sampled = matches!(
+                    result.decision,
+                    SamplingDecision::RecordAndSample | SamplingDecision::RecordOnly
+                );
+                (sampled, result.trace_state)
+            }
+        };
+        if sampled {
+            let preset = matches!(self.roots, Roots::ByTraceId(_)).then_some(trace_id);
             return Decision::Sample { preset };
         }
-        let flags = remote.as_ref().map_or(TraceFlags::default(), SpanContext::trace_flags);
+        self.drop(parent, trace_id, TraceFlags::default(), trace_state)
+    }
+
+    /// No span: the parent's context (its baggage) with a non-recording span of the request's ids.
+    fn drop(&self, parent: Option<&Context>, trace_id: TraceId, flags: TraceFlags, state: TraceState) -> Decision {
         let ids = SpanContext::new(
             trace_id,
             self.ids.new_span_id(),
             flags.with_sampled(false),
             false,
-            result.trace_state,
+            state,
         );
         let base = parent.cloned().unwrap_or_default();
         Decision::Drop(base.with_remote_span_context(ids))
     }
+}
+
+/// The bound the SDK's `TraceIdRatioBased(ratio)` compares a trace id's low 63 bits with (a ratio of 1 or more
+/// samples every trace).
+fn ratio_bound(ratio: f64) -> u64 {
+    if ratio >= 1.0 {
+        u64::MAX
+    } else {
+        (ratio.max(0.0) * (1u64 << 63) as f64) as u64
+    }
+}
+
+/// The SDK's ratio rule: the last 8 bytes of the trace id, big-endian, shifted right by one, below the bound.
+fn below_ratio(trace_id: TraceId, bound: u64) -> bool {
+    let low = u128::from_be_bytes(trace_id.to_bytes()) as u64;
+    (low >> 1) < bound
 }
 
 thread_local! {
@@ -151,4 +204,76 @@ pub(super) fn detach() {
 /// in it carries in place of a span's.
 pub(crate) fn current_request() -> Option<(TraceId, SpanId)> {
     ATTACHED.with_borrow(|stack| stack.last().map(|(trace, span, _)| (*trace, *span)))
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::baggage::BaggageExt as _;
+
+    use super::*;
+
+    fn sdk_samples(ratio: f64, trace_id: TraceId) -> bool {
+        let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)));
+        let result = sampler.should_sample(None, trace_id, "POST /v1/completions", &SpanKind::Server, &[], &[]);
+        result.decision == SamplingDecision::RecordAndSample
+    }
+
+    /// The ratio rule applied in place decides as the SDK's sampler does, for the ids the head sampler makes and for
+    /// the ids on either side of the bound.
+    #[test]
+    fn the_ratio_rule_is_the_sdks() {
+        let ids = RandomIdGenerator::default();
+        for ratio in [0.0, 1e-9, 0.1, 0.5, 0.999_999, 1.0, 2.0, -1.0] {
+            let bound = ratio_bound(ratio);
+            let mut edges = vec![0u64, 1, u64::MAX, u64::MAX - 1];
+            if bound > 0 && bound < u64::MAX {
+                // Shifted right by one, these land on the bound and just below it.
+                edges.extend([bound << 1, (bound << 1) | 1, (bound - 1) << 1, ((bound - 1) << 1) | 1]);
+            }
+            let random = (0..2000).map(|_| ids.new_trace_id());
+            let edges = edges
+                .into_iter()
+                .map(|low| TraceId::from(u128::from(low) | (7u128 << 64)));
+            for trace_id in random.chain(edges) {
+                assert_eq!(
+                    below_ratio(trace_id, bound),
+                    sdk_samples(ratio, trace_id),
+                    "{ratio} {trace_id}"
+                );
+            }
+        }
+    }
+
+    /// A new trace's decision is the SDK's on the id it hands over (sampled) or leaves in the context (dropped), and
+    /// a dropped one keeps the parent's baggage with an unsampled, valid, empty-state span context.
+    #[test]
+    fn new_traces_are_judged_on_the_id_they_keep() {
+        let ratio = 0.25;
+        let head = HeadSampler::new(
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
+            Roots::ByTraceId(ratio),
+        );
+        let baggage = Context::new().with_baggage([opentelemetry::KeyValue::new("tenant", "a")]);
+        let (mut sampled, mut dropped) = (0, 0);
+        for i in 0..4000 {
+            let parent = (i % 2 == 0).then_some(&baggage);
+            match head.decide(parent, "POST /v1/completions") {
+                Decision::Sample { preset } => {
+                    let trace_id = preset.expect("a ratio sampler's new trace hands its id over");
+                    assert!(sdk_samples(ratio, trace_id));
+                    sampled += 1;
+                }
+                Decision::Drop(cx) => {
+                    let span = cx.span();
+                    let ids = span.span_context();
+                    assert!(ids.is_valid() && !ids.is_sampled() && ids.trace_state().header().is_empty());
+                    assert!(!sdk_samples(ratio, ids.trace_id()));
+                    assert_eq!(cx.baggage().len(), usize::from(parent.is_some()));
+                    dropped += 1;
+                }
+            }
+        }
+        // 1000 expected; the binomial's standard deviation is about 27.
+        assert!((850..1150).contains(&sampled), "{sampled} sampled, {dropped} dropped");
+    }
 }

@@ -23,7 +23,7 @@ use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler, Sampling
 use super::summary::DirectSummaries;
 
 /// The tracer provider's sampler, known to the subscriber so that [`TracingObserver`](super::TracingObserver) can
-/// find it (`Dispatch::downcast_ref`); `telemetry` adds it as a layer that does nothing else.
+/// find it (`Dispatch::downcast_ref`); `telemetry`'s subscriber holds it where that lookup finds it first.
 #[derive(Clone, Debug)]
 pub(crate) struct HeadSampler {
     sampler: Sampler,
@@ -57,7 +57,7 @@ pub(super) enum Decision {
 }
 
 impl HeadSampler {
-    /// `roots` must say how `sampler` judges new traces.
+    /// `roots` must say how `sampler` judges new traces (for a ratio, at which ratio).
     pub(crate) fn new(sampler: Sampler, roots: Roots) -> Self {
         let ratio_bound = match roots {
             Roots::ByTraceId(ratio) => Some(ratio_bound(ratio)),

@@ -259,25 +259,25 @@ async fn the_waiting_gauge_is_exact_on_every_path() {
     let waiting = |e: &_| scrape(e).get("inferwatch_requests_waiting", &[("gen_ai_request_model", "toy")]);
     assert_eq!(waiting(&exporter), 0.0, "the allowed model's gauge exists at zero");
 
-    // Ten requests queue; four of their clients give up while waiting.
-    let mut patient = Vec::new();
-    for i in 0..10 {
+    // Ten requests queue; four of their clients give up while waiting. They give up only once all ten are counted:
+    // on a loaded machine, a fixed delay let some leave before the last ones arrived, and the gauge never read ten.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
         let client = client();
-        let task = tokio::spawn(async move { send(&client, addr, "POST", "/v1/wait", &[], "").await.status });
-        if i < 4 {
-            let abandoned = task;
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                abandoned.abort();
-            });
-        } else {
-            patient.push(task);
-        }
+        tasks.push(tokio::spawn(async move {
+            send(&client, addr, "POST", "/v1/wait", &[], "").await.status
+        }));
     }
     assert!(
         eventually(Duration::from_secs(5), || waiting(&exporter) == 10.0).await,
         "ten waiting"
     );
+    // Every one of them waits at least this long: the queue time's sum below counts on it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let patient = tasks.split_off(4);
+    for abandoned in tasks {
+        abandoned.abort();
+    }
     assert!(
         eventually(Duration::from_secs(5), || waiting(&exporter) == 6.0).await,
         "abandoned ones leave"

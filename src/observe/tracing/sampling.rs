@@ -28,9 +28,6 @@ use super::summary::DirectSummaries;
 pub(crate) struct HeadSampler {
     sampler: Sampler,
     roots: Roots,
-    /// For a ratio sampler, the bound it compares a new trace's id with (see [`ratio_bound`]); `None` for others,
-    /// which are asked.
-    ratio_bound: Option<u64>,
     ids: RandomIdGenerator,
     /// Where the subscriber takes summary lines directly, if it does; found here, with the sampler, by one lookup.
     summaries: Option<DirectSummaries>,
@@ -59,14 +56,9 @@ pub(super) enum Decision {
 impl HeadSampler {
     /// `roots` must say how `sampler` judges new traces (for a ratio, at which ratio).
     pub(crate) fn new(sampler: Sampler, roots: Roots) -> Self {
-        let ratio_bound = match roots {
-            Roots::ByTraceId(ratio) => Some(ratio_bound(ratio)),
-            Roots::Sampled | Roots::Other => None,
-        };
         Self {
             sampler,
             roots,
-            ratio_bound,
             ids: RandomIdGenerator::default(),
             summaries: None,
         }
@@ -93,7 +85,7 @@ impl HeadSampler {
         let result = self
             .sampler
             .should_sample(parent, remote.trace_id(), name, &SpanKind::Server, &[], &[]);
-        if result.decision == SamplingDecision::RecordAndSample || result.decision == SamplingDecision::RecordOnly {
+        if records(result.decision) {
             return Decision::Sample { preset: None };
         }
         self.drop(parent, remote.trace_id(), remote.trace_flags(), result.trace_state)
@@ -107,17 +99,13 @@ impl HeadSampler {
         let trace_id = self.ids.new_trace_id();
         // A ratio sampler's rule, applied here rather than through `ParentBased` and a `SamplingResult`: a third of
         // what deciding cost an unsampled request. Without a valid parent the SDK's trace state is the empty one.
-        let (sampled, trace_state) = match self.ratio_bound {
-            Some(bound) => (below_ratio(trace_id, bound), TraceState::NONE),
-            None => {
+        let (sampled, trace_state) = match self.roots {
+            Roots::ByTraceId(ratio) => (below_ratio(trace_id, ratio_bound(ratio)), TraceState::NONE),
+            Roots::Sampled | Roots::Other => {
                 let result = self
                     .sampler
                     .should_sample(parent, trace_id, name, &SpanKind::Server, &[], &[]);
-                let sampled = matches!(
-                    result.decision,
-                    SamplingDecision::RecordAndSample | SamplingDecision::RecordOnly
-                );
-                (sampled, result.trace_state)
+                (records(result.decision), result.trace_state)
             }
         };
         if sampled {
@@ -139,6 +127,14 @@ impl HeadSampler {
         let base = parent.cloned().unwrap_or_default();
         Decision::Drop(base.with_remote_span_context(ids))
     }
+}
+
+/// Whether the sampler's decision builds a span (recorded, and perhaps exported).
+fn records(decision: SamplingDecision) -> bool {
+    matches!(
+        decision,
+        SamplingDecision::RecordAndSample | SamplingDecision::RecordOnly
+    )
 }
 
 /// The bound the SDK's `TraceIdRatioBased(ratio)` compares a trace id's low 63 bits with (a ratio of 1 or more

@@ -312,7 +312,8 @@ impl TelemetryBuilder {
     /// Log lines waiting for the writer at most (default 8192). Lines are written on a thread of their own, off
     /// the request's path; when the queue is full they are dropped, counted in
     /// `inferwatch_telemetry_log_lines_dropped_total` and reported once in the log. 0 writes each line on the
-    /// thread that logs it, blocking it as long as the writer does.
+    /// thread that logs it, blocking it as long as the writer does. The queue is allocated whole at `init`, about
+    /// 300 bytes a line (a request's summary line waits in it as its values), 2.4 MB at the default.
     pub fn log_queue(mut self, lines: usize) -> Self {
         self.log_queue = lines;
         self

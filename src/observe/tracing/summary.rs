@@ -138,6 +138,11 @@ impl SummaryValues {
     pub(crate) fn route(&self) -> &str {
         self.route.as_str()
     }
+    /// The route as the label it was recorded as, to count who holds it.
+    #[cfg(test)]
+    pub(crate) fn route_label(&self) -> &LabelValue {
+        &self.route
+    }
     /// The trace and span ids, when the line is the request span's.
     pub(crate) fn ids(&self) -> Option<(TraceId, SpanId)> {
         self.ids

@@ -49,10 +49,7 @@ pub(super) fn from_env(name: Option<&str>, arg: Option<&str>) -> Configured {
         Some("always_on") => (Sampler::AlwaysOn, Roots::Sampled, None),
         Some("always_off") => (Sampler::AlwaysOff, Roots::Other, None),
         Some("parentbased_always_off") => (parent_based(Sampler::AlwaysOff), Roots::Other, None),
-        Some(n @ "traceidratio") => {
-            let (root, roots, warning) = ratio_or_warn(n);
-            (root, roots, warning)
-        }
+        Some(n @ "traceidratio") => ratio_or_warn(n),
         Some(n @ "parentbased_traceidratio") => {
             let (root, roots, warning) = ratio_or_warn(n);
             (parent_based(root), roots, warning)

@@ -99,17 +99,21 @@ impl HeadSampler {
         let trace_id = self.ids.new_trace_id();
         // A ratio sampler's rule, applied here rather than through `ParentBased` and a `SamplingResult`: a third of
         // what deciding cost an unsampled request. Without a valid parent the SDK's trace state is the empty one.
-        let (sampled, trace_state) = match self.roots {
-            Roots::ByTraceId(ratio) => (below_ratio(trace_id, ratio_bound(ratio)), TraceState::NONE),
+        // Only a ratio's tracer must be handed the id it judged.
+        let (sampled, preset, trace_state) = match self.roots {
+            Roots::ByTraceId(ratio) => (
+                below_ratio(trace_id, ratio_bound(ratio)),
+                Some(trace_id),
+                TraceState::NONE,
+            ),
             Roots::Sampled | Roots::Other => {
                 let result = self
                     .sampler
                     .should_sample(parent, trace_id, name, &SpanKind::Server, &[], &[]);
-                (records(result.decision), result.trace_state)
+                (records(result.decision), None, result.trace_state)
             }
         };
         if sampled {
-            let preset = matches!(self.roots, Roots::ByTraceId(_)).then_some(trace_id);
             return Decision::Sample { preset };
         }
         self.drop(parent, trace_id, TraceFlags::default(), trace_state)

@@ -165,3 +165,124 @@ async fn handlers_cannot_create_features_or_categories() {
     assert_eq!(language["categories"], serde_json::json!(["en", "fr", "de", "_OTHER"]));
     assert_eq!(language["counts"][3], 301);
 }
+
+/// `n` requests of `tokens` input tokens each, in English.
+async fn constant(addr: std::net::SocketAddr, n: u64, tokens: u64) {
+    let client = client();
+    for _ in 0..n {
+        let r = send(&client, addr, "POST", &format!("/v1/{tokens}/en"), &[], "").await;
+        assert_eq!(r.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn a_warm_up_of_one_repeated_value_still_sees_longer_and_shorter_prompts() {
+    let (addr, drift, exporter) = server(None).await;
+    // Identical prompts through the warm-up (and a constant output, as a fixed max_tokens gives).
+    constant(addr, 200, 12).await;
+    drift.evaluate();
+    let series = |doc: &Baseline, feature: &str| -> serde_json::Value {
+        let doc: serde_json::Value = serde_json::from_str(&doc.to_json()).expect("json");
+        doc["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .find(|s| s["feature"] == feature)
+            .cloned()
+            .expect(feature)
+    };
+    constant(addr, 100, 12).await;
+    drift.evaluate();
+    let s = scrape(&exporter);
+    assert_eq!(psi(&s, "input_tokens"), 0.0, "the same prompts do not drift");
+    let window = drift.window_as_baseline();
+    let input = series(&window, "input_tokens");
+    assert_eq!(input["edges"], serde_json::json!([12f64.next_down(), 12.0]));
+    assert_eq!(input["counts"], serde_json::json!([0, 100, 0]));
+    assert_eq!(
+        series(&window, "output_tokens")["edges"],
+        serde_json::json!([4f64.next_down(), 4.0])
+    );
+
+    // Prompts forty times longer: all of them above the warm-up's one value.
+    constant(addr, 300, 480).await;
+    drift.evaluate();
+    let s = scrape(&exporter);
+    let labels = [("feature", "input_tokens"), ("gen_ai_request_model", "toy")];
+    assert!(psi(&s, "input_tokens") > 0.25, "{}", psi(&s, "input_tokens"));
+    assert_eq!(
+        s.get("inferwatch_drift_ks_statistic", &labels),
+        0.75,
+        "300 of 400 above the baseline"
+    );
+    assert_eq!(psi(&s, "output_tokens"), 0.0, "outputs did not change");
+}
+
+#[tokio::test]
+async fn a_shorter_prompt_after_a_constant_warm_up_drifts_too() {
+    let (addr, drift, exporter) = server(None).await;
+    constant(addr, 200, 40).await;
+    drift.evaluate();
+    constant(addr, 100, 1).await;
+    drift.evaluate();
+    let s = scrape(&exporter);
+    let labels = [("feature", "input_tokens"), ("gen_ai_request_model", "toy")];
+    assert!(psi(&s, "input_tokens") > 0.25, "{}", psi(&s, "input_tokens"));
+    assert_eq!(s.get("inferwatch_drift_ks_statistic", &labels), 1.0);
+}
+
+#[test]
+fn baselines_that_would_make_the_statistics_nan_are_refused_at_start() {
+    let doc = |series: &str| format!(r#"{{"format": "inferwatch-drift-baseline/1", "series": [{series}]}}"#);
+    let cases = [
+        (
+            r#"{"feature": "language", "model": "toy", "categories": ["en", "fr", "de", "_OTHER"], "counts": [18446744073709551615, 1, 0, 0]}"#,
+            "language of toy: the counts add up to more than 2^64 - 1",
+        ),
+        (
+            r#"{"feature": "input_tokens", "model": "toy", "edges": [10], "counts": [9223372036854775808, 9223372036854775808]}"#,
+            "input_tokens of toy: the counts add up to more than 2^64 - 1",
+        ),
+        (
+            r#"{"feature": "input_tokens", "model": "toy", "edges": [10], "counts": [0, 0]}"#,
+            "input_tokens of toy: the counts are all zero: nothing to compare with",
+        ),
+    ];
+    let dir = std::env::temp_dir().join(format!("inferwatch-drift-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (i, (series, why)) in cases.iter().enumerate() {
+        let err = Baseline::from_json(&doc(series)).expect_err(why);
+        assert_eq!(err.to_string(), format!("drift baseline: {why}"));
+        let path = dir.join(format!("{i}.json"));
+        std::fs::write(&path, doc(series)).expect("write");
+        let err = Baseline::load(&path).expect_err(why);
+        assert_eq!(err.to_string(), format!("drift baseline: {}: {why}", path.display()));
+    }
+    // A file saved from a warm-up with no edge (every value in one bin) would be as blind: refused too.
+    let blind = Baseline::from_json(&doc(r#"{"feature": "input_tokens", "model": "toy", "counts": [1000]}"#))
+        .expect("well formed");
+    let refused = Drift::builder()
+        .recorder(inferwatch::SharedRecorder::new(metrics::NoopRecorder))
+        .baseline(blind)
+        .build()
+        .expect_err("blind");
+    assert_eq!(
+        refused.to_string(),
+        "drift baseline: input_tokens of toy: no edge, so every value would fall in one bin"
+    );
+    // A 200,000-series file naming unknown models: refused before it is parsed whole.
+    let series: Vec<String> = (0..200_000)
+        .map(|i| format!(r#"{{"feature": "input_tokens", "model": "m{i}", "edges": [10], "counts": [1, 1]}}"#))
+        .collect();
+    let path = dir.join("huge.json");
+    std::fs::write(&path, doc(&series.join(","))).expect("write");
+    let err = Baseline::load(&path).expect_err("huge");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "drift baseline: {}: more than the 8388608 bytes a baseline may have",
+            path.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -15,10 +15,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::feature::DriftError;
+use super::feature::{DriftError, MAX_BINS};
 
 /// The format tag of a baseline document.
 pub const FORMAT: &str = "inferwatch-drift-baseline/1";
+
+/// Most series (feature and model pairs) a baseline document may hold: 64 features of 64 models.
+pub const MAX_SERIES: usize = 4_096;
+
+/// Largest baseline document read, in bytes: room for [`MAX_SERIES`] series of 64 bins with long names.
+pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
 
 /// The baselines of every series, as saved and loaded. See the module docs for the format.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -40,6 +46,47 @@ pub(crate) struct SeriesBaseline {
     pub(crate) counts: Vec<u64>,
 }
 
+impl SeriesBaseline {
+    /// The series' bins and counts make sense on their own.
+    fn check(&self) -> Result<(), DriftError> {
+        let refuse = |why: &str| {
+            Err(DriftError::Baseline(format!(
+                "{} of {}: {why}",
+                self.feature, self.model
+            )))
+        };
+        let numeric = self.categories.is_empty();
+        let bins = if numeric {
+            self.edges.len() + 1
+        } else {
+            self.categories.len()
+        };
+        if !numeric && !self.edges.is_empty() {
+            return refuse("a series has edges or categories, not both");
+        }
+        if self.counts.len() != bins {
+            return refuse("counts must be one more than the edges, or one per category");
+        }
+        if bins > MAX_BINS || (!numeric && bins < 1) {
+            return refuse(&format!("between 1 and {MAX_BINS} bins"));
+        }
+        if self.edges.iter().any(|e| !e.is_finite()) || self.edges.windows(2).any(|w| w[0] >= w[1]) {
+            return refuse("edges must be finite and increasing");
+        }
+        let mut categories: Vec<&String> = self.categories.iter().collect();
+        categories.sort();
+        categories.dedup();
+        if categories.len() != self.categories.len() {
+            return refuse("a category is named twice");
+        }
+        match self.counts.iter().try_fold(0u64, |total, &c| total.checked_add(c)) {
+            None => refuse("the counts add up to more than 2^64 - 1"),
+            Some(0) => refuse("the counts are all zero: nothing to compare with"),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
 impl Baseline {
     pub(crate) fn new(series: Vec<SeriesBaseline>) -> Self {
         Self {
@@ -52,29 +99,46 @@ impl Baseline {
         &self.series
     }
 
-    /// Parses a baseline document.
+    /// Parses a baseline document, refusing one the statistics could not use: more than [`MAX_SERIES`] series or
+    /// [`MAX_DOCUMENT_BYTES`] bytes, a series named twice, bins beyond [`MAX_BINS`](super::MAX_BINS), counts that do
+    /// not fit the bins, that add up to nothing, or whose total does not fit in 64 bits.
     pub fn from_json(json: &str) -> Result<Self, DriftError> {
-        let baseline: Baseline = serde_json::from_str(json).map_err(|e| DriftError::Baseline(e.to_string()))?;
-        if baseline.format != FORMAT {
+        if json.len() > MAX_DOCUMENT_BYTES {
             return Err(DriftError::Baseline(format!(
-                "format {:?}, expected {FORMAT:?}",
-                baseline.format
+                "more than the {MAX_DOCUMENT_BYTES} bytes a baseline may have"
             )));
         }
-        for s in &baseline.series {
-            let numeric_ok = s.categories.is_empty()
-                && s.counts.len() == s.edges.len() + 1
-                && s.edges.iter().all(|e| e.is_finite())
-                && s.edges.windows(2).all(|w| w[0] < w[1]);
-            let categorical_ok = s.edges.is_empty() && !s.categories.is_empty() && s.counts.len() == s.categories.len();
-            if !(numeric_ok || categorical_ok) {
+        let baseline: Baseline = serde_json::from_str(json).map_err(|e| DriftError::Baseline(e.to_string()))?;
+        baseline.check()?;
+        Ok(baseline)
+    }
+
+    /// What [`from_json`](Self::from_json) refuses, but the size: also checked when a monitor is built, for a
+    /// document deserialized some other way.
+    pub(crate) fn check(&self) -> Result<(), DriftError> {
+        if self.format != FORMAT {
+            return Err(DriftError::Baseline(format!(
+                "format {:?}, expected {FORMAT:?}",
+                self.format
+            )));
+        }
+        if self.series.len() > MAX_SERIES {
+            return Err(DriftError::Baseline(format!(
+                "{} series, more than the {MAX_SERIES} a baseline may have",
+                self.series.len()
+            )));
+        }
+        let mut named = std::collections::HashSet::with_capacity(self.series.len());
+        for s in &self.series {
+            s.check()?;
+            if !named.insert((&s.feature, &s.model)) {
                 return Err(DriftError::Baseline(format!(
-                    "{} of {}: counts must be one more than increasing edges, or one per category",
+                    "{} of {} appears twice",
                     s.feature, s.model
                 )));
             }
         }
-        Ok(baseline)
+        Ok(())
     }
 
     /// The document, pretty-printed.
@@ -82,12 +146,26 @@ impl Baseline {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Reads a baseline file.
+    /// Reads a baseline file (see [`from_json`](Self::from_json) for what is refused).
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, DriftError> {
+        use std::io::Read as _;
         let path = path.as_ref();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| DriftError::Baseline(format!("{}: {e}", path.display())))?;
-        Self::from_json(&text)
+        let failed = |why: String| DriftError::Baseline(format!("{}: {why}", path.display()));
+        // One byte past the limit is enough to refuse a larger file without reading it whole.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_DOCUMENT_BYTES as u64 + 1).read_to_end(&mut bytes))
+            .map_err(|e| failed(e.to_string()))?;
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(failed(format!(
+                "more than the {MAX_DOCUMENT_BYTES} bytes a baseline may have"
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| failed(e.to_string()))?;
+        Self::from_json(&text).map_err(|e| match e {
+            DriftError::Baseline(why) => DriftError::Baseline(format!("{}: {why}", path.display())),
+            other => other,
+        })
     }
 
     /// Writes the document to `path`.
@@ -136,11 +214,50 @@ mod tests {
             r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "f", "model": "m", "edges": [1], "counts": [1]}]}"#,
             r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "f", "model": "m", "categories": ["a"], "counts": [1, 2]}]}"#,
             r#"{"format": "inferwatch-drift-baseline/1", "series": [], "extra": 1}"#,
+            // Totals that wrap 64 bits, and nothing to compare with: every statistic would be NaN.
+            r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "language", "model": "m", "categories": ["a", "b", "c", "_OTHER"], "counts": [18446744073709551615, 1, 0, 0]}]}"#,
+            r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "input_tokens", "model": "m", "edges": [4], "counts": [9223372036854775808, 9223372036854775808]}]}"#,
+            r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "input_tokens", "model": "m", "edges": [4], "counts": [0, 0]}]}"#,
+            r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "f", "model": "m", "edges": [1], "categories": ["a", "b"], "counts": [1, 1]}]}"#,
+            r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "f", "model": "m", "categories": ["a", "a"], "counts": [1, 1]}]}"#,
+            r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "f", "model": "m", "categories": [], "counts": []}]}"#,
+            r#"{"format": "inferwatch-drift-baseline/1", "series": [{"feature": "f", "model": "m", "counts": [1]}, {"feature": "f", "model": "m", "counts": [2]}]}"#,
         ] {
             assert!(
                 matches!(Baseline::from_json(bad), Err(DriftError::Baseline(_))),
                 "{bad}"
             );
         }
+    }
+
+    fn series(feature: &str, model: &str, bins: usize) -> SeriesBaseline {
+        SeriesBaseline {
+            feature: feature.into(),
+            model: model.into(),
+            edges: (1..bins).map(|e| e as f64).collect(),
+            categories: vec![],
+            counts: vec![1; bins],
+        }
+    }
+
+    #[test]
+    fn documents_are_bounded() {
+        let most = Baseline::new((0..MAX_SERIES).map(|i| series("f", &format!("m{i}"), 2)).collect());
+        assert_eq!(Baseline::from_json(&most.to_json()).map(|b| b.len()), Ok(MAX_SERIES));
+        let over = Baseline::new((0..=MAX_SERIES).map(|i| series("f", &format!("m{i}"), 2)).collect());
+        let json = serde_json::to_string(&over).unwrap();
+        assert!(json.len() < MAX_DOCUMENT_BYTES, "refused for its series, not its size");
+        assert_eq!(
+            Baseline::from_json(&json),
+            Err(DriftError::Baseline(format!(
+                "{} series, more than the {MAX_SERIES} a baseline may have",
+                MAX_SERIES + 1
+            )))
+        );
+        let wide = Baseline::new(vec![series("f", "m", MAX_BINS + 1)]);
+        assert!(Baseline::from_json(&wide.to_json()).is_err());
+        assert!(Baseline::from_json(&Baseline::new(vec![series("f", "m", MAX_BINS)]).to_json()).is_ok());
+        let padded = format!("{}{}", " ".repeat(MAX_DOCUMENT_BYTES), Baseline::default().to_json());
+        assert!(matches!(Baseline::from_json(&padded), Err(DriftError::Baseline(why)) if why.contains("bytes")));
     }
 }

@@ -78,7 +78,8 @@ impl Feature {
         }
     }
 
-    /// A numeric feature whose `bins` equal-quantile bins are learned from the warm-up's values.
+    /// A numeric feature whose `bins` equal-quantile bins (2 to 62) are learned from the warm-up's values, with up
+    /// to two more for values below and above what the warm-up saw.
     pub fn numeric_quantiles(name: impl Into<String>, bins: usize) -> Self {
         Self {
             name: name.into(),
@@ -149,10 +150,11 @@ impl Feature {
                 }
             }
             Kind::Numeric(Edges::Quantiles(bins)) => {
-                if !(2..=MAX_BINS).contains(bins) {
+                if !(2..=MAX_BINS - 2).contains(bins) {
                     return Err(DriftError::Bins(format!(
-                        "{}: between 2 and {MAX_BINS} bins",
-                        self.name
+                        "{}: between 2 and {} bins",
+                        self.name,
+                        MAX_BINS - 2
                     )));
                 }
             }
@@ -179,7 +181,8 @@ impl Feature {
     pub(crate) fn capacity(&self) -> usize {
         match &self.kind {
             Kind::Numeric(Edges::Fixed(edges)) => edges.len() + 1,
-            Kind::Numeric(Edges::Quantiles(bins)) => *bins,
+            // The warm-up's quantiles, and the bins below and above its range.
+            Kind::Numeric(Edges::Quantiles(bins)) => *bins + 2,
             Kind::Categorical(categories) => categories.len() + 1,
         }
     }
@@ -215,19 +218,25 @@ pub(crate) fn numeric_bin(edges: &[f64], value: f64) -> usize {
     edges.partition_point(|&edge| edge < value)
 }
 
-/// Up to `bins` equal-quantile bins of `values` (finite ones), as upper edges: ties merged, so fewer bins when
-/// values repeat.
+/// Up to `bins` equal-quantile bins of `values` (finite ones), as upper edges, ties merged, plus the bins that
+/// hold what the warm-up never saw: the largest value is always an edge, so larger values fall in the top bin, and
+/// when the lowest bin would hold only the smallest value, the number just below it is an edge too, so smaller
+/// values fall in a bin of their own. A warm-up of one repeated value gives three bins (below, equal, above)
+/// rather than one that every value lands in, which would hide any drift. At most `bins + 1` edges; none without
+/// values.
 pub(crate) fn quantile_edges(values: &mut [f64], bins: usize) -> Vec<f64> {
     values.sort_by(f64::total_cmp);
+    let (Some(&min), Some(&max)) = (values.first(), values.last()) else {
+        return Vec::new();
+    };
     let mut edges: Vec<f64> = (1..bins)
         .filter_map(|i| values.get(i * values.len() / bins).copied())
         .collect();
+    edges.push(max);
     edges.dedup();
-    // The largest value needs a bin of its own above the last edge only if it exceeds it.
-    if let (Some(&last), Some(&max)) = (edges.last(), values.last())
-        && last >= max
-    {
-        edges.pop();
+    let below = min.next_down();
+    if edges.first() == Some(&min) && below.is_finite() {
+        edges.insert(0, below);
     }
     edges
 }
@@ -243,11 +252,27 @@ mod tests {
         assert_eq!(numeric_bin(&[1.0, 10.0], 1.5), 1);
         assert_eq!(numeric_bin(&[1.0, 10.0], 11.0), 2);
         let mut values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(quantile_edges(&mut values, 4), vec![26.0, 51.0, 76.0]);
+        assert_eq!(quantile_edges(&mut values, 4), vec![26.0, 51.0, 76.0, 100.0]);
         let mut ties = vec![5.0; 50];
         ties.extend([7.0; 50]);
-        assert_eq!(quantile_edges(&mut ties, 10), vec![5.0]);
-        assert_eq!(quantile_edges(&mut [3.0; 10], 10), Vec::<f64>::new());
+        assert_eq!(quantile_edges(&mut ties, 10), vec![5.0f64.next_down(), 5.0, 7.0]);
+        assert_eq!(quantile_edges(&mut [], 10), Vec::<f64>::new());
+        assert_eq!(quantile_edges(&mut [f64::MIN; 3], 4), vec![f64::MIN]);
+    }
+
+    #[test]
+    fn a_constant_warm_up_keeps_edges_on_both_sides_of_its_value() {
+        let edges = quantile_edges(&mut [3.0; 10], 10);
+        assert_eq!(edges, vec![3.0f64.next_down(), 3.0]);
+        assert_eq!(numeric_bin(&edges, 2.0), 0);
+        assert_eq!(numeric_bin(&edges, 3.0), 1);
+        assert_eq!(numeric_bin(&edges, 4.0), 2);
+        // Mostly one value, the maximum: larger values still have a bin of their own.
+        let mut mostly = vec![3.0; 99];
+        mostly.push(1.0);
+        let edges = quantile_edges(&mut mostly, 10);
+        assert_eq!(edges, vec![3.0]);
+        assert_eq!(numeric_bin(&edges, 120.0), 1);
     }
 
     #[test]
@@ -257,6 +282,8 @@ mod tests {
         assert!(Feature::numeric("norm", [f64::NAN]).check().is_err());
         assert!(Feature::numeric("Norm", [1.0]).check().is_err());
         assert!(Feature::numeric_quantiles("norm", 1).check().is_err());
+        assert!(Feature::numeric_quantiles("norm", MAX_BINS - 2).check().is_ok());
+        assert!(Feature::numeric_quantiles("norm", MAX_BINS - 1).check().is_err());
         assert!(Feature::categorical("language", ["en", "en"]).check().is_err());
         assert!(Feature::categorical("language", ["en", "_OTHER"]).check().is_err());
         let language = Feature::categorical("language", ["en", "fr"]);

@@ -90,6 +90,9 @@ impl DriftBuilder {
             }
             names.push(feature.name());
         }
+        if let Some(baseline) = &self.baseline {
+            baseline.check()?;
+        }
         let mut loaded = HashMap::new();
         for s in self.baseline.iter().flat_map(Baseline::series) {
             let feature = self
@@ -126,14 +129,20 @@ fn fit(feature: &Feature, s: &SeriesBaseline) -> Result<Vec<u64>, DriftError> {
             let mut counts = vec![0u64; feature.capacity()];
             for (category, count) in s.categories.iter().zip(&s.counts) {
                 let bin = feature.category_bin(category).unwrap_or(counts.len() - 1);
-                counts[bin] += count;
+                counts[bin] = counts[bin].saturating_add(*count);
             }
             Ok(counts)
+        }
+        Kind::Numeric(super::feature::Edges::Quantiles(_)) if s.edges.is_empty() && s.categories.is_empty() => {
+            Err(DriftError::Baseline(format!(
+                "{} of {}: no edge, so every value would fall in one bin",
+                s.feature, s.model
+            )))
         }
         Kind::Numeric(edges) => {
             let fits = match edges {
                 super::feature::Edges::Fixed(fixed) => *fixed == s.edges,
-                super::feature::Edges::Quantiles(bins) => s.counts.len() <= *bins && !s.counts.is_empty(),
+                super::feature::Edges::Quantiles(_) => s.counts.len() <= feature.capacity(),
             };
             if !s.categories.is_empty() || !fits {
                 return Err(DriftError::Baseline(format!(
@@ -258,6 +267,8 @@ impl Drift {
                 categories: l.series.feature.bin_names(),
                 counts: l.series.window_counts(),
             })
+            // A series with nothing in the window is no reference (and a document with one would not load).
+            .filter(|s| s.counts.iter().any(|&c| c > 0))
             .collect();
         Baseline::new(series)
     }

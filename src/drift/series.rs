@@ -228,14 +228,14 @@ mod tests {
         // No edges yet: nothing binned in the window.
         assert_eq!(series.window_counts(), Vec::<u64>::new());
         series.end_warmup_if_due(Warmup::Observations(100));
-        assert_eq!(series.edges(), Some(&[26.0, 51.0, 76.0][..]));
-        assert_eq!(series.baseline().expect("baseline").counts, vec![26, 25, 25, 24]);
+        assert_eq!(series.edges(), Some(&[26.0, 51.0, 76.0, 100.0][..]));
+        assert_eq!(series.baseline().expect("baseline").counts, vec![26, 25, 25, 24, 0]);
         series.observe(Value::Number(10.0), 3);
         series.observe(Value::Number(1000.0), 5);
         series.observe(Value::Number(f64::NAN), 5);
-        assert_eq!(series.window_counts(), vec![1, 0, 0, 1]);
+        assert_eq!(series.window_counts(), vec![1, 0, 0, 0, 1]);
         series.clear_slot(3);
-        assert_eq!(series.window_counts(), vec![0, 0, 0, 1]);
+        assert_eq!(series.window_counts(), vec![0, 0, 0, 0, 1]);
     }
 
     #[test]

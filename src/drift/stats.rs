@@ -11,9 +11,14 @@ use statrs::function::gamma::checked_gamma_ur;
 /// The share an empty bin counts as, before the shares are scaled to sum to 1.
 pub const EPSILON: f64 = 1e-4;
 
+/// The sum of `counts`, which no number of counts can overflow.
+fn total(counts: &[u64]) -> u128 {
+    counts.iter().map(|&c| u128::from(c)).sum()
+}
+
 /// Smoothed shares of `counts` (empty when there are no observations).
 fn shares(counts: &[u64]) -> Vec<f64> {
-    let total: u64 = counts.iter().sum();
+    let total = total(counts);
     if total == 0 {
         return Vec::new();
     }
@@ -38,14 +43,14 @@ pub fn psi(baseline: &[u64], window: &[u64]) -> Option<f64> {
 /// The largest distance between the two cumulative distributions at the bins' upper edges (raw shares, no
 /// smoothing): the Kolmogorov–Smirnov statistic of the binned distributions, a lower bound of the exact one.
 pub fn ks(baseline: &[u64], window: &[u64]) -> Option<f64> {
-    let (nb, nw): (u64, u64) = (baseline.iter().sum(), window.iter().sum());
+    let (nb, nw) = (total(baseline), total(window));
     if nb == 0 || nw == 0 || baseline.len() != window.len() {
         return None;
     }
-    let (mut cb, mut cw, mut d) = (0u64, 0u64, 0.0f64);
-    for (b, w) in baseline.iter().zip(window) {
-        cb += b;
-        cw += w;
+    let (mut cb, mut cw, mut d) = (0u128, 0u128, 0.0f64);
+    for (&b, &w) in baseline.iter().zip(window) {
+        cb += u128::from(b);
+        cw += u128::from(w);
         d = d.max((cb as f64 / nb as f64 - cw as f64 / nw as f64).abs());
     }
     Some(d)
@@ -56,7 +61,7 @@ pub fn ks(baseline: &[u64], window: &[u64]) -> Option<f64> {
 /// bin.
 pub fn chi_square_p_value(baseline: &[u64], window: &[u64]) -> Option<f64> {
     let q = shares(baseline);
-    let n: u64 = window.iter().sum();
+    let n = total(window);
     if q.is_empty() || n == 0 || q.len() != window.len() {
         return None;
     }
@@ -127,5 +132,22 @@ mod tests {
         assert_eq!(psi(&[1, 2], &[1, 2, 3]), None);
         assert_eq!(ks(&[1, 2], &[0, 0]), None);
         assert_eq!(chi_square_p_value(&[1, 2], &[0, 0]), None);
+    }
+
+    #[test]
+    fn counts_near_the_limit_give_numbers() {
+        let huge = [u64::MAX, 1, 0, 0];
+        let half = [1u64 << 63, 1 << 63];
+        for (baseline, window) in [(&huge[..], &[5u64, 1, 0, 0][..]), (&half, &[3, 1]), (&[1, 1], &half)] {
+            let values = [
+                psi(baseline, window),
+                ks(baseline, window),
+                chi_square_p_value(baseline, window),
+            ];
+            for v in values {
+                assert!(v.is_some_and(f64::is_finite), "{baseline:?} {window:?}: {values:?}");
+            }
+        }
+        assert_eq!(ks(&half, &half), Some(0.0));
     }
 }

@@ -265,10 +265,21 @@ async fn feedback_is_attributed_on_another_replica_after_the_answer() {
         serde_json::from_slice::<Value>(&r.body).unwrap(),
         json!({"attributed": true})
     );
+    // The same answer rated again, with another rating or the same: the first rating stands, once.
     let r = post(json!({"response_id": id, "score": 0.5})).await;
-    assert_eq!(r.status, 202);
-    // Through the library API too.
-    assert_eq!(feedback.record(&id, Rating::Negative), Ok(()));
+    assert_eq!(r.status, 409);
+    let error: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        error["error"]["message"],
+        "feedback on this response id was counted already"
+    );
+    assert_eq!(feedback.record(&id, Rating::Negative), Err(FeedbackError::Repeated));
+    // Another answer, rated through the library API.
+    let second = call(answering, Some(user), json!({})).await["id"]
+        .as_str()
+        .expect("a response id")
+        .to_owned();
+    assert_eq!(feedback.record(&second, Rating::Positive), Ok(()));
 
     // A forged id, and one signed with another key: counted, under _OTHER.
     let (other_replica, _, _) = replica(b"another key, not shared with us.");
@@ -294,8 +305,12 @@ async fn feedback_is_attributed_on_another_replica_after_the_answer() {
 
     let s = scrape(&exporter);
     let rated = |model, rating| [("gen_ai_request_model", model), ("rating", rating)];
-    assert_eq!(s.get("inferwatch_feedback_total", &rated(model, "negative")), 2.0);
+    assert_eq!(s.get("inferwatch_feedback_total", &rated(model, "negative")), 1.0);
     assert_eq!(s.get("inferwatch_feedback_total", &rated(model, "positive")), 1.0);
+    assert_eq!(
+        s.get("inferwatch_feedback_repeated_total", &[("gen_ai_request_model", model)]),
+        2.0
+    );
     assert_eq!(s.get("inferwatch_feedback_total", &rated("_OTHER", "positive")), 4.0);
     let exp = |rating| {
         [
@@ -304,10 +319,78 @@ async fn feedback_is_attributed_on_another_replica_after_the_answer() {
             ("rating", rating),
         ]
     };
-    assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("negative")), 2.0);
+    assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("negative")), 1.0);
     assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("positive")), 1.0);
     let text = exporter.render();
     assert!(!text.contains("555"), "the comment reached the exposition");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_answer_rated_two_hundred_times_counts_once() {
+    let (app, _, exporter) = replica(KEY);
+    let addr = serve(app).await;
+    let user = "user-7";
+    let variant = rollout()
+        .assign(Some(user.as_bytes()))
+        .expect("assigned")
+        .variant()
+        .to_owned();
+    let model = if variant == "treatment" { "toy-large" } else { "toy" };
+    let id = call(addr, Some(user), json!({})).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let http = client();
+    let mut statuses = std::collections::BTreeMap::new();
+    for i in 0..200 {
+        let rating = if i % 2 == 0 { "negative" } else { "positive" };
+        let body = json!({"response_id": id, "rating": rating}).to_string();
+        let headers = [("content-type", "application/json")];
+        let r = send(&http, addr, "POST", "/v1/feedback", &headers, &body).await;
+        *statuses.entry(r.status.as_u16()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses, [(202, 1), (409, 199)].into_iter().collect());
+    let s = scrape(&exporter);
+    let rated = |rating| [("gen_ai_request_model", model), ("rating", rating)];
+    assert_eq!(s.get("inferwatch_feedback_total", &rated("negative")), 1.0);
+    assert_eq!(s.get("inferwatch_feedback_total", &rated("positive")), 0.0);
+    assert_eq!(
+        s.get("inferwatch_feedback_repeated_total", &[("gen_ai_request_model", model)]),
+        199.0
+    );
+    let exp = |rating| {
+        [
+            ("experiment", "rollout"),
+            ("variant", variant.as_str()),
+            ("rating", rating),
+        ]
+    };
+    assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("negative")), 1.0);
+    assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("positive")), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_user_id_stays_outside_the_experiment() {
+    let (app, _, exporter) = replica(KEY);
+    let addr = serve(app).await;
+    for user in ["", " ", "\t"] {
+        for _ in 0..100 {
+            assert_eq!(
+                call(addr, Some(user), json!({})).await["assigned"],
+                Value::Null,
+                "{user:?}"
+            );
+        }
+    }
+    let s = scrape(&exporter);
+    for variant in ["control", "treatment"] {
+        let ok = [("experiment", "rollout"), ("variant", variant), ("outcome", "ok")];
+        assert_eq!(s.get("inferwatch_experiment_requests_total", &ok), 0.0, "{variant}");
+    }
+    assert_eq!(
+        s.sum("inferwatch_requests_total", &[("route", "/v1/completions")]),
+        300.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,6 +107,17 @@ pub const FEEDBACK_TOTAL: MetricDef = MetricDef {
     description: "Users' ratings of earlier answers, by the model that answered (_OTHER when the response id did not verify or had expired) and rating.",
 };
 
+/// Feedback refused because its answer was rated already.
+pub const FEEDBACK_REPEATED: MetricDef = MetricDef {
+    name: "inferwatch_feedback_repeated_total",
+    otel_name: Some("inferwatch.feedback.repeated"),
+    kind: MetricKind::Counter,
+    unit: "{feedback}",
+    labels: &[label::GEN_AI_REQUEST_MODEL],
+    buckets: &[],
+    description: "Feedback on a response id whose rating was counted already (the first one counts), by the model that answered; not in inferwatch_feedback_total.",
+};
+
 /// Finish reasons of inference requests.
 pub const FINISH_REASONS_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_finish_reasons_total",

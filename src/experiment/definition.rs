@@ -144,9 +144,11 @@ impl Experiment {
     }
 
     /// The variant for `key`, or for a request without one as [`WithoutKey`] says: the same key always gets the
-    /// same variant, in every process.
+    /// same variant, in every process. An empty key, or one of only spaces and tabs, is no key.
     pub fn assign(&self, key: Option<&[u8]>) -> Option<Assignment> {
         let d = &*self.inner;
+        // An empty or blank key names no user: it would put everyone who sends one in the same variant.
+        let key = key.filter(|k| !k.iter().all(u8::is_ascii_whitespace));
         let index = match (key, &d.without_key) {
             (Some(key), _) => assign::variant_of(&d.bounds, assign::bucket(d.seed, key)),
             (None, WithoutKey::FirstVariant) => 0,
@@ -322,6 +324,12 @@ mod tests {
             "control"
         );
         assert_eq!(rollout(WithoutKey::Unassigned).assign(None), None);
+        // An empty or blank key is no key: it names no user.
+        for blank in [&b""[..], b" ", b"\t \t"] {
+            assert_eq!(rollout(WithoutKey::Unassigned).assign(Some(blank)), None, "{blank:?}");
+            let first = rollout(WithoutKey::FirstVariant).assign(Some(blank));
+            assert_eq!(first.expect("first variant").variant(), "control", "{blank:?}");
+        }
         let random = rollout(WithoutKey::Random);
         let treatment = (0..10_000)
             .filter(|_| random.assign(None).unwrap().variant() == "treatment")

@@ -4,9 +4,15 @@
 //! Attribution travels in the response id itself: [`RequestHandle::response_id`](crate::RequestHandle::response_id)
 //! gives an id that carries the model, the experiment variant and the request's trace, signed (HMAC-SHA256) with
 //! a [`FeedbackKey`] the replicas share. Feedback on it verifies anywhere, with no shared store and no memory
-//! kept per answer (nothing to cap); a client cannot forge or alter an id to rate another model, and ids older
-//! than the accepted age (7 days by default) no longer count. Feedback that does not verify is still counted,
-//! under the model `_OTHER`.
+//! kept per answer; a client cannot forge or alter an id to rate another model, and ids older than the accepted
+//! age (7 days by default) no longer count. Feedback that does not verify is still counted, under the model
+//! `_OTHER`.
+//!
+//! An answer's rating counts once: the first feedback on a response id is counted, and any later one on the same
+//! id, the same rating or another, is refused ([`FeedbackError::Repeated`]) and counted in
+//! `inferwatch_feedback_repeated_total`. The layer remembers the ids it counted until they expire, up to a bound
+//! (100,000 ids, about 3 MB; then those closest to expiring are forgotten first). Each replica remembers the ids it
+//! received: to count an id once across a fleet, send an answer's feedback to one replica (by response id, say).
 //!
 //! ```
 //! use inferwatch::feedback::FeedbackKey;
@@ -21,13 +27,16 @@
 //! # let _ = routes;
 //! ```
 
+mod rated;
 mod route;
+
+pub(crate) use rated::{DEFAULT_CAPACITY as DEFAULT_RATED_CAPACITY, Rated};
 
 pub use crate::request::response_id::{FeedbackKey, KeyTooShort};
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::request::state::RequestLabels;
 use crate::request::{FeedbackEvent, Rating, Unattributed};
@@ -38,6 +47,8 @@ const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Where feedback goes: the layer's label sets and observers.
 pub(crate) trait FeedbackSink: Send + Sync {
     fn labels(&self) -> &RequestLabels;
+    /// The response ids whose feedback was counted.
+    fn rated(&self) -> &Rated;
     fn record(&self, event: &FeedbackEvent<'_>);
 }
 
@@ -65,6 +76,8 @@ pub enum FeedbackError {
     ScoreOutOfRange(f64),
     /// The response id did not verify or had expired: the feedback was counted under the model `_OTHER`.
     Unattributed(Unattributed),
+    /// Feedback on this response id was counted already: this one was counted as a repeat, not as a rating.
+    Repeated,
 }
 
 impl fmt::Display for FeedbackError {
@@ -73,6 +86,7 @@ impl fmt::Display for FeedbackError {
             Self::ScoreOutOfRange(score) => write!(f, "feedback score {score} is outside [-1, 1]"),
             Self::Unattributed(Unattributed::Invalid) => f.write_str("the response id is not one this service issued"),
             Self::Unattributed(Unattributed::Expired) => f.write_str("the response id has expired"),
+            Self::Repeated => f.write_str("feedback on this response id was counted already"),
         }
     }
 }
@@ -120,6 +134,9 @@ impl Feedback {
         let (event, result) = match &verified {
             Ok(a) => {
                 let experiment = a.experiment.as_ref().map(|(e, v)| labels.experiments.resolve(e, v));
+                let seconds = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let expires = seconds(a.issued).saturating_add(self.max_age.as_secs());
+                let repeated = !self.sink.rated().first(a.fingerprint, expires, seconds(now));
                 let event = FeedbackEvent {
                     rating,
                     score,
@@ -129,8 +146,9 @@ impl Feedback {
                     trace: a.trace,
                     age: now.duration_since(a.issued).ok(),
                     unattributed: None,
+                    repeated,
                 };
-                (event, Ok(()))
+                (event, if repeated { Err(FeedbackError::Repeated) } else { Ok(()) })
             }
             Err(reason) => {
                 let event = FeedbackEvent {
@@ -141,6 +159,7 @@ impl Feedback {
                     trace: None,
                     age: None,
                     unattributed: Some(*reason),
+                    repeated: false,
                 };
                 (event, Err(FeedbackError::Unattributed(*reason)))
             }

@@ -42,8 +42,9 @@ impl Feedback {
     /// A route at `path` taking `{"response_id": "...", "rating": "positive"|"negative"|"neutral"}` or
     /// `{"response_id": "...", "score": -1..1}` as JSON, with an optional `comment` that is dropped, never logged.
     /// Answers 202 `{"attributed": true}`, or `{"attributed": false, "reason": "invalid"|"expired"}` when the id
-    /// could not be attributed (the feedback is then counted under `_OTHER`); 400 for a malformed body, 413 for a
-    /// body over 8 KiB, 415 for a body that is not JSON, with an OpenAI-shaped error.
+    /// could not be attributed (the feedback is then counted under `_OTHER`); 409 when feedback on the id was
+    /// counted already (the first rating stands); 400 for a malformed body, 413 for a body over 8 KiB, 415 for a
+    /// body that is not JSON, with an OpenAI-shaped error.
     pub fn router_at<S>(&self, path: &str) -> axum::Router<S>
     where
         S: Clone + Send + Sync + 'static,
@@ -87,6 +88,11 @@ async fn receive(State(feedback): State<Feedback>, body: Result<Json<Body>, Json
             let body = json!({"attributed": false, "reason": reason_str(reason)});
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
+        Err(FeedbackError::Repeated) => error(
+            StatusCode::CONFLICT,
+            Some("response_id"),
+            "feedback on this response id was counted already",
+        ),
         Err(FeedbackError::ScoreOutOfRange(_)) => error(
             StatusCode::BAD_REQUEST,
             Some("score"),

@@ -321,6 +321,8 @@ impl InferenceLayerBuilder {
             grpc_methods_declared: !self.grpc_methods.is_empty(),
             labels: Arc::new(labels),
             observer,
+            #[cfg(feature = "feedback")]
+            rated: crate::feedback::Rated::new(crate::feedback::DEFAULT_RATED_CAPACITY),
         })
     }
 

@@ -14,6 +14,9 @@ pub(crate) struct LayerState<O> {
     pub(crate) grpc_methods_declared: bool,
     pub(crate) labels: Arc<RequestLabels>,
     pub(crate) observer: O,
+    /// The response ids whose feedback was counted.
+    #[cfg(feature = "feedback")]
+    pub(crate) rated: crate::feedback::Rated,
 }
 
 /// One request's observer state, with the layer it belongs to.
@@ -83,6 +86,10 @@ impl<O: Observer> ObserverHooks for Hooks<O> {
 impl<O: Observer> crate::feedback::FeedbackSink for LayerState<O> {
     fn labels(&self) -> &RequestLabels {
         &self.labels
+    }
+
+    fn rated(&self) -> &crate::feedback::Rated {
+        &self.rated
     }
 
     fn record(&self, event: &crate::observe::FeedbackEvent<'_>) {

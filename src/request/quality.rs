@@ -76,7 +76,8 @@ pub struct Score<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Unattributed {
-    /// The response id is not one this service issued (malformed, forged, or signed with another key).
+    /// The response id is not one this service issued (malformed, forged, signed with another key, or dated
+    /// further in the future than replicas' clocks differ).
     Invalid,
     /// The response id is older than the accepted age.
     Expired,
@@ -110,6 +111,9 @@ pub struct FeedbackEvent<'a> {
     pub age: Option<Duration>,
     /// Why it could not be attributed, if it could not.
     pub unattributed: Option<Unattributed>,
+    /// The answer's feedback was counted already (a second post of the same response id, whatever its rating):
+    /// counted as a repeat, not as a rating.
+    pub repeated: bool,
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //!
 //! An id is `resp-` followed by the unpadded URL-safe base64 of `payload ‖ tag`, where `tag` is the first 16
 //! bytes of HMAC-SHA256(key, payload) and `payload` is: version `1` (one byte); issue time in seconds since the
-//! Unix epoch (8 bytes, big-endian); trace id (16 bytes) and span id (8 bytes), zero without a span; then the
+//! Unix epoch (8 bytes, big-endian); trace id (16 bytes) and span id (8 bytes), or without a span 16 bytes unique
+//! to the answer and a zero span id (answers of the same model in the same second must not share an id); then the
 //! model, the experiment and the variant, each as a length byte and UTF-8 (length 0: none). The id is signed, not
 //! encrypted: its holder can read which model and variant answered.
 
@@ -23,6 +24,9 @@ const VERSION: u8 = 1;
 const TAG_BYTES: usize = 16;
 /// Version, time, trace id, span id.
 const FIXED_BYTES: usize = 1 + 8 + 16 + 8;
+/// How far in the future an id's issue time may be: replicas' clocks differ a little. Beyond that the id is
+/// refused, since it would otherwise never expire.
+const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 /// The fixed part, three names of at most 255 bytes with their lengths, the tag: nothing longer is an id.
 const MAX_ID_CHARS: usize = PREFIX.len() + (FIXED_BYTES + 3 * 256 + TAG_BYTES).div_ceil(3) * 4;
 
@@ -58,6 +62,8 @@ impl std::error::Error for KeyTooShort {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Attribution {
     pub(crate) issued: SystemTime,
+    /// The first bytes of the id's signature: tells ids apart (a client cannot make two ids share it).
+    pub(crate) fingerprint: u64,
     pub(crate) trace: Option<TraceIds>,
     pub(crate) model: String,
     pub(crate) experiment: Option<(String, String)>,
@@ -86,7 +92,7 @@ impl FeedbackKey {
         payload.push(VERSION);
         let seconds = issued.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         payload.extend_from_slice(&seconds.to_be_bytes());
-        let ids = trace.unwrap_or_default();
+        let ids = trace.unwrap_or_else(unique);
         payload.extend_from_slice(&ids.trace_id);
         payload.extend_from_slice(&ids.span_id);
         let (e, v) = experiment.unwrap_or(("", ""));
@@ -113,12 +119,14 @@ impl FeedbackKey {
         let mut mac = self.mac.clone();
         mac.update(payload);
         mac.verify_truncated_left(tag).map_err(|_| Unattributed::Invalid)?;
-        let attribution = parse(payload).ok_or(Unattributed::Invalid)?;
-        let age = now.duration_since(attribution.issued).unwrap_or_default();
-        if age > max_age {
-            return Err(Unattributed::Expired);
+        let fingerprint = u64::from_be_bytes(tag[..8].try_into().map_err(|_| Unattributed::Invalid)?);
+        let attribution = parse(payload, fingerprint).ok_or(Unattributed::Invalid)?;
+        match now.duration_since(attribution.issued) {
+            Ok(age) if age > max_age => Err(Unattributed::Expired),
+            Ok(_) => Ok(attribution),
+            Err(ahead) if ahead.duration() <= MAX_CLOCK_SKEW => Ok(attribution),
+            Err(_) => Err(Unattributed::Invalid),
         }
-        Ok(attribution)
     }
 
     fn tag(&self, payload: &[u8]) -> [u8; TAG_BYTES] {
@@ -132,7 +140,7 @@ impl FeedbackKey {
 }
 
 /// A signed payload's fields (the signature was checked: the layout is ours, but stay defensive).
-fn parse(payload: &[u8]) -> Option<Attribution> {
+fn parse(payload: &[u8], fingerprint: u64) -> Option<Attribution> {
     let (&version, rest) = payload.split_first()?;
     if version != VERSION || rest.len() < FIXED_BYTES - 1 {
         return None;
@@ -154,10 +162,27 @@ fn parse(payload: &[u8]) -> Option<Attribution> {
     let model = names.pop()?;
     Some(Attribution {
         issued: UNIX_EPOCH.checked_add(Duration::from_secs(seconds))?,
-        trace: (ids != TraceIds::default()).then_some(ids),
+        fingerprint,
+        trace: (ids.span_id != [0; 8]).then_some(ids),
         model,
         experiment: (!experiment.is_empty()).then_some((experiment, variant)),
     })
+}
+
+/// Ids for an answer without a span: this process's random number and a count, in the trace id's place, and no
+/// span id (a span's is never zero).
+fn unique() -> TraceIds {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    // RandomState's keys come from the operating system's random source.
+    let process = *PROCESS.get_or_init(|| RandomState::new().hash_one(std::process::id()));
+    let mut ids = TraceIds::default();
+    ids.trace_id[..8].copy_from_slice(&process.to_be_bytes());
+    ids.trace_id[8..].copy_from_slice(&COUNT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    ids
 }
 
 fn cut(s: &str, max: usize) -> &str {
@@ -196,8 +221,15 @@ mod tests {
         assert_eq!(a.experiment, Some(("rollout".into(), "treatment".into())));
         assert_eq!(a.trace, Some(trace));
         let plain = key(1).mint(now, None, "toy", None);
-        let a = key(1).verify(&plain, now, DAY).unwrap();
-        assert_eq!((a.trace, a.experiment), (None, None));
+        let p = key(1).verify(&plain, now, DAY).unwrap();
+        assert_eq!((p.trace, p.experiment), (None, None));
+        assert_ne!(p.fingerprint, a.fingerprint, "each id its own fingerprint");
+        // Two answers of the same model in the same second, without a span: two ids.
+        let again = key(1).mint(now, None, "toy", None);
+        assert_ne!(again, plain);
+        let q = key(1).verify(&again, now, DAY).unwrap();
+        assert_eq!(q.trace, None);
+        assert_ne!(q.fingerprint, p.fingerprint);
     }
 
     #[test]
@@ -214,6 +246,16 @@ mod tests {
         assert_eq!(
             key(1).verify(&id, now + DAY + Duration::from_secs(1), DAY),
             Err(Unattributed::Expired)
+        );
+        // Dated in the future: within the replicas' clock skew it verifies; beyond, it would never expire.
+        let ahead = key(1).mint(now + MAX_CLOCK_SKEW, None, "toy", None);
+        assert!(key(1).verify(&ahead, now, DAY).is_ok());
+        let ahead = key(1).mint(now + MAX_CLOCK_SKEW + Duration::from_secs(2), None, "toy", None);
+        assert_eq!(key(1).verify(&ahead, now, DAY), Err(Unattributed::Invalid));
+        let far = key(1).mint(now + 100 * 365 * DAY, None, "toy", None);
+        assert_eq!(
+            key(1).verify(&far, now + 50 * 365 * DAY, DAY),
+            Err(Unattributed::Invalid)
         );
         for junk in ["", "resp-", "resp-!!!", "chatcmpl-123", &"resp-A".repeat(1000)] {
             assert_eq!(key(1).verify(junk, now, DAY), Err(Unattributed::Invalid), "{junk}");

@@ -35,6 +35,7 @@ pub(super) struct QualityInstruments {
     scores: HandleCache<(u32, u32), Histogram>,
     rejected: HandleCache<u32, Counter>,
     feedback: HandleCache<(u32, u8), Counter>,
+    repeated: HandleCache<u32, Counter>,
     finish_reasons: HandleCache<(u32, u8), Counter>,
     empty: HandleCache<u32, Counter>,
 }
@@ -77,6 +78,7 @@ impl QualityInstruments {
             for rating in Rating::ALL {
                 r.counter(&c::FEEDBACK_TOTAL, &[model, rating.as_str()]).increment(0);
             }
+            r.counter(&c::FEEDBACK_REPEATED, &[model]).increment(0);
             for evaluator in &known.evaluators {
                 let _ = r.histogram(&c::QUALITY_SCORE, &[evaluator.as_str(), model]);
             }
@@ -191,8 +193,13 @@ impl QualityInstruments {
     }
 
     pub(super) fn record_feedback(&self, r: &SharedRecorder, f: &FeedbackEvent<'_>) {
-        let rating = rating_index(f.rating);
         let model = f.model;
+        if f.repeated {
+            let register = || r.counter(&c::FEEDBACK_REPEATED, &[model.as_str()]);
+            self.repeated.with(model.id(), register, |h| h.increment(1));
+            return;
+        }
+        let rating = rating_index(f.rating);
         let register = || r.counter(&c::FEEDBACK_TOTAL, &[model.as_str(), f.rating.as_str()]);
         self.feedback
             .with((model.id(), rating as u8), register, |h| h.increment(1));

@@ -192,6 +192,9 @@ pub(super) fn feedback_span(f: &FeedbackEvent<'_>) {
     if let Some(reason) = f.unattributed {
         attributes.push(KeyValue::new("inferwatch.feedback.unattributed", reason.as_str()));
     }
+    if f.repeated {
+        attributes.push(KeyValue::new("inferwatch.feedback.repeated", true));
+    }
     otel.set_attributes(attributes);
 }
 

@@ -342,6 +342,7 @@ pub(super) fn log_feedback(f: &FeedbackEvent<'_>) {
         experiment = f.experiment.map_or("", |(e, _)| e.as_str()),
         model = f.model.as_str(),
         rating = f.rating.as_str(),
+        repeated = f.repeated,
         unattributed = f.unattributed.map_or("", |u| u.as_str()),
         variant = f.experiment.map_or("", |(_, v)| v.as_str()),
         message = "feedback received",

@@ -60,9 +60,36 @@ impl Scrape {
         found.first().map(|s| s.value)
     }
 
-    /// Sum over every sample matching.
+    /// Sum over every sample matching; panics when none matches, so that a renamed metric or label fails
+    /// rather than reading as 0 (`sum_or_zero` and `absent` are for series that may or must not exist).
     pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let found: Vec<f64> = self.matching(name, labels).map(|s| s.value).collect();
+        assert!(
+            !found.is_empty(),
+            "no series {name}{labels:?} (series of that name: {:?})",
+            self.label_sets(name)
+        );
+        found.into_iter().sum()
+    }
+
+    /// Sum over every sample matching, 0 when none does: only for series that legitimately appear later (a counter
+    /// polled before its first increment), never for a check that a count is 0.
+    pub fn sum_or_zero(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.matching(name, labels).map(|s| s.value).sum()
+    }
+
+    /// Whether no sample matches: the check for a series that must not exist.
+    pub fn absent(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.matching(name, labels).next().is_none()
+    }
+
+    /// The label sets of the series named `name`, for failure messages.
+    fn label_sets(&self, name: &str) -> Vec<&BTreeMap<String, String>> {
+        self.samples
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| &s.labels)
+            .collect()
     }
 
     /// Number of series named `name`.
@@ -152,4 +179,18 @@ fn parses_labels_and_escapes() {
     assert_eq!(s.get("x", &[("b", "q\"}")]), 3.0);
     assert_eq!(s.get("y", &[]), 4.5);
     assert_eq!(s.types["x"], "counter");
+}
+
+#[test]
+fn sum_tells_a_missing_series_from_a_zero() {
+    let s = Scrape::parse("# HELP x_total Help.\n# TYPE x_total counter\nx_total{a=\"1\"} 0\nx_total{a=\"2\"} 2\n");
+    assert_eq!(s.sum("x_total", &[]), 2.0);
+    assert_eq!(s.sum("x_total", &[("a", "1")]), 0.0);
+    assert_eq!(s.sum_or_zero("y_total", &[]), 0.0);
+    assert!(s.absent("y_total", &[]) && s.absent("x_total", &[("a", "3")]));
+    assert!(!s.absent("x_total", &[("a", "1")]));
+    let missing = std::panic::catch_unwind(|| s.sum("y_total", &[]));
+    assert!(missing.is_err(), "a series that is not there has no sum");
+    let wrong_label = std::panic::catch_unwind(|| s.sum("x_total", &[("a", "3")]));
+    assert!(wrong_label.is_err());
 }

@@ -57,12 +57,51 @@ mod tests {
         assert!(!is_grpc_method_path("noslash"));
     }
 
+    /// The rule written independently of `is_grpc_method_path`: `/` service `/` method, both non-empty and made of
+    /// ASCII letters, digits, `_` and `.`, and nothing else.
+    fn spec_method_path(path: &str) -> bool {
+        let segments: Vec<&str> = path.split('/').collect();
+        let identifier = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| matches!(c, 'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '.'))
+        };
+        segments.len() == 3 && segments[0].is_empty() && identifier(segments[1]) && identifier(segments[2])
+    }
+
+    /// One edit of `valid`: a character replaced, removed or inserted, or the path cut short.
+    fn mutate(valid: &str, at: proptest::sample::Index, edit: u8, c: char) -> String {
+        let mut chars: Vec<char> = valid.chars().collect();
+        let i = at.index(chars.len() + 1);
+        match edit % 4 {
+            0 if i < chars.len() => chars[i] = c,
+            1 if i < chars.len() => {
+                chars.remove(i);
+            }
+            2 => chars.insert(i, c),
+            _ => chars.truncate(i),
+        }
+        chars.into_iter().collect()
+    }
+
     proptest::proptest! {
-        /// Any path: no panic; a method path only when both segments are identifiers.
+        /// Any path: no panic, and a method path exactly when the rule says so (both directions). Method paths and
+        /// single edits of them make both outcomes common; arbitrary text covers the rest.
         #[test]
-        fn any_path_is_safe(path in "\\PC{0,100}") {
-            if is_grpc_method_path(&path) {
-                proptest::prop_assert!(path.starts_with('/') && path.matches('/').count() == 2);
+        fn any_path_is_safe(
+            valid in "/[A-Za-z0-9_.]{1,20}/[A-Za-z0-9_.]{1,20}",
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            edit in 0u8..4,
+            c in proptest::prop_oneof![
+                proptest::sample::select(vec!['/', '.', '_', '-', ' ', 'a', 'Z', '0', 'é', '\0']),
+                proptest::prelude::any::<char>(),
+            ],
+            path in "\\PC{0,100}",
+        ) {
+            proptest::prop_assert!(spec_method_path(&valid), "{:?}", valid);
+            let mutated = mutate(&valid, at, edit, c);
+            for candidate in [valid.as_str(), mutated.as_str(), path.as_str()] {
+                proptest::prop_assert_eq!(is_grpc_method_path(candidate), spec_method_path(candidate), "{:?}", candidate);
             }
         }
     }

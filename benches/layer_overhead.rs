@@ -17,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use inferwatch::cost::Prices;
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::{InferenceLayer, RequestHandle, operation};
-use support::{ANSWER, call, plain};
+use support::{ANSWER, call, plain, sample};
 
 async fn reporting(handle: RequestHandle) -> &'static str {
     handle.set_model("toy");
@@ -70,8 +70,22 @@ fn layers(c: &mut Criterion) {
             call(router).await;
         }
     });
-    assert!(exporter.render().contains("inferwatch_tokens_total"));
-    assert!(priced_exporter.render().contains("inferwatch_request_cost_count"));
+    // One request each so far: its tokens, and one priced request.
+    let text = exporter.render();
+    let tokens = |kind: &str| {
+        let series = format!("inferwatch_tokens_total{{gen_ai_request_model=\"toy\",gen_ai_token_type=\"{kind}\"}}");
+        sample(&text, &series)
+    };
+    assert_eq!((tokens("input"), tokens("output")), (Some(12.0), Some(2.0)), "{text}");
+    let priced_text = priced_exporter.render();
+    assert_eq!(
+        sample(
+            &priced_text,
+            "inferwatch_request_cost_count{gen_ai_request_model=\"toy\"}"
+        ),
+        Some(1.0),
+        "{priced_text}"
+    );
 
     // The recorder's own share: the metric operations one inference request makes (gauge up and down, 3 counters,
     // 6 histograms), on handles registered up front, without any layer.

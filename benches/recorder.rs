@@ -61,7 +61,15 @@ fn recorder(c: &mut Criterion) {
             );
         }
     }
-    assert!(exporter.render().contains("inferwatch_requests_total"));
+    // At least the timed loops' increments (criterion's own count is not known here), as a sample, not a HELP line.
+    let text = exporter.render();
+    let increments = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("inferwatch_requests_total{route=\"/v1/chat/completions\"} "))
+        .map(|v| v.trim().parse::<f64>().expect("value"))
+        .next();
+    let timed = 15.0 * (1.0 + 2.0) * 2_000_000.0;
+    assert!(increments.is_some_and(|n| n >= timed), "{increments:?} in\n{text}");
 }
 
 criterion_group!(benches, recorder);

@@ -85,12 +85,12 @@ async fn spend_is_exact_per_model_and_variant_with_the_currency_named() {
         .next(),
         Some("0")
     );
-    assert!(
-        text.contains("# HELP inferwatch_cost_total Spend on inference requests"),
-        "{text}"
-    );
-    assert!(text.contains("In EUR.\n"), "{text}");
     let s = Scrape::parse(&text);
+    assert_eq!(
+        s.help["inferwatch_cost_total"],
+        "Spend on inference requests at the configured prices per million input and output tokens, by model. In EUR."
+    );
+    assert_eq!(s.types["inferwatch_cost_total"], "counter");
     assert_eq!(s.get("inferwatch_cost_info", &[("currency", "EUR")]), 1.0);
     assert_eq!(
         s.try_get("inferwatch_cost_total", &[("gen_ai_request_model", "free")]),

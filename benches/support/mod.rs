@@ -26,3 +26,13 @@ pub async fn call(router: &Router) {
     let body = response.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(body.len(), ANSWER.len());
 }
+
+/// The value of the sample `series` (name and labels exactly as rendered) in an exposition, or `None`: a HELP or
+/// TYPE line naming the metric is not a sample.
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.trim().parse().expect("a sample's value"))
+        .next()
+}

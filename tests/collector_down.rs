@@ -45,7 +45,12 @@ fn a_collector_down_costs_requests_nothing_and_its_outage_is_counted_and_said_on
             .init()
             .expect("telemetry")
     });
-    let errors = || Scrape::parse(&telemetry_metrics.render()).sum("inferwatch_telemetry_export_errors_total", &[]);
+    let errors_of = |signal| {
+        Scrape::parse(&telemetry_metrics.render())
+            .try_get("inferwatch_telemetry_export_errors_total", &[("signal", signal)])
+            .unwrap_or(0.0)
+    };
+    let errors = || errors_of("traces");
     let said = |message: &str| {
         logs.lines()
             .iter()
@@ -68,7 +73,7 @@ fn a_collector_down_costs_requests_nothing_and_its_outage_is_counted_and_said_on
         // Traffic until several exports have failed (each attempt fails as fast as the refused connection).
         let mut sent = 0;
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while errors() < 3.0 && std::time::Instant::now() < deadline {
+        while (errors() < 3.0 || errors_of("logs") < 3.0) && std::time::Instant::now() < deadline {
             for _ in 0..5 {
                 let r = http_get(&c, addr, "/work").await;
                 assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"done"[..]));
@@ -76,7 +81,17 @@ fn a_collector_down_costs_requests_nothing_and_its_outage_is_counted_and_said_on
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(errors() >= 3.0, "{} failed exports", errors());
+        assert!(
+            errors() >= 3.0,
+            "{} failed span exports: {}",
+            errors(),
+            telemetry_metrics.render()
+        );
+        assert!(
+            errors_of("logs") >= 3.0,
+            "{} failed log record exports",
+            errors_of("logs")
+        );
         let s = support::scrape(&exporter);
         assert_eq!(
             s.get("inferwatch_requests_total", &[("route", "/work"), ("outcome", "ok")]),
@@ -87,6 +102,14 @@ fn a_collector_down_costs_requests_nothing_and_its_outage_is_counted_and_said_on
             1,
             "the outage is said once, not per attempt"
         );
+        assert_eq!(said("log record export failing"), 1, "for log records too");
+        // Not the SDK's own line per failed batch.
+        let sdk_errors: Vec<_> = logs
+            .lines()
+            .into_iter()
+            .filter(|l| l["level"] == "ERROR" && l["target"].as_str().is_some_and(|t| t.starts_with("opentelemetry")))
+            .collect();
+        assert!(sdk_errors.is_empty(), "{sdk_errors:?}");
         let lost = Scrape::parse(&telemetry_metrics.render()).get(
             "inferwatch_telemetry_spans_dropped_total",
             &[("reason", "export_failed")],

@@ -42,6 +42,8 @@ pub const MOUNTPOINT: &str = "mountpoint";
 pub const CHECK: &str = "check";
 /// Why telemetry was lost: `queue_full` or `export_failed`.
 pub const REASON: &str = "reason";
+/// The OpenTelemetry signal an export carried: `traces` or `logs`.
+pub const SIGNAL: &str = "signal";
 /// A declared experiment's name, or `_OTHER`.
 pub const EXPERIMENT: &str = "experiment";
 /// A declared variant of the experiment, or `_OTHER`.

@@ -214,9 +214,9 @@ pub const TELEMETRY_EXPORT_ERRORS: MetricDef = MetricDef {
     otel_name: Some("inferwatch.telemetry.export.errors"),
     kind: MetricKind::Counter,
     unit: "{export}",
-    labels: &[],
+    labels: &[label::SIGNAL],
     buckets: &[],
-    description: "OTLP span exports that failed (collector down, unreachable, refusing, timing out).",
+    description: "OTLP exports that failed (collector down, unreachable, refusing, timing out), by signal: traces or logs.",
 };
 
 /// Every metric of the contract, in documentation order.

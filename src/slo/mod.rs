@@ -441,16 +441,16 @@ impl SloRules {
              out of load balancing.",
         );
         add(
-            "InferwatchSpanExportFailing",
+            "InferwatchTelemetryExportFailing",
             format!(
-                "sum by (job, instance) (rate({}[5m])) > 0",
+                "sum by (job, instance, signal) (rate({}[5m])) > 0",
                 with(&c::TELEMETRY_EXPORT_ERRORS, &sel)
             ),
             "10m",
             "ticket",
-            "{{ $labels.instance }}: span export failing",
-            "Exports to the OpenTelemetry collector have failed for 10 minutes: the spans of this instance are lost \
-             (requests are not affected).",
+            "{{ $labels.instance }}: {{ $labels.signal }} export failing",
+            "Exports of {{ $labels.signal }} to the OpenTelemetry collector have failed for 10 minutes: this \
+             instance's {{ $labels.signal }} are lost (requests are not affected).",
         );
         add(
             "InferwatchSpansDropped",

@@ -434,6 +434,8 @@ impl TelemetryBuilder {
             #[cfg(feature = "otlp")]
             logger,
             #[cfg(feature = "otlp")]
+            export_timeout: self.export_timeout,
+            #[cfg(feature = "otlp")]
             _export_runtime: export_runtime,
             _logs: worker,
         };
@@ -474,8 +476,8 @@ impl TelemetryBuilder {
     }
 }
 
-/// Keeps telemetry running; dropping it flushes pending spans and shuts the exporter down (bounded by the
-/// export timeout). Drop it at the end of `main`.
+/// Keeps telemetry running; dropping it flushes pending spans and log records and shuts the exporters down, both
+/// at once (bounded by the export timeout). Drop it at the end of `main`.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
@@ -483,6 +485,9 @@ pub struct TelemetryGuard {
     sampler_warning: Option<String>,
     #[cfg(feature = "otlp")]
     logger: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
+    /// Bounds the shutdown of the providers together.
+    #[cfg(feature = "otlp")]
+    export_timeout: Duration,
     /// Where gRPC exporters' connections run; stopped after the providers' shutdown has sent what was left.
     #[cfg(feature = "otlp")]
     _export_runtime: transport::ExportRuntime,
@@ -509,10 +514,17 @@ impl TelemetryGuard {
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        let _ = self.provider.shutdown();
         #[cfg(feature = "otlp")]
         if let Some(logger) = &self.logger {
-            let _ = logger.shutdown();
+            // Both at once: against a collector that does not answer, each waits out the export timeout, and one
+            // after the other would take twice what the timeout promises.
+            let timeout = self.export_timeout;
+            std::thread::scope(|scope| {
+                scope.spawn(|| logger.shutdown_with_timeout(timeout));
+                let _ = self.provider.shutdown_with_timeout(timeout);
+            });
+            return;
         }
+        let _ = self.provider.shutdown();
     }
 }

@@ -9,6 +9,7 @@ use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerPr
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
+use super::export::{CountingLogExporter, Failures};
 use super::transport::{self, ExportRuntime, LOGS};
 use super::{OtlpProtocol, TelemetryBuilder, TelemetryError};
 
@@ -38,9 +39,11 @@ pub(super) fn provider(
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(config.max_queue_size)
         .build();
-    let processor = BatchLogProcessor::builder(exporter(config, runtime)?)
-        .with_batch_config(batch)
-        .build();
+    let exporter = CountingLogExporter {
+        inner: exporter(config, runtime)?,
+        failures: Failures::logs(&config.recorder),
+    };
+    let processor = BatchLogProcessor::builder(exporter).with_batch_config(batch).build();
     Ok(SdkLoggerProvider::builder()
         .with_resource(resource)
         .with_log_processor(processor)

@@ -76,6 +76,10 @@ struct Args {
     /// Seconds open connections get to finish after the drain; then they are closed and telemetry is flushed.
     #[arg(long, default_value_t = 10.0)]
     shutdown_timeout_s: f64,
+    /// Seconds a connection may take to send a request's head (the first one, whatever the protocol; then each
+    /// HTTP/1 one); slower connections are closed.
+    #[arg(long, default_value_t = 10.0)]
+    header_read_timeout_s: f64,
     /// Seconds a client may take to send its request body (slower ones get a 400).
     #[arg(long, default_value_t = 30.0)]
     body_timeout_s: f64,
@@ -221,6 +225,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     serve::serve(
         listener,
         app,
+        Duration::from_secs_f64(args.header_read_timeout_s),
         shutdown,
         Duration::from_secs_f64(args.shutdown_timeout_s),
     )

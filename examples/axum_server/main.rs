@@ -33,6 +33,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use clap::Parser;
 use inferwatch::cost::Prices;
@@ -96,6 +98,10 @@ struct Args {
     /// Drift: observations of each feature and model that become its baseline (unless --drift-baseline is given).
     #[arg(long, default_value_t = 1000)]
     drift_warmup: u64,
+    /// Serves operators' routes (`GET /v1/drift/baseline`, the current window as a baseline document) to requests
+    /// with `Authorization: Bearer <token>`; without a token they are not served.
+    #[arg(long)]
+    operator_token: Option<String>,
     /// Drift: a baseline document (saved from `GET /v1/drift/baseline`) to judge against instead of a warm-up.
     #[arg(long)]
     drift_baseline: Option<std::path::PathBuf>,
@@ -208,10 +214,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(ServiceBuilder::new().layer(sampling).layer(layer))
         // Merged after the layer: scrapes, probes and feedback are not inference traffic.
         .merge(feedback.router())
-        // The current window as a baseline document, for operators to capture a known-good period.
-        .merge(drift.router())
         .merge(exporter.router())
         .merge(health.router());
+    // The current window as a baseline document, for operators to capture a known-good period: it tells what
+    // clients send, so clients do not get it.
+    let app = match &args.operator_token {
+        Some(token) => {
+            let expected = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| "--operator-token: visible ASCII only")?;
+            app.merge(
+                drift
+                    .router()
+                    .layer(axum::middleware::from_fn_with_state(expected, operators_only)),
+            )
+        }
+        None => app,
+    };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "inferwatch example listening");
     let drain = Duration::from_secs_f64(args.drain_s);
@@ -232,6 +250,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Lets requests with the operators' `Authorization` header through; 401 for the others.
+async fn operators_only(
+    axum::extract::State(expected): axum::extract::State<HeaderValue>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let given = request.headers().get(axum::http::header::AUTHORIZATION);
+    // Compared in full whatever the first difference, so that the time taken does not say how much matched.
+    let matches = given.is_some_and(|given| {
+        let (given, expected) = (given.as_bytes(), expected.as_bytes());
+        given.len() == expected.len() && given.iter().zip(expected).fold(0, |d, (a, b)| d | (a ^ b)) == 0
+    });
+    if matches {
+        next.run(request).await
+    } else {
+        axum::http::StatusCode::UNAUTHORIZED.into_response()
+    }
 }
 
 async fn shutdown_signal() {

@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use rustc_hash::FxBuildHasher;
 
@@ -67,14 +68,92 @@ impl fmt::Display for LabelValue {
 #[derive(Clone, Debug)]
 pub(crate) enum LabelPolicy {
     /// The first `n` distinct valid values, in order of arrival; later ones are `_OTHER`. Caps above
-    /// [`MAX_DISTINCT`] are lowered to it.
+    /// [`MAX_DISTINCT`] are lowered to it. For names the server's own code chooses (stages, evaluators, routes).
     FirstN(usize),
+    /// At most `n` distinct valid values, for names a client can choose (models, operations): the first half of
+    /// them as they come, the other half only once a name has kept coming ([`SUSTAINED_SIGHTINGS`] sightings,
+    /// counted in a small table whose counts halve every [`SIGHTINGS_HALF_LIFE`]). One-off names, however many,
+    /// never take the places a name that keeps serving needs. Values are never given back: a label, once
+    /// admitted, keeps its series.
+    Sustained(usize),
     /// Exactly these values; anything else is `_OTHER`.
     AllowList(HashSet<String>),
 }
 
 /// The most distinct values one label set admits, whatever its policy says.
 pub(crate) const MAX_DISTINCT: usize = 16_384;
+
+/// Sightings that admit a name into a [`LabelPolicy::Sustained`] set's second half.
+pub(crate) const SUSTAINED_SIGHTINGS: u32 = 8;
+/// How fast the sightings of names not admitted are forgotten: their counts halve this often.
+pub(crate) const SIGHTINGS_HALF_LIFE: Duration = Duration::from_secs(60);
+/// Names not admitted whose sightings are counted at once: a name is forgotten once this many newer names have
+/// come while it was seen once (more than once: it is kept over them).
+const CANDIDATES: usize = 256;
+
+/// Recent sightings of names a [`LabelPolicy::Sustained`] set has not admitted (yet). A newcomer takes the place
+/// of the least-seen candidate (the longest unseen of them on a tie), so a flood of one-off names only ever
+/// replaces other one-off names, never a name seen twice since its count last halved.
+struct Candidates {
+    /// Keyed by a hash with random keys, so that a client cannot aim a junk name at a real one's entry.
+    hasher: RandomState,
+    /// (hash of the name, sightings, sighting number of the last one).
+    entries: Vec<(u64, u32, u64)>,
+    sightings: u64,
+    halved: Instant,
+}
+
+impl Candidates {
+    fn new(now: Instant) -> Self {
+        Self {
+            hasher: RandomState::new(),
+            entries: Vec::with_capacity(CANDIDATES),
+            sightings: 0,
+            halved: now,
+        }
+    }
+
+    /// Counts a sighting of `name` at `now`; whether it has been seen often enough to be admitted.
+    fn sighted(&mut self, name: &str, now: Instant) -> bool {
+        while now.saturating_duration_since(self.halved) >= SIGHTINGS_HALF_LIFE {
+            self.halved += SIGHTINGS_HALF_LIFE;
+            for entry in &mut self.entries {
+                entry.1 /= 2;
+            }
+            self.entries.retain(|entry| entry.1 > 0);
+            if self.entries.is_empty() {
+                self.halved = now;
+            }
+        }
+        self.sightings += 1;
+        let hash = self.hasher.hash_one(name);
+        if let Some(entry) = self.entries.iter_mut().find(|entry| entry.0 == hash) {
+            entry.1 += 1;
+            entry.2 = self.sightings;
+            return entry.1 >= SUSTAINED_SIGHTINGS;
+        }
+        let newcomer = (hash, 1, self.sightings);
+        if self.entries.len() < CANDIDATES {
+            self.entries.push(newcomer);
+        } else if let Some(least) = self.entries.iter_mut().min_by_key(|entry| (entry.1, entry.2)) {
+            *least = newcomer;
+        }
+        SUSTAINED_SIGHTINGS <= 1
+    }
+
+    fn forget(&mut self, name: &str) {
+        let hash = self.hasher.hash_one(name);
+        self.entries.retain(|entry| entry.0 != hash);
+    }
+}
+
+/// What admitting takes the lock for: the count, a sustained set's candidates, and what to say when the first
+/// value comes from traffic.
+struct Admission {
+    admitted: usize,
+    candidates: Option<Candidates>,
+    warning: Option<String>,
+}
 
 /// An interner that maps names to a bounded set of [`LabelValue`]s.
 ///
@@ -87,7 +166,7 @@ pub(crate) struct BoundedLabels {
     other: LabelValue,
     table: Box<[OnceLock<LabelValue>]>,
     by_id: Box<[OnceLock<LabelValue>]>,
-    admitted: Mutex<usize>,
+    admission: Mutex<Admission>,
 }
 
 impl fmt::Debug for BoundedLabels {
@@ -108,11 +187,12 @@ impl BoundedLabels {
     /// Like [`new`](Self::new), with `seeds` admitted up front (they do not count against a `FirstN` cap).
     pub(crate) fn with_seeds(policy: LabelPolicy, max_bytes: usize, seeds: &[&str]) -> Self {
         let cap = match &policy {
-            LabelPolicy::FirstN(n) => n.saturating_add(seeds.len()),
+            LabelPolicy::FirstN(n) | LabelPolicy::Sustained(n) => n.saturating_add(seeds.len()),
             LabelPolicy::AllowList(allowed) => allowed.len() + seeds.len(),
         }
         .min(MAX_DISTINCT);
         let slots = (cap * 2).next_power_of_two().max(16);
+        let candidates = matches!(policy, LabelPolicy::Sustained(_)).then(|| Candidates::new(Instant::now()));
         let labels = Self {
             max_bytes,
             policy,
@@ -120,12 +200,22 @@ impl BoundedLabels {
             other: LabelValue::new(0, OTHER),
             table: (0..slots).map(|_| OnceLock::new()).collect(),
             by_id: (0..=cap).map(|_| OnceLock::new()).collect(),
-            admitted: Mutex::new(0),
+            admission: Mutex::new(Admission {
+                admitted: 0,
+                candidates,
+                warning: None,
+            }),
         };
         for seed in seeds {
             labels.admit(seed, true);
         }
         labels
+    }
+
+    /// Logs `warning` once, when the first value that was not a seed is admitted.
+    pub(crate) fn warn_on_first_admission(self, warning: String) -> Self {
+        self.admission.lock().unwrap_or_else(PoisonError::into_inner).warning = Some(warning);
+        self
     }
 
     /// The catch-all value.
@@ -146,6 +236,14 @@ impl BoundedLabels {
         match self.find(name) {
             Ok(value) => value,
             Err(_) => self.admit(name, false),
+        }
+    }
+
+    #[cfg(test)]
+    fn get_ref_at(&self, name: &str, now: Instant) -> &LabelValue {
+        match self.find(name) {
+            Ok(value) => value,
+            Err(_) => self.admit_at(name, false, now),
         }
     }
 
@@ -189,7 +287,7 @@ impl BoundedLabels {
 
     /// Number of admitted distinct values (not counting `_OTHER`).
     pub(crate) fn len(&self) -> usize {
-        *self.admitted.lock().unwrap_or_else(PoisonError::into_inner)
+        self.admission.lock().unwrap_or_else(PoisonError::into_inner).admitted
     }
 
     /// The admitted value for `name`, or the first empty slot of its probe sequence.
@@ -208,6 +306,10 @@ impl BoundedLabels {
     }
 
     fn admit(&self, name: &str, seed: bool) -> &LabelValue {
+        self.admit_at(name, seed, Instant::now())
+    }
+
+    fn admit_at(&self, name: &str, seed: bool, now: Instant) -> &LabelValue {
         if !self.is_valid(name) {
             return &self.other;
         }
@@ -217,13 +319,31 @@ impl BoundedLabels {
         {
             return &self.other;
         }
-        let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut admission = self.admission.lock().unwrap_or_else(PoisonError::into_inner);
         // Inserts are serialised here, so this second look is final.
         let slot = match self.find(name) {
             Ok(value) => return value,
-            Err(Some(slot)) if *admitted < self.cap => slot,
+            Err(Some(slot)) if admission.admitted < self.cap => slot,
             Err(_) => return &self.other,
         };
+        let first_come = self.cap.div_ceil(2);
+        let Admission {
+            admitted,
+            candidates,
+            warning,
+        } = &mut *admission;
+        if let Some(candidates) = candidates
+            && !seed
+            && *admitted >= first_come
+        {
+            if !candidates.sighted(name, now) {
+                return &self.other;
+            }
+            candidates.forget(name);
+        }
+        if !seed && let Some(warning) = warning.take() {
+            tracing::warn!(target: crate::contract::LOG_TARGET, first = name, "{warning}");
+        }
         *admitted += 1;
         let id = *admitted as u32;
         let value = slot.get_or_init(|| LabelValue::new(id, name));
@@ -299,6 +419,66 @@ mod tests {
         assert_eq!(labels.get("chat").as_str(), "chat");
         assert_eq!(labels.get("rerank").as_str(), "rerank");
         assert!(labels.get("other").is_other());
+    }
+
+    #[test]
+    fn a_flood_of_invented_names_leaves_room_for_a_name_that_keeps_coming() {
+        let labels = BoundedLabels::new(LabelPolicy::Sustained(32), MAX_NAME_BYTES);
+        let t0 = Instant::now();
+        // 10,000 invented names, each once: the first 16 take the first-come half, the rest are _OTHER.
+        for i in 0..10_000 {
+            let value = labels.admit_at(&format!("junk-{i}"), false, t0);
+            assert_eq!(value.is_other(), i >= 16, "junk-{i}");
+        }
+        assert_eq!(labels.len(), 16);
+        // A real model's steady traffic, still among junk: its eighth request gets its own label.
+        for n in 1..=SUSTAINED_SIGHTINGS {
+            for j in 0..CANDIDATES - 1 {
+                assert!(labels.admit_at(&format!("more-junk-{n}-{j}"), false, t0).is_other());
+            }
+            let value = labels.get_ref_at("llama-3-8b", t0);
+            assert_eq!(value.is_other(), n < SUSTAINED_SIGHTINGS, "request {n}");
+        }
+        assert_eq!(labels.get("llama-3-8b").as_str(), "llama-3-8b");
+        assert_eq!(labels.len(), 17);
+    }
+
+    #[test]
+    fn sightings_are_forgotten_when_they_stop() {
+        let labels = BoundedLabels::new(LabelPolicy::Sustained(2), MAX_NAME_BYTES);
+        let t0 = Instant::now();
+        assert_eq!(labels.get_ref_at("first", t0).as_str(), "first");
+        // Seven sightings, then a long pause: they halve away, and seven more do not make eight.
+        for _ in 0..SUSTAINED_SIGHTINGS - 1 {
+            assert!(labels.get_ref_at("slow", t0).is_other());
+        }
+        let later = t0 + SIGHTINGS_HALF_LIFE * 4;
+        for _ in 0..SUSTAINED_SIGHTINGS - 1 {
+            assert!(labels.get_ref_at("slow", later).is_other());
+        }
+        assert_eq!(
+            labels.get_ref_at("slow", later).as_str(),
+            "slow",
+            "7 halved to 0, then 8 since"
+        );
+        assert!(labels.get_ref_at("third", later).is_other(), "the cap holds");
+    }
+
+    #[test]
+    fn a_name_seen_twice_survives_a_flood_of_newcomers() {
+        let labels = BoundedLabels::new(LabelPolicy::Sustained(2), MAX_NAME_BYTES);
+        let t0 = Instant::now();
+        let _ = labels.get_ref_at("first", t0);
+        for _ in 0..2 {
+            assert!(labels.get_ref_at("real", t0).is_other());
+        }
+        for i in 0..10 * CANDIDATES {
+            assert!(labels.get_ref_at(&format!("junk-{i}"), t0).is_other());
+        }
+        for _ in 2..SUSTAINED_SIGHTINGS - 1 {
+            assert!(labels.get_ref_at("real", t0).is_other());
+        }
+        assert_eq!(labels.get_ref_at("real", t0).as_str(), "real");
     }
 
     proptest::proptest! {

@@ -282,19 +282,33 @@ async fn ten_thousand_distinct_paths_and_models_stay_bounded() {
         .expect("request");
     assert_eq!(c2.request(request).await.expect("response").status(), 200);
 
+    // Then a real model's steady traffic: the flood took only the first-come half of the 32 places, and the
+    // eighth request of a model that keeps coming gets it a label of its own.
+    for n in 1..=20 {
+        let r = send(&c2, addr, "GET", "/model", &[("x-model", "llama-3-8b")], "").await;
+        assert_eq!(r.status, 200, "request {n}");
+    }
+
     let s = scrape(&exporter);
-    assert_eq!(s.sum(REQUESTS, &[]), 20_003.0);
+    assert_eq!(s.sum(REQUESTS, &[]), 20_023.0);
     let routes = s.label_values(REQUESTS, "route");
     assert_eq!(routes.into_iter().collect::<Vec<_>>(), ["/model", "_OTHER"]);
     let models = s.label_values(REQUESTS, "gen_ai_request_model");
-    assert_eq!(models.len(), 32 + 2, "32 admitted, _OTHER, and empty for the 404s");
-    assert!(models.contains("_OTHER") && models.contains(""));
     assert_eq!(
-        s.get(REQUESTS, &[("route", "/model"), ("gen_ai_request_model", "_OTHER")]),
-        10_000.0 - 32.0 + 3.0
+        models.len(),
+        16 + 1 + 2,
+        "16 first come, llama-3-8b, _OTHER, and empty for the 404s"
     );
-    assert_eq!(s.series(REQUESTS), 32 + 1 + 1);
-    assert_eq!(s.series("inferwatch_tokens_total"), (32 + 1) * 2);
+    assert!(models.contains("_OTHER") && models.contains(""));
+    let model = |m| [("route", "/model"), ("gen_ai_request_model", m)];
+    assert_eq!(
+        s.get(REQUESTS, &model("llama-3-8b")),
+        13.0,
+        "from its eighth request on"
+    );
+    assert_eq!(s.get(REQUESTS, &model("_OTHER")), 10_000.0 - 16.0 + 3.0 + 7.0);
+    assert_eq!(s.series(REQUESTS), 16 + 1 + 1 + 1);
+    assert_eq!(s.series("inferwatch_tokens_total"), (16 + 1 + 1) * 2);
     assert_eq!(s.series(IN_FLIGHT), 2);
 }
 

@@ -78,7 +78,7 @@ impl fmt::Debug for InferenceLayerBuilder {
 impl Default for InferenceLayerBuilder {
     fn default() -> Self {
         Self {
-            models: LabelPolicy::FirstN(DEFAULT_MAX_MODELS),
+            models: LabelPolicy::Sustained(DEFAULT_MAX_MODELS),
             max_operations: DEFAULT_MAX_OPERATIONS,
             max_routes: DEFAULT_MAX_ROUTES,
             default_operation: None,
@@ -102,10 +102,13 @@ impl Default for InferenceLayerBuilder {
 }
 
 impl InferenceLayerBuilder {
-    /// At most `n` distinct model names become labels (first come, first kept); the rest are `_OTHER`.
-    /// Default 32.
+    /// At most `n` distinct model names become labels (default 32); the rest are `_OTHER`. Without
+    /// [`allowed_models`](Self::allowed_models), names come from traffic, and clients may send any: the first half
+    /// of the places go to the first names seen, the other half only to names that keep coming (8 requests
+    /// within about a minute), so that a flood of invented names never locks a real model out. Declare the
+    /// models you serve with `allowed_models` and no client can take a label at all.
     pub fn max_models(mut self, n: usize) -> Self {
-        self.models = LabelPolicy::FirstN(n);
+        self.models = LabelPolicy::Sustained(n);
         self
     }
 

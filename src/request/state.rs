@@ -40,12 +40,23 @@ pub(crate) struct RequestLabels {
 impl RequestLabels {
     pub(crate) fn new(models: LabelPolicy, max_operations: usize, default_operation: Option<&str>) -> Self {
         let operations = BoundedLabels::with_seeds(
-            LabelPolicy::FirstN(max_operations),
+            LabelPolicy::Sustained(max_operations),
             MAX_NAME_BYTES,
             operation::WELL_KNOWN,
         );
+        let undeclared = match &models {
+            LabelPolicy::AllowList(_) => None,
+            LabelPolicy::FirstN(cap) | LabelPolicy::Sustained(cap) => Some(format!(
+                "no models declared (InferenceLayerBuilder::allowed_models): model labels come from what clients \
+                 name, up to {cap}, half of them to the first names seen; declare the models you serve"
+            )),
+        };
+        let models = BoundedLabels::new(models, MAX_NAME_BYTES);
         Self {
-            models: BoundedLabels::new(models, MAX_NAME_BYTES),
+            models: match undeclared {
+                Some(warning) => models.warn_on_first_admission(warning),
+                None => models,
+            },
             default_operation: default_operation.map(|op| operations.get(op)),
             operations,
             stages: BoundedLabels::with_seeds(
@@ -63,7 +74,7 @@ impl RequestLabels {
 
 impl Default for RequestLabels {
     fn default() -> Self {
-        Self::new(LabelPolicy::FirstN(DEFAULT_MAX_MODELS), DEFAULT_MAX_OPERATIONS, None)
+        Self::new(LabelPolicy::Sustained(DEFAULT_MAX_MODELS), DEFAULT_MAX_OPERATIONS, None)
     }
 }
 
@@ -287,4 +298,59 @@ impl<H: ?Sized> RequestState<H> {
 
 fn label(id: u32, set: &BoundedLabels) -> Option<&LabelValue> {
     (id != UNSET).then(|| set.by_id(id))
+}
+
+#[cfg(all(test, feature = "telemetry"))]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// What the warnings said while `f` ran, one string a line.
+    fn said(f: impl FnOnce()) -> Vec<String> {
+        #[derive(Clone)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink(Arc::default());
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(sink.0.lock().expect("lock").clone()).expect("utf-8");
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn models_named_by_traffic_alone_are_warned_about_once() {
+        let lines = said(|| {
+            let labels = RequestLabels::new(LabelPolicy::Sustained(32), DEFAULT_MAX_OPERATIONS, None);
+            for model in ["llama-3-8b", "mistral-7b", "llama-3-8b"] {
+                assert_eq!(labels.models.get(model).as_str(), model);
+            }
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("WARN"), "{lines:?}");
+        assert!(
+            lines[0].contains("no models declared (InferenceLayerBuilder::allowed_models)"),
+            "{lines:?}"
+        );
+        assert!(lines[0].contains("first=\"llama-3-8b\""), "{lines:?}");
+        let declared = said(|| {
+            let allowed = ["llama-3-8b".to_owned()].into_iter().collect();
+            let labels = RequestLabels::new(LabelPolicy::AllowList(allowed), DEFAULT_MAX_OPERATIONS, None);
+            assert_eq!(labels.models.get("llama-3-8b").as_str(), "llama-3-8b");
+            assert!(labels.models.get("junk").is_other());
+        });
+        assert_eq!(declared, Vec::<String>::new());
+    }
 }

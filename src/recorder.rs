@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, CounterFn, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 
 use crate::contract::MetricDef;
 
@@ -37,7 +37,8 @@ impl fmt::Debug for SharedRecorder {
 
 impl SharedRecorder {
     /// The global recorder: whatever `metrics::set_global_recorder` installed when a series is first registered
-    /// (install it before the first request; series registered earlier go to the no-op recorder).
+    /// (install it before the first request; series registered earlier go to the no-op recorder, except
+    /// telemetry's own counts, which find the recorder installed after `telemetry::init` too).
     pub fn global() -> Self {
         Self::default()
     }
@@ -70,6 +71,20 @@ impl SharedRecorder {
         self.with(|r| r.register_counter(&key, &METADATA))
     }
 
+    /// A counter that finds its series at each increment, in whatever recorder is in place then, for counts that
+    /// may begin before the global recorder is installed (telemetry is often set up first) and are rare enough
+    /// that a lookup each time costs nothing that matters. Registered now too, so that with the recorder already
+    /// in place the series exists at zero from the start.
+    #[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
+    pub(crate) fn late_counter(&self, def: &MetricDef, values: &[&str]) -> Counter {
+        let key = key(def, values);
+        let _ = self.with(|r| r.register_counter(&key, &METADATA));
+        Counter::from_arc(Arc::new(LateCounter {
+            recorder: self.clone(),
+            key,
+        }))
+    }
+
     pub(crate) fn gauge(&self, def: &MetricDef, values: &[&str]) -> Gauge {
         let key = key(def, values);
         self.with(|r| r.register_gauge(&key, &METADATA))
@@ -78,6 +93,26 @@ impl SharedRecorder {
     pub(crate) fn histogram(&self, def: &MetricDef, values: &[&str]) -> Histogram {
         let key = key(def, values);
         self.with(|r| r.register_histogram(&key, &METADATA))
+    }
+}
+
+/// See [`SharedRecorder::late_counter`].
+struct LateCounter {
+    recorder: SharedRecorder,
+    key: Key,
+}
+
+impl CounterFn for LateCounter {
+    fn increment(&self, value: u64) {
+        self.recorder
+            .with(|r| r.register_counter(&self.key, &METADATA))
+            .increment(value);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.recorder
+            .with(|r| r.register_counter(&self.key, &METADATA))
+            .absolute(value);
     }
 }
 

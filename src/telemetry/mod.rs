@@ -320,7 +320,8 @@ impl TelemetryBuilder {
     }
 
     /// Where inferwatch's own telemetry metrics (log lines and spans lost, failed exports) are recorded (default:
-    /// the global recorder, which must then be installed before `init`, as the series are created there).
+    /// the global recorder, installed before or after `init`: each count finds the recorder in place when it is
+    /// made).
     pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
         self.recorder = recorder;
         self
@@ -399,7 +400,7 @@ impl TelemetryBuilder {
                 None,
             ),
             (format, lines) => {
-                let dropped = self.recorder.counter(&c::TELEMETRY_LOG_LINES_DROPPED, &[]);
+                let dropped = self.recorder.late_counter(&c::TELEMETRY_LOG_LINES_DROPPED, &[]);
                 let (queue, worker) =
                     LogQueue::start(lines, writer, dropped).map_err(|e| TelemetryError::LogWriter(e.to_string()))?;
                 // The JSON writer is the only reader of summary lines (the OpenTelemetry layer keeps them out of

@@ -24,7 +24,7 @@ impl ModelPrice {
 }
 
 /// Why a price table was refused.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum PriceError {
     /// The currency is empty, longer than 16 bytes, or not letters, digits, `_` and `-`.
@@ -47,6 +47,8 @@ impl fmt::Display for PriceError {
         }
     }
 }
+
+crate::debug_is_display!(PriceError);
 
 impl std::error::Error for PriceError {}
 

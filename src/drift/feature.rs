@@ -42,7 +42,7 @@ pub(crate) enum Edges {
 }
 
 /// Why a feature, or a drift monitor's configuration, was refused.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum DriftError {
     /// A feature name that is empty, over 64 bytes, not `[a-z0-9_]`, or declared twice.
@@ -65,6 +65,8 @@ impl fmt::Display for DriftError {
         }
     }
 }
+
+crate::debug_is_display!(DriftError);
 
 impl std::error::Error for DriftError {}
 

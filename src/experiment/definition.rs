@@ -43,7 +43,7 @@ pub enum WithoutKey {
 }
 
 /// Why an experiment could not be built.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ExperimentError {
     /// The experiment or a variant has an empty name, a name over 128 bytes, or control characters in it.
@@ -74,6 +74,8 @@ impl fmt::Display for ExperimentError {
         }
     }
 }
+
+crate::debug_is_display!(ExperimentError);
 
 impl std::error::Error for ExperimentError {}
 

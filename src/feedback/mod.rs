@@ -69,7 +69,7 @@ impl fmt::Debug for Feedback {
 }
 
 /// Why feedback was not recorded as given.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum FeedbackError {
     /// A score outside [-1, 1], or NaN: nothing was recorded.
@@ -90,6 +90,8 @@ impl fmt::Display for FeedbackError {
         }
     }
 }
+
+crate::debug_is_display!(FeedbackError);
 
 impl std::error::Error for FeedbackError {}
 

@@ -8,7 +8,6 @@ use prost::Message;
 use prost_types::{DescriptorProto, FileDescriptorSet};
 
 /// An encoded `FileDescriptorSet` that could not be decoded.
-#[derive(Debug)]
 pub struct GrpcDescriptorError(String);
 
 impl fmt::Display for GrpcDescriptorError {
@@ -16,6 +15,8 @@ impl fmt::Display for GrpcDescriptorError {
         write!(f, "not an encoded FileDescriptorSet: {}", self.0)
     }
 }
+
+crate::debug_is_display!(GrpcDescriptorError);
 
 impl std::error::Error for GrpcDescriptorError {}
 

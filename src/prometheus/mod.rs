@@ -34,7 +34,6 @@ mod scalars;
 const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Why the exporter could not be built or installed.
-#[derive(Debug)]
 pub struct PrometheusError(Failure);
 
 #[derive(Debug)]
@@ -53,6 +52,8 @@ impl fmt::Display for PrometheusError {
         }
     }
 }
+
+crate::debug_is_display!(PrometheusError);
 
 impl std::error::Error for PrometheusError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -76,7 +76,7 @@ impl RequestHandle {
 }
 
 /// A score outside [0, 1], or NaN: counted as rejected, recorded nowhere else.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 pub struct RejectedScore(pub f64);
 
 impl std::fmt::Display for RejectedScore {
@@ -84,6 +84,8 @@ impl std::fmt::Display for RejectedScore {
         write!(f, "quality score {} is outside [0, 1]", self.0)
     }
 }
+
+crate::debug_is_display!(RejectedScore);
 
 impl std::error::Error for RejectedScore {}
 

@@ -43,7 +43,7 @@ impl fmt::Debug for FeedbackKey {
 }
 
 /// A key shorter than 16 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct KeyTooShort(pub usize);
 
 impl fmt::Display for KeyTooShort {
@@ -55,6 +55,8 @@ impl fmt::Display for KeyTooShort {
         )
     }
 }
+
+crate::debug_is_display!(KeyTooShort);
 
 impl std::error::Error for KeyTooShort {}
 

@@ -111,7 +111,7 @@ impl GpuField {
 }
 
 /// Why a reading failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GpuError {
     /// No driver library, no GPU, or NVML refused to start.
@@ -134,6 +134,8 @@ impl fmt::Display for GpuError {
         }
     }
 }
+
+crate::debug_is_display!(GpuError);
 
 impl std::error::Error for GpuError {}
 

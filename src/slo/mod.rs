@@ -54,7 +54,7 @@ struct Objective {
 }
 
 /// Why objectives could not be rendered.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum SloError {
     /// A target outside (0, 1).
@@ -84,6 +84,8 @@ impl fmt::Display for SloError {
         }
     }
 }
+
+crate::debug_is_display!(SloError);
 
 impl std::error::Error for SloError {}
 

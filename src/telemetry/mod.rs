@@ -119,7 +119,6 @@ pub enum OtlpProtocol {
 }
 
 /// Why telemetry could not be set up.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum TelemetryError {
     /// The OTLP exporter could not be built.
@@ -160,6 +159,8 @@ impl fmt::Display for TelemetryError {
         }
     }
 }
+
+crate::debug_is_display!(TelemetryError);
 
 impl std::error::Error for TelemetryError {}
 

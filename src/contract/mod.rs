@@ -42,6 +42,17 @@ pub const REQUESTS_TOTAL: MetricDef = MetricDef {
     description: "Requests finished, by route, model and outcome (ok, client_error, server_error, cancelled).",
 };
 
+/// Requests a handler asked the handle of with no layer in front.
+pub const REQUESTS_UNMEASURED: MetricDef = MetricDef {
+    name: "inferwatch_requests_unmeasured_total",
+    otel_name: Some("inferwatch.requests.unmeasured"),
+    kind: MetricKind::Counter,
+    unit: "{request}",
+    labels: &[label::ROUTE],
+    buckets: &[],
+    description: "Requests whose handler asked for its RequestHandle with no InferenceLayer in front (a route added after .layer(), say), by route: measured nowhere else. Recorded in the global recorder.",
+};
+
 /// Requests whose response has not reached its end yet.
 pub const REQUESTS_IN_FLIGHT: MetricDef = MetricDef {
     name: "inferwatch_requests_in_flight",
@@ -223,6 +234,7 @@ pub const TELEMETRY_EXPORT_ERRORS: MetricDef = MetricDef {
 pub const ALL: &[MetricDef] = &[
     REQUESTS_TOTAL,
     REQUESTS_IN_FLIGHT,
+    REQUESTS_UNMEASURED,
     HTTP_SERVER_REQUEST_DURATION,
     RPC_SERVER_CALL_DURATION,
     GEN_AI_SERVER_REQUEST_DURATION,

@@ -1,6 +1,10 @@
 //! Reaching the [`RequestHandle`] from a request: [`InferenceRequestExt`], and the axum extractor.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::handle::RequestHandle;
+use crate::contract::{self as c, OTHER};
+use crate::recorder::SharedRecorder;
 
 /// Gives a request its inference handle: implemented for `http::Request` and, with the `tonic` feature, for
 /// `tonic::Request`.
@@ -21,7 +25,36 @@ fn from_extensions(extensions: &http::Extensions) -> RequestHandle {
     extensions
         .get::<RequestHandle>()
         .cloned()
-        .unwrap_or_else(RequestHandle::detached)
+        .unwrap_or_else(|| unmeasured(extensions))
+}
+
+/// A detached handle for a request no layer measures: a handler that asks for its handle expects one, so this is
+/// a route outside the layer (added after `Router::layer`, say). Counted, and said once.
+fn unmeasured(extensions: &http::Extensions) -> RequestHandle {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    // A matched route's template is the application's own, so its values are bounded; without one, `_OTHER`.
+    #[cfg(feature = "axum")]
+    let route = extensions
+        .get::<axum::extract::MatchedPath>()
+        .map_or(OTHER, |m| m.as_str());
+    #[cfg(not(feature = "axum"))]
+    let route = {
+        let _ = extensions;
+        OTHER
+    };
+    SharedRecorder::global()
+        .counter(&c::REQUESTS_UNMEASURED, &[route])
+        .increment(1);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            target: c::LOG_TARGET,
+            route,
+            "a handler asked for its RequestHandle, but no InferenceLayer is in front of it: the request is not \
+             measured (routes added after .layer() are outside it); inferwatch_requests_unmeasured_total counts \
+             such requests"
+        );
+    }
+    RequestHandle::detached()
 }
 
 impl<T> InferenceRequestExt for http::Request<T> {

@@ -211,3 +211,30 @@ async fn spans_only_and_spans_switched_off_at_run_time() {
     traced.sort_unstable();
     assert_eq!(traced, ["/spans-only", "/switched-on"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_added_to_the_defaults_keeps_them_and_is_shared_with_the_application() {
+    let f = fixture();
+    let recording = Arc::new(Recording::default());
+    let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
+    let layer = InferenceLayer::builder()
+        .recorder(recorder)
+        .build_with(recording.clone());
+    let addr = serve(Router::new().route("/added", post(staged)).layer(layer)).await;
+    assert_eq!(send(&client(), addr, "POST", "/added", &[], "").await.status, 200);
+    // The application reads its own observer through the handle it kept.
+    assert!(
+        support::eventually(Duration::from_secs(2), || recording.count("finish") == 1).await,
+        "{:?}",
+        recording.events()
+    );
+    assert_eq!(recording.count("finish /added ok in=2 out=3"), 1);
+    // The defaults are still there: the metrics, and the request span with its stages.
+    let s = scrape(&exporter);
+    let requests = [("route", "/added"), ("gen_ai_request_model", "toy"), ("outcome", "ok")];
+    assert_eq!(s.get("inferwatch_requests_total", &requests), 1.0);
+    let spans = f.spans_where(4, |s| {
+        s.name == "POST /added" || ["tokenize", "generate", "decode"].contains(&s.name.as_str())
+    });
+    assert_eq!(spans.len(), 4, "{spans:?}");
+}

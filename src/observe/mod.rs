@@ -11,13 +11,16 @@
 //! makes spans and the summary log line, [`InFlightCounter`] counts requests in flight for a readiness check.
 //!
 //! ```
-//! use http::HeaderMap;
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
 //! use inferwatch::InferenceLayer;
-//! use inferwatch::observe::{LabelValue, MetricsObserver, Observer, RequestInfo, RequestSummary};
+//! use inferwatch::classify::Outcome;
+//! use inferwatch::observe::{HeaderMap, LabelValue, Observer, RequestInfo, RequestSummary};
 //!
 //! /// Counts server errors, and nothing else.
 //! #[derive(Default)]
-//! struct ServerErrors(std::sync::atomic::AtomicU64);
+//! struct ServerErrors(AtomicU64);
 //!
 //! impl Observer for ServerErrors {
 //!     type RequestData = ();
@@ -25,16 +28,21 @@
 //!     fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {}
 //!     fn on_stage_start(&self, _: &(), _: &LabelValue) {}
 //!     fn on_finish(&self, _: &(), summary: &RequestSummary<'_>) {
-//!         if summary.outcome == inferwatch::classify::Outcome::ServerError {
-//!             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+//!         if summary.outcome == Outcome::ServerError {
+//!             self.0.fetch_add(1, Ordering::Relaxed);
 //!         }
 //!     }
 //! }
 //!
-//! // Metrics only, plus the counter: no spans, chosen at run time.
-//! let layer = InferenceLayer::builder().build_observer((MetricsObserver::new(), ServerErrors::default()));
+//! // The default metrics, spans and log lines, then the counter; the application keeps a handle to read it.
+//! let errors = Arc::new(ServerErrors::default());
+//! let layer = InferenceLayer::builder().build_with(errors.clone());
 //! # let _ = layer;
+//! assert_eq!(errors.0.load(Ordering::Relaxed), 0);
 //! ```
+//!
+//! [`InferenceLayerBuilder::build_observer`](crate::InferenceLayerBuilder::build_observer) replaces the default
+//! observers instead, for a choice made at run time (metrics only, say).
 
 mod in_flight;
 mod metrics;
@@ -59,5 +67,7 @@ pub use crate::request::{
     ContentKind, FeatureValue, FeedbackEvent, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, Score,
     StageSummary, TraceIds, Unattributed,
 };
+/// The request and response headers observers see (re-exported, so that an observer needs no `http` dependency).
+pub use http::HeaderMap;
 pub use in_flight::InFlightCounter;
 pub use observer::Observer;

@@ -306,3 +306,83 @@ impl Observer for () {
 
     fn on_finish(&self, _: &(), _: &RequestSummary<'_>) {}
 }
+
+/// An observer the application keeps a handle to (to read what it gathered), shared with the layer.
+impl<O: Observer> Observer for std::sync::Arc<O> {
+    type RequestData = O::RequestData;
+    type StageData = O::StageData;
+
+    fn on_start(&self, known: &KnownLabels) {
+        (**self).on_start(known);
+    }
+
+    fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> Self::RequestData {
+        (**self).on_request(info, headers)
+    }
+
+    fn enter(&self, request: &Self::RequestData) {
+        (**self).enter(request);
+    }
+
+    fn exit(&self, request: &Self::RequestData) {
+        (**self).exit(request);
+    }
+
+    fn on_serving(&self, request: &Self::RequestData) {
+        (**self).on_serving(request);
+    }
+
+    fn on_response_headers(&self, request: &Self::RequestData, headers: &mut HeaderMap) {
+        (**self).on_response_headers(request, headers);
+    }
+
+    fn on_stage_start(&self, request: &Self::RequestData, name: &LabelValue) -> Self::StageData {
+        (**self).on_stage_start(request, name)
+    }
+
+    fn enter_stage(&self, stage: &Self::StageData) {
+        (**self).enter_stage(stage);
+    }
+
+    fn exit_stage(&self, stage: &Self::StageData) {
+        (**self).exit_stage(stage);
+    }
+
+    fn on_stage_end(&self, stage: Self::StageData, summary: &StageSummary<'_>) {
+        (**self).on_stage_end(stage, summary);
+    }
+
+    fn on_content(&self, request: &Self::RequestData, kind: ContentKind, text: &str) {
+        (**self).on_content(request, kind, text);
+    }
+
+    fn on_queue(&self, request: &Self::RequestData, model: Option<&LabelValue>, event: QueueEvent) {
+        (**self).on_queue(request, model, event);
+    }
+
+    fn on_observe(
+        &self,
+        request: &Self::RequestData,
+        model: Option<&LabelValue>,
+        feature: &str,
+        value: FeatureValue<'_>,
+    ) {
+        (**self).on_observe(request, model, feature, value);
+    }
+
+    fn on_score(&self, request: &Self::RequestData, score: &Score<'_>) {
+        (**self).on_score(request, score);
+    }
+
+    fn trace_ids(&self, request: &Self::RequestData) -> Option<TraceIds> {
+        (**self).trace_ids(request)
+    }
+
+    fn on_feedback(&self, feedback: &FeedbackEvent<'_>) {
+        (**self).on_feedback(feedback);
+    }
+
+    fn on_finish(&self, request: &Self::RequestData, summary: &RequestSummary<'_>) {
+        (**self).on_finish(request, summary);
+    }
+}

@@ -162,6 +162,15 @@ async fn request_and_stage_spans_form_a_tree_under_the_incoming_trace() {
         messages.contains(&"inside handler") && messages.contains(&"decoding"),
         "{messages:?}"
     );
+    // A line logged inside a stage names the stage, as its span does.
+    let span_of = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .map(|l| l["span"].clone())
+    };
+    assert_eq!(span_of("inside handler"), Some(serde_json::json!("tokenize")));
+    assert_eq!(span_of("decoding"), Some(serde_json::json!("decode")));
     let request_span = hex(&request.span_id);
     let summary = lines
         .iter()

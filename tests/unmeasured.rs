@@ -1,6 +1,6 @@
 //! A route added after `Router::layer` is outside the layer: its handler's `RequestHandle` is detached, and that
-//! is said once in the log and counted per route, not left silent. (Its own test binary: it installs the global
-//! recorder and subscriber.)
+//! is said once in the log and counted per route, not left silent; and `telemetry::init` itself writes no line.
+//! (Its own test binary: it installs the global recorder and subscriber.)
 
 mod support;
 
@@ -74,4 +74,11 @@ async fn a_route_added_after_the_layer_is_said_once_and_counted() {
     assert_eq!(said.len(), 1, "{said:?}");
     assert_eq!(said[0]["level"], "WARN");
     assert_eq!(said[0]["fields"]["route"], "/v1/chat/completions");
+    // Nothing from the OpenTelemetry SDK about its own set-up ("Global tracer provider is set").
+    let sdk: Vec<serde_json::Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["target"].as_str().is_some_and(|t| t.starts_with("opentelemetry")))
+        .collect();
+    assert!(sdk.is_empty(), "{sdk:?}");
 }

@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::io::Write as _;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
@@ -91,11 +92,42 @@ thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
+/// The field that names a stage on inferwatch's stage spans, whose `tracing` name is the same for every stage.
+const STAGE_FIELD: &str = "inferwatch.stage";
+
+/// A stage span's name, kept in its extensions for the lines logged inside it.
+struct StageName(Arc<str>);
+
+/// Finds the stage's name among a new span's fields.
+struct StageVisitor(Option<Arc<str>>);
+
+impl tracing::field::Visit for StageVisitor {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == STAGE_FIELD {
+            self.0 = Some(value.into());
+        }
+    }
+
+    fn record_debug(&mut self, _field: &tracing::field::Field, _value: &dyn std::fmt::Debug) {}
+}
+
 impl<S, W> Layer<S> for JsonLayer<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'a> MakeWriter<'a> + 'static,
 {
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        if meta.target() != LOG_TARGET || meta.fields().field(STAGE_FIELD).is_none() {
+            return;
+        }
+        let mut visitor = StageVisitor(None);
+        attrs.record(&mut visitor);
+        if let (Some(name), Some(span)) = (visitor.0, ctx.span(id)) {
+            span.extensions_mut().insert(StageName(name));
+        }
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         // A request's summary line with its ids is made of its values alone: queued as they are, or written here.
@@ -161,13 +193,19 @@ where
                     !b.trace_id.is_empty() && !b.span_id.is_empty()
                 }
             };
-            // The id only: the span must not stay borrowed while tracing-opentelemetry looks it up.
-            let span = ctx.event_span(event).map(|span| (span.id(), span.name()));
+            // The id and names only: the span must not stay borrowed while tracing-opentelemetry looks it up.
+            let span = ctx.event_span(event).map(|span| {
+                let stage = span.extensions().get::<StageName>().map(|s| s.0.clone());
+                (span.id(), span.name(), stage)
+            });
             let line = &mut b.line;
             // The span keys: the event's span, or the unsampled request being polled (which has no span); the ids
             // to look up only when the line did not carry them.
             let (name, looked_up) = match &span {
-                Some((id, name)) => (Some(*name), (!carried).then(|| otel_ids(id)).flatten()),
+                Some((id, name, stage)) => (
+                    Some(stage.as_deref().unwrap_or(name)),
+                    (!carried).then(|| otel_ids(id)).flatten(),
+                ),
                 None => match current_request() {
                     Some(ids) => (Some(REQUEST_SPAN_NAME), (!carried).then_some(ids)),
                     None => (None, None),

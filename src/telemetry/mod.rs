@@ -358,7 +358,11 @@ impl TelemetryBuilder {
                 opentelemetry::global::set_text_map_propagator(propagator);
             }
         }
-        opentelemetry::global::set_tracer_provider(guard.provider.clone());
+        // The SDK says at INFO that it did this, a line at every start that tells the user nothing.
+        let provider = guard.provider.clone();
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            opentelemetry::global::set_tracer_provider(provider);
+        });
         Ok(guard)
     }
 

@@ -28,6 +28,9 @@ pub(super) fn ca_bundle(config: &TelemetryBuilder, signal: &str) -> Result<Optio
 
 /// rustls needs one process-wide cryptography provider; ring is the one both transports are built with here. A
 /// provider the application installed first is kept.
+// rustls 0.23.48 deprecates its ring provider for lacking post-quantum key exchange; aws-lc-rs, which has it,
+// needs a C toolchain and cmake to build, and tonic's and reqwest's TLS here are built on ring.
+#[allow(deprecated)]
 pub(super) fn install_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -78,6 +78,11 @@ macro_rules! debug_is_display {
 }
 pub(crate) use debug_is_display;
 
+/// The README's examples that are not marked `ignore`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod classify;
 pub mod contract;
 pub mod cost;
@@ -111,3 +116,26 @@ pub use request::{
     EnteredStage, FinishReason, InferenceRequestExt, QueueWait, Rating, RejectedScore, RequestHandle, Stage,
     StageFuture, TokenUsage, operation, stage_name,
 };
+
+#[cfg(test)]
+mod readme {
+    /// The README's quick start is `examples/minimal.rs` (less its opening comment), which CI builds and runs.
+    #[test]
+    fn the_quick_start_is_the_minimal_example() {
+        let readme = include_str!("../README.md");
+        let example = include_str!("../examples/minimal.rs");
+        let code: String = example
+            .lines()
+            .skip_while(|l| l.starts_with("//!"))
+            .skip_while(|l| l.is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let start = readme.find("```rust,no_run\n").expect("the quick start block") + "```rust,no_run\n".len();
+        let end = start + readme[start..].find("```\n").expect("its end");
+        assert_eq!(
+            &readme[start..end],
+            code,
+            "README.md's quick start differs from examples/minimal.rs"
+        );
+    }
+}

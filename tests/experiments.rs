@@ -308,7 +308,7 @@ async fn feedback_is_attributed_on_another_replica_after_the_answer() {
     assert_eq!(s.get("inferwatch_feedback_total", &rated(model, "negative")), 1.0);
     assert_eq!(s.get("inferwatch_feedback_total", &rated(model, "positive")), 1.0);
     assert_eq!(
-        s.get("inferwatch_feedback_repeated_total", &[("gen_ai_request_model", model)]),
+        s.get("inferwatch_feedback_repeats_total", &[("gen_ai_request_model", model)]),
         2.0
     );
     assert_eq!(s.get("inferwatch_feedback_total", &rated("_OTHER", "positive")), 4.0);
@@ -355,7 +355,7 @@ async fn one_answer_rated_two_hundred_times_counts_once() {
     assert_eq!(s.get("inferwatch_feedback_total", &rated("negative")), 1.0);
     assert_eq!(s.get("inferwatch_feedback_total", &rated("positive")), 0.0);
     assert_eq!(
-        s.get("inferwatch_feedback_repeated_total", &[("gen_ai_request_model", model)]),
+        s.get("inferwatch_feedback_repeats_total", &[("gen_ai_request_model", model)]),
         199.0
     );
     let exp = |rating| {

@@ -28,10 +28,12 @@ const OWN_ATTRIBUTES: &[&str] = &[
     "inferwatch.feedback.rating",
     "inferwatch.feedback.score",
     "inferwatch.feedback.unattributed",
+    "inferwatch.feedback.repeated",
 ];
 const OWN_METRICS: &[&str] = &[
     "inferwatch.requests",
     "inferwatch.requests.in_flight",
+    "inferwatch.requests.unmeasured",
     "inferwatch.tokens",
     "inferwatch.request.tokens",
     "inferwatch.stage.duration",
@@ -45,6 +47,7 @@ const OWN_METRICS: &[&str] = &[
     "inferwatch.quality.score",
     "inferwatch.quality.score.rejected",
     "inferwatch.feedback",
+    "inferwatch.feedback.repeats",
     "inferwatch.experiment.requests",
     "inferwatch.experiment.request.duration",
     "inferwatch.experiment.time_to_first_token",
@@ -131,9 +134,15 @@ async fn emitted_names_are_in_the_registry() {
     let answer = send(&http, addr, "POST", "/everything", &[], "x").await;
     assert_eq!(answer.status, 200);
     let id = String::from_utf8(answer.body.to_vec()).expect("id");
+    let second = send(&http, addr, "POST", "/everything", &[], "x").await;
+    let second = String::from_utf8(second.body.to_vec()).expect("id");
     let feedback = layer.feedback();
     feedback.record(&id, Rating::Positive).expect("attributed");
-    feedback.record_score(&id, -0.5).expect("attributed");
+    feedback.record_score(&second, -0.5).expect("attributed");
+    assert_eq!(
+        feedback.record(&id, Rating::Negative),
+        Err(inferwatch::feedback::FeedbackError::Repeated)
+    );
     assert!(feedback.record("not an id", Rating::Negative).is_err());
     assert_eq!(send(&http, addr, "GET", "/fail", &[], "").await.status, 503);
     assert_eq!(send(&http, addr, "GET", "/unrouted", &[], "").await.status, 404);
@@ -151,8 +160,8 @@ async fn emitted_names_are_in_the_registry() {
         .await
         .expect("ok");
 
-    // 3 HTTP requests, 1 stage, 1 gRPC call, 3 feedback spans.
-    let spans = f.spans_where(8, |_| true);
+    // 4 HTTP requests, 2 stages, 1 gRPC call, 4 feedback spans (one a repeat).
+    let spans = f.spans_where(11, |_| true);
     // Span attributes, and the attributes of span events.
     let attributes: BTreeSet<&str> = spans
         .iter()

@@ -108,9 +108,9 @@ pub const FEEDBACK_TOTAL: MetricDef = MetricDef {
 };
 
 /// Feedback refused because its answer was rated already.
-pub const FEEDBACK_REPEATED: MetricDef = MetricDef {
-    name: "inferwatch_feedback_repeated_total",
-    otel_name: Some("inferwatch.feedback.repeated"),
+pub const FEEDBACK_REPEATS: MetricDef = MetricDef {
+    name: "inferwatch_feedback_repeats_total",
+    otel_name: Some("inferwatch.feedback.repeats"),
     kind: MetricKind::Counter,
     unit: "{feedback}",
     labels: &[label::GEN_AI_REQUEST_MODEL],

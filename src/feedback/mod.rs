@@ -10,7 +10,7 @@
 //!
 //! An answer's rating counts once: the first feedback on a response id is counted, and any later one on the same
 //! id, the same rating or another, is refused ([`FeedbackError::Repeated`]) and counted in
-//! `inferwatch_feedback_repeated_total`. The layer remembers the ids it counted until they expire, up to a bound
+//! `inferwatch_feedback_repeats_total`. The layer remembers the ids it counted until they expire, up to a bound
 //! (100,000 ids, about 3 MB; then those closest to expiring are forgotten first). Each replica remembers the ids it
 //! received: to count an id once across a fleet, send an answer's feedback to one replica (by response id, say).
 //!

@@ -78,7 +78,7 @@ impl QualityInstruments {
             for rating in Rating::ALL {
                 r.counter(&c::FEEDBACK_TOTAL, &[model, rating.as_str()]).increment(0);
             }
-            r.counter(&c::FEEDBACK_REPEATED, &[model]).increment(0);
+            r.counter(&c::FEEDBACK_REPEATS, &[model]).increment(0);
             for evaluator in &known.evaluators {
                 let _ = r.histogram(&c::QUALITY_SCORE, &[evaluator.as_str(), model]);
             }
@@ -195,7 +195,7 @@ impl QualityInstruments {
     pub(super) fn record_feedback(&self, r: &SharedRecorder, f: &FeedbackEvent<'_>) {
         let model = f.model;
         if f.repeated {
-            let register = || r.counter(&c::FEEDBACK_REPEATED, &[model.as_str()]);
+            let register = || r.counter(&c::FEEDBACK_REPEATS, &[model.as_str()]);
             self.repeated.with(model.id(), register, |h| h.increment(1));
             return;
         }

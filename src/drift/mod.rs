@@ -40,7 +40,7 @@ mod route;
 mod series;
 pub mod stats;
 
-pub use baseline::{Baseline, FORMAT};
+pub use baseline::{Baseline, FORMAT, MAX_DOCUMENT_BYTES, MAX_SERIES};
 pub use feature::{DEFAULT_QUANTILE_BINS, DriftError, FINISH_REASON, Feature, INPUT_TOKENS, MAX_BINS, OUTPUT_TOKENS};
 pub use monitor::{Drift, DriftBuilder};
 pub use series::Warmup;

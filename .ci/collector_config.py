@@ -33,7 +33,8 @@ ENV = re.compile(r"\$\{env:(\w+)(?::-([^}]*))?\}")
 def defaults(text: str) -> str:
     """The configuration as the collector reads it with none of its environment variables set."""
     def substitute(m):
-        assert m.group(2) is not None, f"${{env:{m.group(1)}}} has no default"
+        if m.group(2) is None:
+            raise SystemExit(f"${{env:{m.group(1)}}} has no default")
         return m.group(2)
 
     return ENV.sub(substitute, text)

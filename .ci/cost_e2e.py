@@ -18,6 +18,7 @@ import time
 import urllib.request
 
 from promql import query
+from checks import check
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -39,7 +40,10 @@ def values(samples: list, name: str, **labels) -> list:
 
 
 def total(samples: list, name: str, **labels) -> float:
-    return sum(float(v) for v in values(samples, name, **labels))
+    """The sum over the matching samples; none matching fails (a renamed series must not read as 0)."""
+    found = values(samples, name, **labels)
+    check(found, f"no series {name}{labels or ''} in the exposition")
+    return sum(float(v) for v in found)
 
 
 def summary_costs(path: str) -> dict:
@@ -49,7 +53,7 @@ def summary_costs(path: str) -> dict:
         parts = line.split()
         if len(parts) == 4 and parts[0] == "cost":
             costs[parts[1]] = parts[3]
-    assert "total" in costs, f"no cost lines in the generator's summary: {open(path).read()}"
+    check("total" in costs, f"no cost lines in the generator's summary: {open(path).read()}")
     return costs
 
 
@@ -69,7 +73,7 @@ def spend(args) -> None:
         if model == "total":
             continue
         got = values(samples, "inferwatch_cost_total", gen_ai_request_model=model)
-        assert got == [amount], f"{model}: exposition {got}, generator {amount}"
+        check(got == [amount], f"{model}: exposition {got}, generator {amount}")
     print(f"exposition: inferwatch_cost_total equals the generator's cost exactly: {expected}")
 
     # Prometheus scrapes every second; wait for a scrape that saw the end of the traffic.
@@ -79,18 +83,18 @@ def spend(args) -> None:
         seen = float(result[0]["value"][1]) if result else None
         if seen is not None and abs(seen - float(expected["total"])) <= 1e-12 * max(1.0, seen):
             break
-        assert time.time() < deadline, f"Prometheus sees {seen}, the generator computed {expected['total']}"
+        check(time.time() < deadline, f"Prometheus sees {seen}, the generator computed {expected['total']}")
         time.sleep(0.5)
     print(f"Prometheus: sum(inferwatch_cost_total) = {seen!r} = {expected['total']}")
 
     waited = total(samples, "inferwatch_request_queue_duration_seconds_sum")
     scheduled = total(samples, "inferwatch_request_queue_duration_seconds_count")
-    assert waited > 0 and scheduled > 0, (waited, scheduled)
-    assert total(samples, "inferwatch_requests_waiting") == 0, values(samples, "inferwatch_requests_waiting")
+    check(waited > 0 and scheduled > 0, (waited, scheduled))
+    check(total(samples, "inferwatch_requests_waiting") == 0, values(samples, "inferwatch_requests_waiting"))
     batches = total(samples, "inferwatch_engine_batch_size_count")
     sequences = total(samples, "inferwatch_engine_batch_size_sum")
-    assert batches > 0 and sequences / batches > 1, (batches, sequences)
-    assert values(samples, "inferwatch_engine_kv_cache_usage_ratio", gen_ai_request_model="toy"), "no cache usage"
+    check(batches > 0 and sequences / batches > 1, (batches, sequences))
+    check(values(samples, "inferwatch_engine_kv_cache_usage_ratio", gen_ai_request_model="toy"), "no cache usage")
     print(f"queue: {scheduled:.0f} requests scheduled after {waited / scheduled * 1000:.1f} ms on average; "
           f"batches: {batches:.0f}, {sequences / batches:.2f} sequences each")
 
@@ -100,7 +104,7 @@ def spend(args) -> None:
         spend_rate = query(args.prometheus, "job:inferwatch_spend:rate1h")
         if spend_rate and float(spend_rate[0]["value"][1]) > 0:
             break
-        assert time.time() < deadline, f"job:inferwatch_spend:rate1h is {spend_rate}"
+        check(time.time() < deadline, f"job:inferwatch_spend:rate1h is {spend_rate}")
         time.sleep(1)
     panels = json.load(open(args.dashboard))["panels"]
     shown = 0
@@ -111,18 +115,19 @@ def spend(args) -> None:
             result = query(args.prometheus, promql)
             gpu_only = "gpu" in expr or "energy" in expr
             if any(k in expr for k in ("cost", "queue", "waiting", "engine_")) and not gpu_only:
-                assert result, f"no data for {expr}"
+                check(result, f"no data for {expr}")
                 shown += 1
+    check(shown > 0, f"no queue or cost panel found in {args.dashboard}: nothing was checked")
     print(f"dashboard: {shown} queue and cost queries with data")
 
 
 def overload(args) -> None:
     samples = exposition(args.metrics)
     refused = total(samples, "http_server_request_duration_seconds_count", http_response_status_code="429")
-    assert refused > 0, "no 429 although the burst exceeded the queue"
+    check(refused > 0, "no 429 although the burst exceeded the queue")
     counted = outcomes(args.summary)
-    assert counted.get("client_error", 0) >= refused, (counted, refused)
-    assert total(samples, "inferwatch_requests_waiting") == 0, values(samples, "inferwatch_requests_waiting")
+    check(counted.get("client_error", 0) >= refused, (counted, refused))
+    check(total(samples, "inferwatch_requests_waiting") == 0, values(samples, "inferwatch_requests_waiting"))
     print(f"overload: {refused:.0f} requests refused with 429; the waiting gauge is back to 0")
 
 

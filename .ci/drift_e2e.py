@@ -14,9 +14,11 @@ import argparse
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 from promql import query
+from checks import check
 
 FEATURES = ("input_tokens", "language")
 
@@ -30,13 +32,13 @@ def psi(base: str, feature: str) -> dict:
     return model_values(base, f'inferwatch_drift_psi{{feature="{feature}"}}')
 
 
-def wait_for(what: str, check, timeout: float = 20.0):
+def wait_for(what: str, condition, timeout: float = 20.0):
     deadline = time.time() + timeout
     while True:
-        result = check()
+        result = condition()
         if result:
             return result
-        assert time.time() < deadline, f"{what}: not within {timeout} s"
+        check(time.time() < deadline, f"{what}: not within {timeout} s")
         time.sleep(1)
 
 
@@ -63,15 +65,24 @@ def shift(args) -> None:
     observed = model_values(args.prometheus, 'inferwatch_drift_window_observations{feature="input_tokens"}')
     print(f"before the shift: PSI {before}; window observations of input tokens {observed}")
     for feature, by_model in before.items():
-        assert by_model, f"no PSI of {feature} before the shift"
-        assert all(v < 0.1 for v in by_model.values()), (feature, by_model)
-    with urllib.request.urlopen(f"{args.server}/v1/drift/baseline") as response:
+        check(by_model, f"no PSI of {feature} before the shift")
+        check(all(v < 0.1 for v in by_model.values()), (feature, by_model))
+    # The baseline route tells what clients send: operators only.
+    url = f"{args.server}/v1/drift/baseline"
+    for headers in ({}, {"authorization": "Bearer not-the-token"}):
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers))
+            raise SystemExit(f"check failed: {url} answered without the operators' token ({headers})")
+        except urllib.error.HTTPError as e:
+            check(e.code == 401, f"{url} without the operators' token: {e.code}, expected 401")
+    request = urllib.request.Request(url, headers={"authorization": f"Bearer {args.operator_token}"})
+    with urllib.request.urlopen(request) as response:
         document = response.read()
     series = json.loads(document)["series"]
-    assert {s["feature"] for s in series} >= set(FEATURES), series
+    check({s["feature"] for s in series} >= set(FEATURES), series)
     open(args.baseline_out, "wb").write(document)
     print(f"baseline saved: {len(series)} series")
-    assert generator.wait(timeout=60) == 0
+    check(generator.wait(timeout=60) == 0, "the traffic generator exited 0")
     after = wait_for("PSI above 0.25 after the shift", lambda: drifted(args.prometheus))
     print(f"after the shift: PSI {after}")
 
@@ -82,7 +93,7 @@ def restarted(args) -> None:
         "baselines from the file",
         lambda: model_values(args.prometheus, 'inferwatch_drift_baseline_info{feature="input_tokens",source="file"}'),
     )
-    assert generator.wait(timeout=60) == 0
+    check(generator.wait(timeout=60) == 0, "the traffic generator exited 0")
     after = wait_for("PSI above 0.25 against the saved baseline", lambda: drifted(args.prometheus))
     print(f"restarted with the saved baseline ({sorted(sources)}): PSI {after}")
 
@@ -94,6 +105,7 @@ def main() -> None:
     parser.add_argument("--prometheus", required=True)
     parser.add_argument("--traffic", required=True)
     parser.add_argument("--baseline-out")
+    parser.add_argument("--operator-token", required=True, help="the server's --operator-token")
     args = parser.parse_args()
     shift(args) if args.mode == "shift" else restarted(args)
 

@@ -15,6 +15,7 @@ import time
 
 import promql
 from promql import query
+from checks import check
 
 WINDOW = "1m"
 MIN_SAMPLES = 100
@@ -38,8 +39,9 @@ def dashboard(base: str, path: str) -> None:
         result = query(base, promql)
         model_half = ("inferwatch_experiment_", "inferwatch_quality_score", "inferwatch_feedback_total")
         if any(name in expr for name in model_half):
-            assert result, f"no data for {expr}"
+            check(result, f"no data for {expr}")
             shown += 1
+    check(shown > 0, f"no quality or experiment panel found in {path}: nothing was checked")
     print(f"dashboard: {len(exprs)} queries run, {shown} quality and experiment queries with data")
 
 
@@ -56,8 +58,8 @@ def main() -> None:
     feedback = by_variant(base, f"experiment_variant:inferwatch_feedback:{WINDOW}")
     print(f"requests in the window: {requests}; ratings: {feedback}")
     for variant in ("control", "treatment"):
-        assert requests.get(variant, 0) >= MIN_SAMPLES, (variant, requests)
-        assert feedback.get(variant, 0) >= MIN_SAMPLES, (variant, feedback)
+        check(requests.get(variant, 0) >= MIN_SAMPLES, (variant, requests))
+        check(feedback.get(variant, 0) >= MIN_SAMPLES, (variant, feedback))
 
     if args.expect == "worse":
         wanted = {"InferwatchExperimentErrorRegression", "InferwatchExperimentFeedbackRegression"}
@@ -68,18 +70,18 @@ def main() -> None:
             if wanted <= names or time.time() > deadline:
                 break
             time.sleep(1)
-        assert wanted <= names, (wanted, firing)
-        assert not [a for a in alerts(base) if a["labels"].get("variant") == "control"], alerts(base)
+        check(wanted <= names, (wanted, firing))
+        check(not [a for a in alerts(base) if a["labels"].get("variant") == "control"], alerts(base))
         z = by_variant(base, f"experiment_variant:inferwatch_error_z:{WINDOW}")
         zf = by_variant(base, f"experiment_variant:inferwatch_negative_feedback_z:{WINDOW}")
         print(f"firing for the treatment: {sorted(names)}; error z {z}, negative-feedback z {zf}")
     else:
         time.sleep(5)  # a few evaluations after the traffic
         zf = by_variant(base, f"experiment_variant:inferwatch_negative_feedback_z:{WINDOW}")
-        assert set(zf) == {"treatment"} and abs(zf["treatment"]) < 3, zf
+        check(set(zf) == {"treatment"} and abs(zf["treatment"]) < 3, zf)
         ratio = by_variant(base, f"experiment_variant:inferwatch_negative_feedback_ratio:{WINDOW}")
         pending = alerts(base)
-        assert not pending, pending
+        check(not pending, pending)
         print(f"equal variants: negative-feedback ratios {ratio}, z {zf}; no experiment alert pending or firing")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import traffic_summary
 from faults import free_port, wait_for
 from promql import alerts, query
+from checks import check
 
 RULES = Path(__file__).resolve().parent.parent / "examples/observability/rules/inferwatch.rules.yml"
 BURN = "InferwatchAvailabilityBurnRate"
@@ -99,7 +100,7 @@ def main() -> None:
         while any(g.poll() is None for g in generators.values()):
             watch(prometheus, seen)
             time.sleep(5)
-        assert all(g.returncode == 0 for g in generators.values()), {j: g.returncode for j, g in generators.items()}
+        check(all(g.returncode == 0 for g in generators.values()), {j: g.returncode for j, g in generators.items()})
         time.sleep(3)  # the last scrapes
         watch(prometheus, seen)
         print("alerts seen:", {f"{a} {j} {i or ''}".strip(): s for (a, j, i), s in sorted(seen.items(), key=str)})
@@ -117,15 +118,15 @@ def main() -> None:
             print(f"{job}: server-error ratio of the fleet {fleet.get(job, float('nan')):.3f}, of each replica {each}")
 
         # Thin errors: the fleet pages, for the job and not per replica; no replica stands out.
-        assert seen.get((BURN, "fleet-thin", None)) == "firing", seen
+        check(seen.get((BURN, "fleet-thin", None)) == "firing", seen)
         # Pending is not an alert: a replica may look apart for a moment; for 2 minutes it must not.
-        assert not [k for k, state in seen.items() if k[0] == OUTLIER and k[1] == "fleet-thin" and state == "firing"], seen
-        assert not [k for k in seen if k[0] == BURN and k[2] is not None], "burn-rate alerts are per job"
+        check(not [k for k, state in seen.items() if k[0] == OUTLIER and k[1] == "fleet-thin" and state == "firing"], seen)
+        check(not [k for k in seen if k[0] == BURN and k[2] is not None], "burn-rate alerts are per job")
         # One bad replica: the fleet pages, and the outlier alert names that replica alone.
         bad = replicas["fleet-hard"][0]
-        assert seen.get((BURN, "fleet-hard", None)) == "firing", seen
+        check(seen.get((BURN, "fleet-hard", None)) == "firing", seen)
         named = sorted(k[2] for k, state in seen.items() if k[0] == OUTLIER and state == "firing")
-        assert named == [bad], (named, bad)
+        check(named == [bad], (named, bad))
 
         for job in JOBS:
             summary = traffic_summary.read(str(work / f"{job}.summary"))
@@ -142,9 +143,9 @@ def main() -> None:
                 f"Prometheus counts {total:.0f}, per replica {({k: int(v) for k, v in counted.items()})}, "
                 f"{errors:.0f} server errors"
             )
-            assert total == summary.sent, (job, total, summary.sent)
-            assert counted == {a: float(n) for a, n in per_replica.items()}, (job, counted, per_replica)
-            assert errors == summary.outcomes.get("server_error", 0), (job, errors, summary.outcomes)
+            check(total == summary.sent, (job, total, summary.sent))
+            check(counted == {a: float(n) for a, n in per_replica.items()}, (job, counted, per_replica))
+            check(errors == summary.outcomes.get("server_error", 0), (job, errors, summary.outcomes))
         print("fleet: sums over replicas equal the generator's totals; the alerts judge the fleet and name the bad replica")
     finally:
         for p in processes:

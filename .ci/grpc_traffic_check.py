@@ -10,6 +10,7 @@ import urllib.request
 from collections import Counter
 
 import traffic_summary
+from checks import check
 
 SAMPLE = re.compile(r"^(\w+)\{(.*)\} (\S+)$")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -40,22 +41,22 @@ def main() -> None:
         if labels["route"] in ROUTES:
             seen[labels["outcome"]] += value
     print(f"generator: {dict(sent_by)}; server: {dict(seen)}")
-    assert sum(seen.values()) == sent, (seen, sent)
-    assert seen["server_error"] == sent_by["server_error"] > 0, (seen, sent_by)
-    assert seen["client_error"] == sent_by["client_error"] > 0, (seen, sent_by)
-    assert seen["ok"] + seen["cancelled"] == sent_by["ok"] + sent_by["hung_up"], (seen, sent_by)
-    assert seen["cancelled"] > 0, seen
+    check(sum(seen.values()) == sent, (seen, sent))
+    check(seen["server_error"] == sent_by["server_error"] > 0, (seen, sent_by))
+    check(seen["client_error"] == sent_by["client_error"] > 0, (seen, sent_by))
+    check(seen["ok"] + seen["cancelled"] == sent_by["ok"] + sent_by["hung_up"], (seen, sent_by))
+    check(seen["cancelled"] > 0, seen)
 
     calls = sum(v for labels, v in samples(text, "rpc_server_call_duration_seconds_count")
                 if "/" + labels["rpc_method"] in ROUTES)
-    assert calls == sent, (calls, sent)
+    check(calls == sent, (calls, sent))
     models = {labels["gen_ai_request_model"] for labels, _ in samples(text, "inferwatch_tokens_total")}
-    assert models == {"toy", "toy-large"}, models
+    check(models == {"toy", "toy-large"}, models)
     output = sum(v for labels, v in samples(text, "inferwatch_tokens_total") if labels["gen_ai_token_type"] == "output")
     # The server also counts the tokens it sent to clients that hung up; the generator counts none of those.
-    assert output >= received > 0, (output, received)
+    check(output >= received > 0, (output, received))
     ttft = sum(v for _, v in samples(text, "gen_ai_server_time_to_first_token_seconds_count"))
-    assert ttft > 0, ttft
+    check(ttft > 0, ttft)
     print(f"server counted {sent} calls, {output:.0f} output tokens ({received} read to the end by the generator)")
 
 

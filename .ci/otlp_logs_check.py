@@ -5,12 +5,14 @@ request's span (which arrived too), and no prompt text anywhere.
 With `--unsampled` (the example ran with `OTEL_TRACES_SAMPLER=always_off`) no request span may arrive, and every
 summary record must still carry its request's trace and span ids, distinct per request.
 
-    python3 .ci/otlp_logs_check.py COLLECTOR_LOG --prompt "traced request"
+    python3 .ci/otlp_logs_check.py COLLECTOR_LOG --prompt "traced request" --requests 5
     python3 .ci/otlp_logs_check.py COLLECTOR_LOG --prompt "untraced request" --unsampled --requests 3
 """
 
 import argparse
 import re
+
+from checks import check
 
 
 def records(text: str) -> list:
@@ -31,25 +33,28 @@ def main() -> None:
     parser.add_argument("log")
     parser.add_argument("--prompt", required=True, help="text that was sent as a prompt and must appear nowhere")
     parser.add_argument("--unsampled", action="store_true", help="no span was sampled: none may have arrived")
-    parser.add_argument("--requests", type=int, default=0, help="summaries expected at least (distinct traces)")
+    parser.add_argument("--requests", type=int, required=True,
+                        help="requests to /v1/completions the example served: one summary each, each its own trace")
     args = parser.parse_args()
     text = open(args.log, errors="replace").read()
     summaries = [r for r in records(text) if r[0] == "request finished" and r[1].get("route") == "/v1/completions"]
-    assert summaries, "no 'request finished' log record for /v1/completions reached the collector"
+    check(summaries, "no 'request finished' log record for /v1/completions reached the collector")
     # Exported spans print "    ID             : <span id>" (log records print "Span ID").
     span_ids = set(re.findall(r"\n {4}ID\s*: ([0-9a-f]{16})\b", text))
     for body, attributes, trace, span in summaries:
-        assert trace and span, ("a record without trace context", attributes)
-        assert (attributes.get("trace_id"), attributes.get("span_id")) == (trace, span), (attributes, trace, span)
+        check(trace and span, ("a record without trace context", attributes))
+        check((attributes.get("trace_id"), attributes.get("span_id")) == (trace, span), (attributes, trace, span))
         if args.unsampled:
-            assert span not in span_ids, f"span {span} of an unsampled request was exported"
+            check(span not in span_ids, f"span {span} of an unsampled request was exported")
         else:
-            assert span in span_ids, f"span {span} of a log record was not exported"
+            check(span in span_ids, f"span {span} of a log record was not exported")
     if args.unsampled:
-        assert not re.search(r"Name *: POST /v1/completions", text), "a request span was exported without sampling"
+        check(not re.search(r"Name *: POST /v1/completions", text), "a request span was exported without sampling")
+    check(args.requests > 0, "--requests: at least one request, or there is nothing to check")
+    check(len(summaries) == args.requests, f"{len(summaries)} request summaries for {args.requests} requests")
     traces = {trace for _, _, trace, _ in summaries}
-    assert len(traces) >= args.requests, f"{len(traces)} distinct traces for {args.requests} requests"
-    assert args.prompt not in text, "prompt text reached the collector"
+    check(len(traces) == args.requests, f"{len(traces)} distinct traces for {args.requests} requests")
+    check(args.prompt not in text, "prompt text reached the collector")
     print(f"collector received {len(records(text))} log records, {len(summaries)} request summaries, each with its "
           f"request's trace and span ids; no prompt text")
 

@@ -16,11 +16,12 @@ import urllib.request
 
 import traffic_summary
 from promql import query
+from checks import check
 
 
 def scalar(base: str, promql: str) -> float:
     result = query(base, promql)
-    assert len(result) == 1, f"{promql}: {result}"
+    check(len(result) == 1, f"{promql}: {result}")
     return float(result[0]["value"][1])
 
 
@@ -41,21 +42,21 @@ BURST_SERIES = 'inferwatch_requests_total{route="/v1/completions",gen_ai_request
 def first_burst(base: str, server: str) -> None:
     # The burst's series exist, at zero, in the first scrape: before any request.
     result = eventually(base, BURST_SERIES, timeout=30)
-    assert float(result[0]["value"][1]) == 0, result
+    check(float(result[0]["value"][1]) == 0, result)
     body = json.dumps({"model": "toy", "prompt": "first burst", "max_tokens": 4, "stream": True}).encode()
     for _ in range(BURST):
         request = urllib.request.Request(f"{server}/v1/completions", body, {"content-type": "application/json"})
         with urllib.request.urlopen(request) as response:
-            assert b"data: [DONE]" in response.read()
+            check(b"data: [DONE]" in response.read(), "a stream ends with data: [DONE]")
     time.sleep(4)  # a few scrapes after the burst
     counted = scalar(base, f"sum(increase({BURST_SERIES}[1m]))")
     # increase() extrapolates to the window's end, so a little over the burst; a series born at 20 would give 0.
-    assert BURST - 0.01 <= counted < BURST * 1.5, counted
+    check(BURST - 0.01 <= counted < BURST * 1.5, counted)
     ttft = scalar(
         base,
         'histogram_quantile(0.95, sum by (le) (rate(gen_ai_server_time_to_first_token_seconds_bucket{gen_ai_request_model="toy"}[1m])))',
     )
-    assert 0 < ttft < 5, ttft
+    check(0 < ttft < 5, ttft)
     print(f"prometheus: the first burst of {BURST} counted by increase() as {counted:.1f}, p95 TTFT {ttft * 1000:.0f} ms")
 
 
@@ -65,24 +66,24 @@ def traffic(base: str, summary: str, before: int) -> None:
 
     # Every request the generator sent was counted once (hang-ups count as cancelled or ok, by timing).
     counted = scalar(base, 'sum(inferwatch_requests_total{route=~"/v1/.*"})') - before
-    assert counted == sent, (counted, sent)
+    check(counted == sent, (counted, sent))
     server_errors = scalar(base, 'sum(inferwatch_requests_total{outcome="server_error"})')
-    assert server_errors == outcomes.get("server_error", 0), (server_errors, outcomes)
+    check(server_errors == outcomes.get("server_error", 0), (server_errors, outcomes))
     client_errors = scalar(base, 'sum(inferwatch_requests_total{outcome="client_error"})')
-    assert client_errors == outcomes.get("client_error", 0), (client_errors, outcomes)
+    check(client_errors == outcomes.get("client_error", 0), (client_errors, outcomes))
 
     rate = scalar(base, "sum(rate(inferwatch_requests_total[1m]))")
-    assert rate > 0, rate
+    check(rate > 0, rate)
     ratio = scalar(
         base,
         'sum(increase(inferwatch_requests_total{outcome="server_error"}[5m])) / sum(increase(inferwatch_requests_total[5m]))',
     )
     expected = server_errors / (counted + before)
-    assert abs(ratio - expected) < 0.02, (ratio, expected)
+    check(abs(ratio - expected) < 0.02, (ratio, expected))
 
     p95 = scalar(base, "histogram_quantile(0.95, sum by (le) (rate(gen_ai_server_request_duration_seconds_bucket[5m])))")
     ttft = scalar(base, "histogram_quantile(0.95, sum by (le) (rate(gen_ai_server_time_to_first_token_seconds_bucket[5m])))")
-    assert 0 < ttft <= p95 < 5, (ttft, p95)
+    check(0 < ttft <= p95 < 5, (ttft, p95))
 
     # The recording rules run every 30 s: an evaluation from before the traffic can stand for up to that long.
     deadline = time.time() + 40
@@ -91,11 +92,11 @@ def traffic(base: str, summary: str, before: int) -> None:
         if abs(value - expected) < 0.05 or time.time() > deadline:
             break
         time.sleep(2)
-    assert abs(value - expected) < 0.05, (value, expected)
+    check(abs(value - expected) < 0.05, (value, expected))
     eventually(base, "job:inferwatch_ttft_errors:ratio_rate5m")
     rules = json.load(urllib.request.urlopen(f"{base}/api/v1/rules"))["data"]["groups"]
     unhealthy = [r["name"] for g in rules for r in g["rules"] if r.get("health") != "ok"]
-    assert not unhealthy, unhealthy
+    check(not unhealthy, unhealthy)
     print(
         f"prometheus: {counted:.0f} requests counted, {rate:.1f} req/s, server-error ratio {ratio:.3f} "
         f"(sent {expected:.3f}), p95 latency {p95 * 1000:.0f} ms, p95 TTFT {ttft * 1000:.0f} ms, "

@@ -7,19 +7,24 @@
 
 panic-*: a handler that panics (`x-inferwatch-fault: panic`) counts one more server error for its route and model,
 and leaves nothing in flight. slow-client: a client holding a partial request (an HTTP body one byte short, a gRPC
-stream that never ends) does not keep the server alive past its --shutdown-timeout-s after SIGINT.
+stream that never ends), seen in flight by the server, is waited for after SIGINT for --shutdown-timeout-s and no
+longer: the server says it cut the connection, says it stopped, and exits 0.
 """
 
 import argparse
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+
+from checks import check
 
 FAULT = "x-inferwatch-fault"
 
@@ -28,23 +33,32 @@ def scrape(metrics: str) -> str:
     return urllib.request.urlopen(f"{metrics}/metrics").read().decode()
 
 
-def sample(text: str, line_prefix: str) -> float:
+def sample_or_none(text: str, series: str):
     for line in text.splitlines():
-        if line.startswith(line_prefix + " "):
+        if line.startswith(series + " "):
             return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return None
+
+
+def sample(text: str, series: str) -> float:
+    """The value of `series`; a series that is not there is an error, never a 0."""
+    value = sample_or_none(text, series)
+    check(value is not None, f"no series {series} in the exposition")
+    return value
 
 
 def check_counted(metrics: str, before: str, route: str) -> None:
     errors = f'inferwatch_requests_total{{route="{route}",gen_ai_request_model="toy",outcome="server_error"}}'
     in_flight = f'inferwatch_requests_in_flight{{route="{route}"}}'
+    # Before the first server error on the route its series does not exist yet: that, and only that, counts as 0.
+    previous = sample_or_none(before, errors) or 0.0
     for _ in range(50):
         after = scrape(metrics)
-        if sample(after, errors) == sample(before, errors) + 1:
+        if sample_or_none(after, errors) == previous + 1:
             break
         time.sleep(0.1)
-    assert sample(after, errors) == sample(before, errors) + 1, (sample(before, errors), sample(after, errors))
-    assert sample(after, in_flight) == 0, sample(after, in_flight)
+    check(sample(after, errors) == previous + 1, (previous, sample_or_none(after, errors)))
+    check(sample(after, in_flight) == 0, sample(after, in_flight))
     print(f"panic on {route}: one more server error ({sample(after, errors):.0f}), nothing in flight")
 
 
@@ -55,7 +69,7 @@ def panic_http(server: str) -> None:
                                      {"content-type": "application/json", FAULT: "panic"})
     try:
         urllib.request.urlopen(request, timeout=10).read()
-        raise AssertionError("a panicking handler answered")
+        raise SystemExit("check failed: a panicking handler answered")
     except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
         pass  # the connection is cut without a response
     check_counted(server, before, "/v1/completions")
@@ -72,7 +86,7 @@ def panic_grpc(grpc_addr: str, metrics: str) -> None:
     prompt.set_data_from_numpy(np.array([b"panic please"], dtype=np.object_))
     try:
         client.infer("toy", [prompt], headers={FAULT: "panic"})
-        raise AssertionError("a panicking handler answered")
+        raise SystemExit("check failed: a panicking handler answered")
     except InferenceServerException as e:
         print(f"panicking ModelInfer answered: {e.status()}")
     check_counted(metrics, before, "/inference.GRPCInferenceService/ModelInfer")
@@ -94,19 +108,36 @@ def wait_for(url: str) -> None:
     raise SystemExit(f"{url} never answered")
 
 
+def log_messages(path: str) -> list:
+    """The messages of the JSON log lines the server wrote."""
+    messages = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("{"):
+                messages.append(json.loads(line).get("message", ""))
+    return messages
+
+
 def slow_client(binary: str, grpc_server: bool, bound: float) -> None:
     port, metrics_port = free_port(), free_port()
     command = [binary, "--addr", f"127.0.0.1:{port}", "--shutdown-timeout-s", str(bound)]
     if grpc_server:
         command += ["--metrics-addr", f"127.0.0.1:{metrics_port}", "--request-timeout-s", "600"]
-        health = f"http://127.0.0.1:{metrics_port}/livez"
+        metrics = f"http://127.0.0.1:{metrics_port}"
+        route = "/inference.GRPCInferenceService/ModelStreamInfer"
+        cut = "shutdown: calls still open after the timeout are cut"
     else:
         command += ["--body-timeout-s", "600"]
-        health = f"http://127.0.0.1:{port}/livez"
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        metrics = f"http://127.0.0.1:{port}"
+        route = "/v1/completions"
+        cut = "shutdown: connections still open after the timeout are closed"
+    name = binary.rsplit("/", 1)[-1]
+    log_fd, log = tempfile.mkstemp(prefix=f"{name}-", suffix=".log")
+    proc = subprocess.Popen(command, stdout=log_fd, stderr=subprocess.STDOUT)
+    os.close(log_fd)
     keep = []
     try:
-        wait_for(health)
+        wait_for(f"{metrics}/livez")
         if grpc_server:
             import grpc
             import threading
@@ -118,25 +149,37 @@ def slow_client(binary: str, grpc_server: bool, bound: float) -> None:
                 blocked.wait()
                 yield b""
 
-            call = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")(never_ending())
+            call = channel.stream_stream(route)(never_ending())
             keep += [channel, call, blocked]
-            time.sleep(0.5)  # the stream is open on the server
         else:
             sock = socket.create_connection(("127.0.0.1", port))
             sock.sendall(b"POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
                          b"content-length: 100\r\n\r\n{")
             keep.append(sock)
-            time.sleep(0.5)
+        # The server holds the partial request: it is in flight on its route (not merely sent).
+        in_flight = f'inferwatch_requests_in_flight{{route="{route}"}}'
+        for _ in range(100):
+            if sample_or_none(scrape(metrics), in_flight) == 1:
+                break
+            time.sleep(0.05)
+        check(sample(scrape(metrics), in_flight) == 1, f"the slow client's request never reached the server ({in_flight})")
         start = time.monotonic()
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=bound + 10)
+            code = proc.wait(timeout=bound + 10)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running {bound + 10:.0f} s after SIGINT with a slow client connected")
+            raise SystemExit(f"check failed: still running {bound + 10:.0f} s after SIGINT with a slow client connected")
         took = time.monotonic() - start
-        # The bound, plus the flush of telemetry and the process's exit.
-        assert took < bound + 3, f"exit took {took:.1f} s (bound {bound} s)"
-        print(f"{binary.rsplit('/', 1)[-1]}: a slow client held a partial request; exit {took:.1f} s after SIGINT "
+        messages = log_messages(log)
+        output = open(log).read()[-4000:]
+        check(code == 0, f"exit status {code} after SIGINT\n{output}")
+        # The shutdown waited for the open request the whole timeout, then cut it: not sooner (the request was not
+        # dropped at once), and not much later (the bound, plus the flush of telemetry and the process's exit).
+        check(cut in messages, f"no {cut!r} in the server's log\n{output}")
+        check("stopped" in messages and messages.index(cut) < messages.index("stopped"),
+              f"the server did not say 'stopped' after cutting the request\n{output}")
+        check(bound <= took < bound + 3, f"exit took {took:.1f} s (bound {bound} s)")
+        print(f"{name}: a slow client held a partial request; cut at the timeout, exit 0 {took:.1f} s after SIGINT "
               f"(--shutdown-timeout-s {bound:g})")
     finally:
         if proc.poll() is None:
@@ -148,6 +191,7 @@ def slow_client(binary: str, grpc_server: bool, bound: float) -> None:
                 item.set()
             elif hasattr(item, "cancel"):
                 item.cancel()
+        os.unlink(log)
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ and ok + cancelled = ok + hung up (a hang-up after the last token can still fini
 
 import argparse
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".ci"))
 import traffic_summary  # noqa: E402
-from cardinality import check, value  # noqa: E402
+from cardinality import check, stop, value, value_or_zero  # noqa: E402
 
 
 ROUTES = ("/v1/completions", "/v1/chat/completions")
@@ -100,7 +99,10 @@ def main() -> None:
         check(growth <= args.max_growth, f"RSS grew {growth * 100:.1f} % after the warm-up "
                                          f"(at most {args.max_growth * 100:.0f} %)")
         def count(**labels) -> float:
-            return sum(value(text, "inferwatch_requests_total", route=route, **labels) for route in ROUTES)
+            # Both routes must be there; an outcome one route never had reads as 0 (the metric itself must exist).
+            if not labels:
+                return sum(value(text, "inferwatch_requests_total", route=route) for route in ROUTES)
+            return sum(value_or_zero(text, "inferwatch_requests_total", route=route, **labels) for route in ROUTES)
 
         counted = count()
         check(counted == sent, f"server counted {counted:.0f} requests, generator sent {sent}")
@@ -111,9 +113,10 @@ def main() -> None:
         check(finished == outcomes["ok"] + outcomes["hung_up"],
               f"ok + cancelled: server {finished:.0f}, generator ok + hung up {outcomes['ok'] + outcomes['hung_up']}")
         check(value(text, "inferwatch_requests_in_flight") == 0, "nothing left in flight")
+        stop(server)
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        if server.poll() is None:
+            server.kill()
 
 
 if __name__ == "__main__":

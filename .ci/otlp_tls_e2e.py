@@ -12,13 +12,14 @@ import http.server
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import threading
 import time
 import urllib.request
 
-from faults import free_port, wait_for
+from faults import check, free_port, wait_for
 
 
 def openssl(*args: str, cwd: str) -> None:
@@ -74,8 +75,8 @@ def headers(server: str) -> None:
         del os.environ["OTEL_EXPORTER_OTLP_HEADERS"]
         capture.shutdown()
     traces = [h for path, h in Capture.headers_seen if path == "/v1/traces"]
-    assert traces, f"no export reached the capture: {Capture.headers_seen}"
-    assert all(h.get("x-api-key") == "s3cret" and h.get("x-tenant") == "demo" for h in traces), traces
+    check(bool(traces), f"no export reached the capture: {Capture.headers_seen}")
+    check(all(h.get("x-api-key") == "s3cret" and h.get("x-tenant") == "demo" for h in traces), traces)
     print(f"OTEL_EXPORTER_OTLP_HEADERS: the API key was on all {len(traces)} span exports")
 
 
@@ -93,14 +94,19 @@ def run(server: str, endpoint: str, protocol: str, ca: str, log_path: str) -> tu
     try:
         wait_for(f"{base}/livez")
         for i in range(5):
-            assert complete(base, f"tls request {i}") == 200
+            check(complete(base, f"tls request {i}") == 200, f"request {i} answered 200")
         time.sleep(1.5)  # several export attempts
         metrics = urllib.request.urlopen(f"{base}/metrics").read().decode()
-        errors = sum(float(m) for m in re.findall(r"^inferwatch_telemetry_export_errors_total(?:\{[^}]*\})? (\S+)$",
-                                                  metrics, re.M))
+        found = re.findall(r"^inferwatch_telemetry_export_errors_total(?:\{[^}]*\})? (\S+)$", metrics, re.M)
+        # The counter is there from the start: a missing series is an error, never 0 failed exports.
+        check(len(found) == 1, f"one inferwatch_telemetry_export_errors_total series, found {found}")
+        errors = float(found[0])
+        process.send_signal(signal.SIGINT)  # graceful: flushes what it can
+        code = process.wait(timeout=30)
+        check(code == 0, f"the example exited with status {code} after SIGINT (0 expected); log {log_path}")
     finally:
-        process.send_signal(2)  # graceful: flushes what it can
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.kill()
     lines = [json.loads(line) for line in open(log_path) if line.startswith("{")]
     return errors, lines
 
@@ -135,18 +141,18 @@ def main() -> None:
                             os.path.join(directory, "right.log"))
             time.sleep(1)
             now = len(re.findall(r"Name *: POST /v1/completions", open(collector_log).read()))
-            assert now >= received + 5, f"{protocol} over TLS with the CA: {now - received} request spans arrived"
-            assert errors == 0, f"{protocol}: {errors} failed exports with the right CA"
+            check(now >= received + 5, f"{protocol} over TLS with the CA: {now - received} request spans arrived")
+            check(errors == 0, f"{protocol}: {errors} failed exports with the right CA")
             print(f"{protocol} over TLS with the CA given: {now - received} request spans arrived, no export error")
             received = now
             errors, lines = run(args.server, endpoint, protocol, os.path.join(directory, "other.pem"),
                                 os.path.join(directory, "wrong.log"))
             failing = [l for l in lines if l.get("message", "").startswith("span export failing")]
-            assert errors >= 1, f"{protocol} with another CA: no failed export counted"
-            assert len(failing) == 1, f"{protocol} with another CA: said {len(failing)} times"
+            check(errors >= 1, f"{protocol} with another CA: no failed export counted")
+            check(len(failing) == 1, f"{protocol} with another CA: said {len(failing)} times")
             time.sleep(1)
             now = len(re.findall(r"Name *: POST /v1/completions", open(collector_log).read()))
-            assert now == received, f"{protocol}: spans arrived although the certificate is not trusted"
+            check(now == received, f"{protocol}: spans arrived although the certificate is not trusted")
             print(f"{protocol} with another CA: refused, {errors:.0f} failed exports counted, said once: "
                   f"{failing[0]['fields'].get('error', '')[:100]}")
     finally:

@@ -1,7 +1,7 @@
 //! Bounded label values: whatever clients send, a label has a bounded number of distinct values.
 //! [`LabelValue`] is what observers see; [`BoundedLabels`] is the interner that keeps the bound.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -70,11 +70,12 @@ pub(crate) enum LabelPolicy {
     /// The first `n` distinct valid values, in order of arrival; later ones are `_OTHER`. Caps above
     /// [`MAX_DISTINCT`] are lowered to it. For names the server's own code chooses (stages, evaluators, routes).
     FirstN(usize),
-    /// At most `n` distinct valid values, for names a client can choose (models, operations): the first half of
-    /// them as they come, the other half only once a name has kept coming ([`SUSTAINED_SIGHTINGS`] sightings,
-    /// counted in a small table whose counts halve every [`SIGHTINGS_HALF_LIFE`]). One-off names, however many,
-    /// never take the places a name that keeps serving needs. Values are never given back: a label, once
-    /// admitted, keeps its series.
+    /// At most `n` distinct valid values beyond the seeds, for names a client can choose (models, operations):
+    /// half of them as they come, the other half only once a name has kept coming ([`SUSTAINED_SIGHTINGS`]
+    /// sightings, counts halving every [`SIGHTINGS_HALF_LIFE`]). One-off names, however many, never take those
+    /// places; a name a client sends again and again is sustained traffic and can, as a real one would. A name
+    /// must come back within [`SEEN_ONCE`] newer names to be counted twice. Values are never given back: a label,
+    /// once admitted, keeps its series.
     Sustained(usize),
     /// Exactly these values; anything else is `_OTHER`.
     AllowList(HashSet<String>),
@@ -87,18 +88,24 @@ pub(crate) const MAX_DISTINCT: usize = 16_384;
 pub(crate) const SUSTAINED_SIGHTINGS: u32 = 8;
 /// How fast the sightings of names not admitted are forgotten: their counts halve this often.
 pub(crate) const SIGHTINGS_HALF_LIFE: Duration = Duration::from_secs(60);
-/// Names not admitted whose sightings are counted at once: a name is forgotten once this many newer names have
-/// come while it was seen once (more than once: it is kept over them).
-const CANDIDATES: usize = 256;
+/// Names seen once and not admitted, remembered at most: a name seen once is forgotten when this many newer
+/// names have come since.
+const SEEN_ONCE: usize = 256;
+/// Names seen more than once and not admitted, remembered at most: a name promoted into a full table takes the
+/// place of the least seen, so a flood of one-off names never reaches them.
+const SEEN_OFTEN: usize = 64;
 
-/// Recent sightings of names a [`LabelPolicy::Sustained`] set has not admitted (yet). A newcomer takes the place
-/// of the least-seen candidate (the longest unseen of them on a tie), so a flood of one-off names only ever
-/// replaces other one-off names, never a name seen twice since its count last halved.
+/// Recent sightings of names a [`LabelPolicy::Sustained`] set has not admitted (yet), each step a few hash-map
+/// operations whatever the flood: newcomers queue in a ring of names seen once; a second sighting promotes a name
+/// to a small table of counts, which halve every [`SIGHTINGS_HALF_LIFE`].
 struct Candidates {
     /// Keyed by a hash with random keys, so that a client cannot aim a junk name at a real one's entry.
     hasher: RandomState,
-    /// (hash of the name, sightings, sighting number of the last one).
-    entries: Vec<(u64, u32, u64)>,
+    /// Names seen once, oldest first, with the number of their sighting (an entry whose number no longer matches
+    /// `once` was promoted or pushed out since).
+    ring: VecDeque<(u64, u64)>,
+    once: HashMap<u64, u64>,
+    often: HashMap<u64, u32>,
     sightings: u64,
     halved: Instant,
 }
@@ -107,7 +114,9 @@ impl Candidates {
     fn new(now: Instant) -> Self {
         Self {
             hasher: RandomState::new(),
-            entries: Vec::with_capacity(CANDIDATES),
+            ring: VecDeque::with_capacity(SEEN_ONCE),
+            once: HashMap::with_capacity(SEEN_ONCE),
+            often: HashMap::with_capacity(SEEN_OFTEN),
             sightings: 0,
             halved: now,
         }
@@ -115,35 +124,45 @@ impl Candidates {
 
     /// Counts a sighting of `name` at `now`; whether it has been seen often enough to be admitted.
     fn sighted(&mut self, name: &str, now: Instant) -> bool {
-        while now.saturating_duration_since(self.halved) >= SIGHTINGS_HALF_LIFE {
-            self.halved += SIGHTINGS_HALF_LIFE;
-            for entry in &mut self.entries {
-                entry.1 /= 2;
-            }
-            self.entries.retain(|entry| entry.1 > 0);
-            if self.entries.is_empty() {
-                self.halved = now;
-            }
+        if now.saturating_duration_since(self.halved) >= SIGHTINGS_HALF_LIFE {
+            let periods = now.saturating_duration_since(self.halved).as_secs() / SIGHTINGS_HALF_LIFE.as_secs();
+            let shift = u32::try_from(periods).unwrap_or(u32::MAX).min(31);
+            self.often.retain(|_, count| {
+                *count >>= shift;
+                *count > 0
+            });
+            self.halved = now;
         }
         self.sightings += 1;
         let hash = self.hasher.hash_one(name);
-        if let Some(entry) = self.entries.iter_mut().find(|entry| entry.0 == hash) {
-            entry.1 += 1;
-            entry.2 = self.sightings;
-            return entry.1 >= SUSTAINED_SIGHTINGS;
+        if let Some(count) = self.often.get_mut(&hash) {
+            *count += 1;
+            return *count >= SUSTAINED_SIGHTINGS;
         }
-        let newcomer = (hash, 1, self.sightings);
-        if self.entries.len() < CANDIDATES {
-            self.entries.push(newcomer);
-        } else if let Some(least) = self.entries.iter_mut().min_by_key(|entry| (entry.1, entry.2)) {
-            *least = newcomer;
+        if self.once.remove(&hash).is_some() {
+            if self.often.len() >= SEEN_OFTEN
+                && let Some(least) = self.often.iter().min_by_key(|(_, count)| **count).map(|(h, _)| *h)
+            {
+                self.often.remove(&least);
+            }
+            self.often.insert(hash, 2);
+            return 2 >= SUSTAINED_SIGHTINGS;
         }
+        if self.ring.len() >= SEEN_ONCE
+            && let Some((oldest, number)) = self.ring.pop_front()
+            && self.once.get(&oldest) == Some(&number)
+        {
+            self.once.remove(&oldest);
+        }
+        self.ring.push_back((hash, self.sightings));
+        self.once.insert(hash, self.sightings);
         SUSTAINED_SIGHTINGS <= 1
     }
 
     fn forget(&mut self, name: &str) {
         let hash = self.hasher.hash_one(name);
-        self.entries.retain(|entry| entry.0 != hash);
+        self.once.remove(&hash);
+        self.often.remove(&hash);
     }
 }
 
@@ -151,6 +170,8 @@ impl Candidates {
 /// value comes from traffic.
 struct Admission {
     admitted: usize,
+    /// Values admitted as they come (the seeds, then half of a sustained set's places).
+    first_come: usize,
     candidates: Option<Candidates>,
     warning: Option<String>,
 }
@@ -192,7 +213,13 @@ impl BoundedLabels {
         }
         .min(MAX_DISTINCT);
         let slots = (cap * 2).next_power_of_two().max(16);
-        let candidates = matches!(policy, LabelPolicy::Sustained(_)).then(|| Candidates::new(Instant::now()));
+        let (first_come, candidates) = match &policy {
+            LabelPolicy::Sustained(n) => (
+                seeds.len().saturating_add(n.div_ceil(2)),
+                Some(Candidates::new(Instant::now())),
+            ),
+            _ => (cap, None),
+        };
         let labels = Self {
             max_bytes,
             policy,
@@ -202,6 +229,7 @@ impl BoundedLabels {
             by_id: (0..=cap).map(|_| OnceLock::new()).collect(),
             admission: Mutex::new(Admission {
                 admitted: 0,
+                first_come,
                 candidates,
                 warning: None,
             }),
@@ -241,9 +269,12 @@ impl BoundedLabels {
 
     #[cfg(test)]
     fn get_ref_at(&self, name: &str, now: Instant) -> &LabelValue {
+        if name.len() > self.max_bytes {
+            return &self.other;
+        }
         match self.find(name) {
             Ok(value) => value,
-            Err(_) => self.admit_at(name, false, now),
+            Err(_) => self.admit_at(name, false, || now),
         }
     }
 
@@ -306,10 +337,10 @@ impl BoundedLabels {
     }
 
     fn admit(&self, name: &str, seed: bool) -> &LabelValue {
-        self.admit_at(name, seed, Instant::now())
+        self.admit_at(name, seed, Instant::now)
     }
 
-    fn admit_at(&self, name: &str, seed: bool, now: Instant) -> &LabelValue {
+    fn admit_at(&self, name: &str, seed: bool, now: impl FnOnce() -> Instant) -> &LabelValue {
         if !self.is_valid(name) {
             return &self.other;
         }
@@ -326,17 +357,17 @@ impl BoundedLabels {
             Err(Some(slot)) if admission.admitted < self.cap => slot,
             Err(_) => return &self.other,
         };
-        let first_come = self.cap.div_ceil(2);
         let Admission {
             admitted,
+            first_come,
             candidates,
             warning,
         } = &mut *admission;
         if let Some(candidates) = candidates
             && !seed
-            && *admitted >= first_come
+            && *admitted >= *first_come
         {
-            if !candidates.sighted(name, now) {
+            if !candidates.sighted(name, now()) {
                 return &self.other;
             }
             candidates.forget(name);
@@ -427,20 +458,33 @@ mod tests {
         let t0 = Instant::now();
         // 10,000 invented names, each once: the first 16 take the first-come half, the rest are _OTHER.
         for i in 0..10_000 {
-            let value = labels.admit_at(&format!("junk-{i}"), false, t0);
+            let value = labels.get_ref_at(&format!("junk-{i}"), t0);
             assert_eq!(value.is_other(), i >= 16, "junk-{i}");
         }
         assert_eq!(labels.len(), 16);
         // A real model's steady traffic, still among junk: its eighth request gets its own label.
         for n in 1..=SUSTAINED_SIGHTINGS {
-            for j in 0..CANDIDATES - 1 {
-                assert!(labels.admit_at(&format!("more-junk-{n}-{j}"), false, t0).is_other());
+            for j in 0..SEEN_ONCE - 1 {
+                assert!(labels.get_ref_at(&format!("more-junk-{n}-{j}"), t0).is_other());
             }
             let value = labels.get_ref_at("llama-3-8b", t0);
             assert_eq!(value.is_other(), n < SUSTAINED_SIGHTINGS, "request {n}");
         }
         assert_eq!(labels.get("llama-3-8b").as_str(), "llama-3-8b");
         assert_eq!(labels.len(), 17);
+    }
+
+    #[test]
+    fn seeds_are_not_the_first_come_half() {
+        let labels = BoundedLabels::with_seeds(LabelPolicy::Sustained(4), MAX_NAME_BYTES, &["chat", "embeddings"]);
+        let t0 = Instant::now();
+        assert_eq!(labels.get_ref_at("rerank", t0).as_str(), "rerank");
+        assert_eq!(labels.get_ref_at("translate", t0).as_str(), "translate");
+        assert!(
+            labels.get_ref_at("summarize", t0).is_other(),
+            "the other half waits for sustained traffic"
+        );
+        assert_eq!(labels.len(), 4);
     }
 
     #[test]
@@ -472,7 +516,7 @@ mod tests {
         for _ in 0..2 {
             assert!(labels.get_ref_at("real", t0).is_other());
         }
-        for i in 0..10 * CANDIDATES {
+        for i in 0..10 * SEEN_ONCE {
             assert!(labels.get_ref_at(&format!("junk-{i}"), t0).is_other());
         }
         for _ in 2..SUSTAINED_SIGHTINGS - 1 {

@@ -105,8 +105,9 @@ impl InferenceLayerBuilder {
     /// At most `n` distinct model names become labels (default 32); the rest are `_OTHER`. Without
     /// [`allowed_models`](Self::allowed_models), names come from traffic, and clients may send any: the first half
     /// of the places go to the first names seen, the other half only to names that keep coming (8 requests
-    /// within about a minute), so that a flood of invented names never locks a real model out. Declare the
-    /// models you serve with `allowed_models` and no client can take a label at all.
+    /// within about a minute), so that one-off invented names, however many, never lock out a model that keeps
+    /// serving. A client repeating the same invented names is sustained traffic too: declare the models you serve
+    /// with `allowed_models` and no client can take a label at all.
     pub fn max_models(mut self, n: usize) -> Self {
         self.models = LabelPolicy::Sustained(n);
         self

@@ -1,7 +1,8 @@
 //! [`SharedRecorder`]: the one `metrics` recorder the layer, the sampler and health record into.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use metrics::{Counter, CounterFn, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 
@@ -71,18 +72,27 @@ impl SharedRecorder {
         self.with(|r| r.register_counter(&key, &METADATA))
     }
 
-    /// A counter that finds its series at each increment, in whatever recorder is in place then, for counts that
-    /// may begin before the global recorder is installed (telemetry is often set up first) and are rare enough
-    /// that a lookup each time costs nothing that matters. Registered now too, so that with the recorder already
-    /// in place the series exists at zero from the start.
+    /// A counter of a recorder that may not be installed yet (telemetry is often set up before the global
+    /// recorder): until inferwatch's recorder is installed it finds its series at each increment, in whatever is
+    /// global then, and from then on keeps it. Registered now too, so that with the recorder already in place the
+    /// series exists at zero from the start (and the counter is then a plain one).
     #[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
     pub(crate) fn late_counter(&self, def: &MetricDef, values: &[&str]) -> Counter {
         let key = key(def, values);
-        let _ = self.with(|r| r.register_counter(&key, &METADATA));
+        let counter = self.with(|r| r.register_counter(&key, &METADATA));
+        if self.recorder.is_some() || GLOBAL_INSTALLED.load(Ordering::Acquire) {
+            return counter;
+        }
         Counter::from_arc(Arc::new(LateCounter {
-            recorder: self.clone(),
             key,
+            resolved: OnceLock::new(),
         }))
+    }
+
+    /// Says that inferwatch installed the global recorder: late counters may keep what they find from now on.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn global_installed() {
+        GLOBAL_INSTALLED.store(true, Ordering::Release);
     }
 
     pub(crate) fn gauge(&self, def: &MetricDef, values: &[&str]) -> Gauge {
@@ -96,23 +106,37 @@ impl SharedRecorder {
     }
 }
 
-/// See [`SharedRecorder::late_counter`].
+/// Whether `PrometheusBuilder::install` has installed the global recorder: once it has, nothing can replace it.
+static GLOBAL_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// See [`SharedRecorder::late_counter`]: a counter of the global recorder made before one may have been installed.
+/// It looks its series up at each increment until inferwatch's recorder is installed, and keeps it from then on.
+/// A global recorder of another crate's is looked up at each increment.
 struct LateCounter {
-    recorder: SharedRecorder,
     key: Key,
+    resolved: OnceLock<Counter>,
+}
+
+impl LateCounter {
+    fn counter(&self) -> Counter {
+        if let Some(counter) = self.resolved.get() {
+            return counter.clone();
+        }
+        let counter = metrics::with_recorder(|r| r.register_counter(&self.key, &METADATA));
+        if GLOBAL_INSTALLED.load(Ordering::Acquire) {
+            let _ = self.resolved.set(counter.clone());
+        }
+        counter
+    }
 }
 
 impl CounterFn for LateCounter {
     fn increment(&self, value: u64) {
-        self.recorder
-            .with(|r| r.register_counter(&self.key, &METADATA))
-            .increment(value);
+        self.counter().increment(value);
     }
 
     fn absolute(&self, value: u64) {
-        self.recorder
-            .with(|r| r.register_counter(&self.key, &METADATA))
-            .absolute(value);
+        self.counter().absolute(value);
     }
 }
 

@@ -166,6 +166,7 @@ impl PrometheusBuilder {
     pub fn install(self) -> Result<PrometheusExporter, PrometheusError> {
         let (recorder, exporter) = self.recorder()?;
         metrics::set_global_recorder(recorder).map_err(|_| PrometheusError(Failure::GlobalRecorderInstalled))?;
+        SharedRecorder::global_installed();
         Ok(exporter)
     }
 }

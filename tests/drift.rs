@@ -270,19 +270,30 @@ fn baselines_that_would_make_the_statistics_nan_are_refused_at_start() {
         refused.to_string(),
         "drift baseline: input_tokens of toy: no edge, so every value would fall in one bin"
     );
-    // A 200,000-series file naming unknown models: refused before it is parsed whole.
-    let series: Vec<String> = (0..200_000)
-        .map(|i| format!(r#"{{"feature": "input_tokens", "model": "m{i}", "edges": [10], "counts": [1, 1]}}"#))
-        .collect();
+    // Files naming hundreds of thousands of unknown models: refused for their size before they are read whole,
+    // or, smaller, as soon as the parser has read one series more than a baseline may hold.
+    let series = |n| -> String {
+        (0..n)
+            .map(|i| format!(r#"{{"feature": "input_tokens", "model": "m{i}", "edges": [10], "counts": [1, 1]}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let path = dir.join("huge.json");
-    std::fs::write(&path, doc(&series.join(","))).expect("write");
+    std::fs::write(&path, doc(&series(300_000))).expect("write");
     let err = Baseline::load(&path).expect_err("huge");
     assert_eq!(
         err.to_string(),
         format!(
-            "drift baseline: {}: more than the 8388608 bytes a baseline may have",
+            "drift baseline: {}: more than the 16777216 bytes a baseline may have",
             path.display()
         )
     );
+    std::fs::write(&path, doc(&series(5_000))).expect("write");
+    let err = Baseline::load(&path).expect_err("too many series").to_string();
+    let expected = format!(
+        "drift baseline: {}: more than 4096 in a list that holds 4096 at most",
+        path.display()
+    );
+    assert!(err.starts_with(&expected), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,14 +23,16 @@ pub const FORMAT: &str = "inferwatch-drift-baseline/1";
 /// Most series (feature and model pairs) a baseline document may hold: 64 features of 64 models.
 pub const MAX_SERIES: usize = 4_096;
 
-/// Largest baseline document read, in bytes: room for [`MAX_SERIES`] series of 64 bins with long names.
-pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
+/// Largest baseline document read, in bytes: room for [`MAX_SERIES`] series of 64 bins of the largest counts,
+/// as [`Baseline::to_json`] writes them.
+pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
 
 /// The baselines of every series, as saved and loaded. See the module docs for the format.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
     format: String,
+    #[serde(deserialize_with = "at_most::<MAX_SERIES, _, _>")]
     series: Vec<SeriesBaseline>,
 }
 
@@ -39,11 +41,53 @@ pub struct Baseline {
 pub(crate) struct SeriesBaseline {
     pub(crate) feature: String,
     pub(crate) model: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "at_most::<MAX_BINS, _, _>"
+    )]
     pub(crate) edges: Vec<f64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "at_most::<MAX_BINS, _, _>"
+    )]
     pub(crate) categories: Vec<String>,
+    #[serde(deserialize_with = "at_most::<MAX_BINS, _, _>")]
     pub(crate) counts: Vec<u64>,
+}
+
+/// A list of at most `N` elements, refused as soon as the `N + 1`th is read: a document cannot make the parser
+/// hold more than the bounds allow, whatever it lists.
+fn at_most<'de, const N: usize, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct AtMost<const N: usize, T>(std::marker::PhantomData<T>);
+
+    impl<'de, const N: usize, T: Deserialize<'de>> serde::de::Visitor<'de> for AtMost<N, T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {N}")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(N));
+            while let Some(item) = seq.next_element()? {
+                if items.len() == N {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {N} in a list that holds {N} at most"
+                    )));
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+
+    deserializer.deserialize_seq(AtMost::<N, T>(std::marker::PhantomData))
 }
 
 impl SeriesBaseline {
@@ -247,13 +291,31 @@ mod tests {
         let over = Baseline::new((0..=MAX_SERIES).map(|i| series("f", &format!("m{i}"), 2)).collect());
         let json = serde_json::to_string(&over).unwrap();
         assert!(json.len() < MAX_DOCUMENT_BYTES, "refused for its series, not its size");
+        assert!(
+            matches!(Baseline::from_json(&json), Err(DriftError::Baseline(why))
+                if why.starts_with("more than 4096 in a list that holds 4096 at most")),
+            "read no further than the bound"
+        );
+        // Built some other way than parsing, the document is still checked.
         assert_eq!(
-            Baseline::from_json(&json),
+            over.check(),
             Err(DriftError::Baseline(format!(
                 "{} series, more than the {MAX_SERIES} a baseline may have",
                 MAX_SERIES + 1
             )))
         );
+        // The largest document the bounds allow, as the crate writes it, reads back.
+        let widest = |i: usize| SeriesBaseline {
+            feature: "f".repeat(64),
+            model: format!("{i:0>128}"),
+            edges: (1..MAX_BINS).map(|e| e as f64 + 0.123_456_789_012_345).collect(),
+            categories: vec![],
+            counts: vec![u64::MAX / MAX_BINS as u64; MAX_BINS],
+        };
+        let largest = Baseline::new((0..MAX_SERIES).map(widest).collect());
+        let text = largest.to_json();
+        assert!(text.len() <= MAX_DOCUMENT_BYTES, "{} bytes", text.len());
+        assert_eq!(Baseline::from_json(&text).map(|b| b.len()), Ok(MAX_SERIES));
         let wide = Baseline::new(vec![series("f", "m", MAX_BINS + 1)]);
         assert!(Baseline::from_json(&wide.to_json()).is_err());
         assert!(Baseline::from_json(&Baseline::new(vec![series("f", "m", MAX_BINS)]).to_json()).is_ok());

@@ -3,16 +3,16 @@
 //!
 //! Attribution travels in the response id itself: [`RequestHandle::response_id`](crate::RequestHandle::response_id)
 //! gives an id that carries the model, the experiment variant and the request's trace, signed (HMAC-SHA256) with
-//! a [`FeedbackKey`] the replicas share. Feedback on it verifies anywhere, with no shared store and no memory
-//! kept per answer; a client cannot forge or alter an id to rate another model, and ids older than the accepted
-//! age (7 days by default) no longer count. Feedback that does not verify is still counted, under the model
-//! `_OTHER`.
+//! a [`FeedbackKey`] the replicas share. Feedback on it verifies anywhere, with no shared store; a client cannot
+//! forge or alter an id to rate another model, and ids older than the accepted age (7 days by default) no longer
+//! count. Feedback that does not verify is still counted, under the model `_OTHER`.
 //!
 //! An answer's rating counts once: the first feedback on a response id is counted, and any later one on the same
 //! id, the same rating or another, is refused ([`FeedbackError::Repeated`]) and counted in
-//! `inferwatch_feedback_repeats_total`. The layer remembers the ids it counted until they expire, up to a bound
-//! (100,000 ids, about 3 MB; then those closest to expiring are forgotten first). Each replica remembers the ids it
-//! received: to count an id once across a fleet, send an answer's feedback to one replica (by response id, say).
+//! `inferwatch_feedback_repeats_total`; observers still see it, as a [`FeedbackEvent`] whose `repeated` is set.
+//! The layer remembers the ids it counted until they expire, up to 100,000 (then those closest to expiring are
+//! forgotten first). Each replica remembers the ids it received: to count an id once across a fleet, send an
+//! answer's feedback to one replica (by response id, say).
 //!
 //! ```
 //! use inferwatch::feedback::FeedbackKey;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-/// Response ids remembered by default: about 3 MB.
+/// Response ids remembered by default.
 pub(crate) const DEFAULT_CAPACITY: usize = 100_000;
 
 pub(crate) struct Rated {
@@ -39,11 +39,14 @@ impl Rated {
             expiry.retain(|_, &mut until| until > now);
         }
         if expiry.len() >= self.capacity {
-            // Forget the eighth closest to expiring: rare, so its linear cost spreads over the inserts it makes room for.
-            let mut untils: Vec<u64> = expiry.values().copied().collect();
-            let cut = untils.len() / 8;
-            let (_, &mut threshold, _) = untils.select_nth_unstable(cut);
-            expiry.retain(|_, &mut until| until > threshold);
+            // Forget the eighth closest to expiring, exactly that many (ids issued in the same second tie): rare, so
+            // its linear cost spreads over the inserts it makes room for.
+            let mut oldest: Vec<(u64, u64)> = expiry.iter().map(|(&id, &until)| (until, id)).collect();
+            let cut = (oldest.len() / 8).max(1);
+            oldest.select_nth_unstable(cut - 1);
+            for (_, id) in &oldest[..cut] {
+                expiry.remove(id);
+            }
         }
         expiry.insert(id, expires);
         true
@@ -89,5 +92,14 @@ mod tests {
         assert!(rated.first(4, 1_000, 20));
         assert_eq!(rated.len(), 2);
         assert!(!rated.first(3, 1_000, 20));
+        // Ids that expire in the same second: making room forgets an eighth of them, not all.
+        let rated = Rated::new(800);
+        for id in 0..800 {
+            assert!(rated.first(id, 5_000, 0));
+        }
+        assert!(rated.first(800, 5_000, 0));
+        assert_eq!(rated.len(), 701);
+        let remembered = (0..800).filter(|&id| !rated.first(id, 5_000, 0)).count();
+        assert!(remembered >= 600, "{remembered} of 800 still counted as rated");
     }
 }

@@ -43,6 +43,32 @@ fn errors_read_as_their_message_from_main() {
             .expect_err("not JSON")
             .to_string(),
     );
+    let slo = inferwatch::slo::SloRules::new()
+        .availability(1.5)
+        .to_yaml()
+        .expect_err("target");
+    reads_as_its_message(slo, "objective target 1.5 is not between 0 and 1 (exclusive)");
+    let prometheus = inferwatch::prometheus::PrometheusBuilder::new()
+        .buckets("latency_seconds", &[])
+        .build()
+        .expect_err("no bounds");
+    let message = prometheus.to_string();
+    assert!(message.starts_with("prometheus exporter: "), "{message}");
+    reads_as_its_message(prometheus, &message);
+    let descriptors = inferwatch::InferenceLayer::builder()
+        .grpc_descriptors([&b"not a descriptor set"[..]])
+        .expect_err("junk");
+    let message = descriptors.to_string();
+    reads_as_its_message(descriptors, &message);
+    let rejected = inferwatch::RequestHandle::detached()
+        .record_score("judge", 2.0)
+        .expect_err("outside [0, 1]");
+    let message = rejected.to_string();
+    reads_as_its_message(rejected, &message);
+    reads_as_its_message(
+        inferwatch::sampler::GpuError::Lost,
+        &inferwatch::sampler::GpuError::Lost.to_string(),
+    );
     // A `main` returning the error prints exactly this after "Error: ".
     let from_main = format!("Error: {:?}", TelemetryError::OtlpNotEnabled);
     assert!(!from_main.contains("OtlpNotEnabled"), "{from_main}");

@@ -26,13 +26,15 @@ async fn complete(handle: RequestHandle) -> &'static str {
 
 #[test]
 fn a_graceful_shutdown_then_the_guard_exports_the_last_requests_spans() {
+    // Batches would leave after a minute: the request's spans are still queued when the server stops.
+    // SAFETY: set before any thread of this test binary reads the environment.
+    unsafe { std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "60000") };
     let (receiver, endpoint, _receiver_runtime) = serve_receiver();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("rt");
-    // Batches leave every 5 s by default: the request's spans are still queued when the server stops.
     let guard = TelemetryBuilder::new()
         .otlp_endpoint(endpoint)
         .otlp_protocol(OtlpProtocol::Grpc)

@@ -92,7 +92,9 @@ thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
-/// The field that names a stage on inferwatch's stage spans, whose `tracing` name is the same for every stage.
+/// The `tracing` name every stage span of inferwatch's shares (`observe`'s stage spans), and the field that names
+/// the stage itself.
+const STAGE_SPAN: &str = "stage";
 const STAGE_FIELD: &str = "inferwatch.stage";
 
 /// A stage span's name, kept in its extensions for the lines logged inside it.
@@ -118,7 +120,7 @@ where
 {
     fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
-        if meta.target() != LOG_TARGET || meta.fields().field(STAGE_FIELD).is_none() {
+        if meta.name() != STAGE_SPAN || meta.target() != LOG_TARGET {
             return;
         }
         let mut visitor = StageVisitor(None);
@@ -195,7 +197,9 @@ where
             };
             // The id and names only: the span must not stay borrowed while tracing-opentelemetry looks it up.
             let span = ctx.event_span(event).map(|span| {
-                let stage = span.extensions().get::<StageName>().map(|s| s.0.clone());
+                let stage = (span.name() == STAGE_SPAN)
+                    .then(|| span.extensions().get::<StageName>().map(|s| s.0.clone()))
+                    .flatten();
                 (span.id(), span.name(), stage)
             });
             let line = &mut b.line;

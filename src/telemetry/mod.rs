@@ -521,16 +521,23 @@ impl TelemetryGuard {
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         #[cfg(feature = "otlp")]
-        if let Some(logger) = &self.logger {
+        {
+            let timeout = self.export_timeout;
+            let Some(logger) = &self.logger else {
+                let _ = self.provider.shutdown_with_timeout(timeout);
+                return;
+            };
             // Both at once: against a collector that does not answer, each waits out the export timeout, and one
             // after the other would take twice what the timeout promises.
-            let timeout = self.export_timeout;
             std::thread::scope(|scope| {
-                scope.spawn(|| logger.shutdown_with_timeout(timeout));
+                let logs = std::thread::Builder::new().spawn_scoped(scope, || logger.shutdown_with_timeout(timeout));
                 let _ = self.provider.shutdown_with_timeout(timeout);
+                if logs.is_err() {
+                    let _ = logger.shutdown_with_timeout(timeout);
+                }
             });
-            return;
         }
+        #[cfg(not(feature = "otlp"))]
         let _ = self.provider.shutdown();
     }
 }

@@ -65,18 +65,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-/// `Debug` as the `Display` message, for the public errors: `?` in `main` prints an error's `Debug`, and whoever
-/// reads it wants the message, not the variant's name.
-macro_rules! debug_is_display {
-    ($($error:ty),*) => {$(
-        impl ::std::fmt::Debug for $error {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                ::std::fmt::Display::fmt(self, f)
-            }
-        }
-    )*};
-}
-pub(crate) use debug_is_display;
+#[macro_use]
+mod macros;
 
 /// The README's examples that are not marked `ignore`, compiled as doctests.
 #[cfg(doctest)]

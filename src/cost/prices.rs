@@ -48,7 +48,7 @@ impl fmt::Display for PriceError {
     }
 }
 
-crate::debug_is_display!(PriceError);
+debug_is_display!(PriceError);
 
 impl std::error::Error for PriceError {}
 

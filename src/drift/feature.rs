@@ -66,7 +66,7 @@ impl fmt::Display for DriftError {
     }
 }
 
-crate::debug_is_display!(DriftError);
+debug_is_display!(DriftError);
 
 impl std::error::Error for DriftError {}
 

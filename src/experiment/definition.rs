@@ -75,7 +75,7 @@ impl fmt::Display for ExperimentError {
     }
 }
 
-crate::debug_is_display!(ExperimentError);
+debug_is_display!(ExperimentError);
 
 impl std::error::Error for ExperimentError {}
 

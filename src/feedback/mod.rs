@@ -91,7 +91,7 @@ impl fmt::Display for FeedbackError {
     }
 }
 
-crate::debug_is_display!(FeedbackError);
+debug_is_display!(FeedbackError);
 
 impl std::error::Error for FeedbackError {}
 

@@ -16,7 +16,7 @@ impl fmt::Display for GrpcDescriptorError {
     }
 }
 
-crate::debug_is_display!(GrpcDescriptorError);
+debug_is_display!(GrpcDescriptorError);
 
 impl std::error::Error for GrpcDescriptorError {}
 

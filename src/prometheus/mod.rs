@@ -53,7 +53,7 @@ impl fmt::Display for PrometheusError {
     }
 }
 
-crate::debug_is_display!(PrometheusError);
+debug_is_display!(PrometheusError);
 
 impl std::error::Error for PrometheusError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -85,7 +85,7 @@ impl std::fmt::Display for RejectedScore {
     }
 }
 
-crate::debug_is_display!(RejectedScore);
+debug_is_display!(RejectedScore);
 
 impl std::error::Error for RejectedScore {}
 

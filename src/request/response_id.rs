@@ -56,7 +56,7 @@ impl fmt::Display for KeyTooShort {
     }
 }
 
-crate::debug_is_display!(KeyTooShort);
+debug_is_display!(KeyTooShort);
 
 impl std::error::Error for KeyTooShort {}
 

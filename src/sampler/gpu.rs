@@ -135,7 +135,7 @@ impl fmt::Display for GpuError {
     }
 }
 
-crate::debug_is_display!(GpuError);
+debug_is_display!(GpuError);
 
 impl std::error::Error for GpuError {}
 

@@ -85,7 +85,7 @@ impl fmt::Display for SloError {
     }
 }
 
-crate::debug_is_display!(SloError);
+debug_is_display!(SloError);
 
 impl std::error::Error for SloError {}
 

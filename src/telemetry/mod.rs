@@ -160,7 +160,7 @@ impl fmt::Display for TelemetryError {
     }
 }
 
-crate::debug_is_display!(TelemetryError);
+debug_is_display!(TelemetryError);
 
 impl std::error::Error for TelemetryError {}
 

@@ -95,6 +95,8 @@ pub mod sampler;
 pub mod slo;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
+#[cfg(test)]
+mod test_edits;
 
 #[cfg(feature = "tonic")]
 pub use layer::GrpcDescriptorError;

@@ -95,6 +95,21 @@ fn ev(variant: &str) -> [(&'static str, &str); 2] {
     [("experiment", "rollout"), ("variant", variant)]
 }
 
+fn ev_rated<'a>(variant: &'a str, rating: &'a str) -> [(&'static str, &'a str); 3] {
+    [("experiment", "rollout"), ("variant", variant), ("rating", rating)]
+}
+
+/// The variant `user` is assigned, and the model that answers it.
+fn variant_and_model(user: &str) -> (String, &'static str) {
+    let variant = rollout()
+        .assign(Some(user.as_bytes()))
+        .expect("assigned")
+        .variant()
+        .to_owned();
+    let model = if variant == "treatment" { "toy-large" } else { "toy" };
+    (variant, model)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn variants_are_assigned_by_key_and_counted_per_variant() {
     let (app, _, exporter) = replica(KEY);
@@ -233,12 +248,7 @@ async fn feedback_is_attributed_on_another_replica_after_the_answer() {
     let (receiving, feedback, exporter) = replica(KEY);
     let (answering, receiving) = (serve(answering).await, serve(receiving).await);
     let user = "user-7";
-    let variant = rollout()
-        .assign(Some(user.as_bytes()))
-        .expect("assigned")
-        .variant()
-        .to_owned();
-    let model = if variant == "treatment" { "toy-large" } else { "toy" };
+    let (variant, model) = variant_and_model(user);
     let answer = call(answering, Some(user), json!({})).await;
     let id = answer["id"].as_str().expect("a response id").to_owned();
     assert!(id.starts_with("resp-"));
@@ -312,15 +322,14 @@ async fn feedback_is_attributed_on_another_replica_after_the_answer() {
         2.0
     );
     assert_eq!(s.get("inferwatch_feedback_total", &rated("_OTHER", "positive")), 4.0);
-    let exp = |rating| {
-        [
-            ("experiment", "rollout"),
-            ("variant", variant.as_str()),
-            ("rating", rating),
-        ]
-    };
-    assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("negative")), 1.0);
-    assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("positive")), 1.0);
+    assert_eq!(
+        s.get("inferwatch_experiment_feedback_total", &ev_rated(&variant, "negative")),
+        1.0
+    );
+    assert_eq!(
+        s.get("inferwatch_experiment_feedback_total", &ev_rated(&variant, "positive")),
+        1.0
+    );
     let text = exporter.render();
     assert!(!text.contains("555"), "the comment reached the exposition");
 }
@@ -330,12 +339,7 @@ async fn one_answer_rated_two_hundred_times_counts_once() {
     let (app, _, exporter) = replica(KEY);
     let addr = serve(app).await;
     let user = "user-7";
-    let variant = rollout()
-        .assign(Some(user.as_bytes()))
-        .expect("assigned")
-        .variant()
-        .to_owned();
-    let model = if variant == "treatment" { "toy-large" } else { "toy" };
+    let (variant, model) = variant_and_model(user);
     let id = call(addr, Some(user), json!({})).await["id"]
         .as_str()
         .expect("id")
@@ -358,15 +362,14 @@ async fn one_answer_rated_two_hundred_times_counts_once() {
         s.get("inferwatch_feedback_repeats_total", &[("gen_ai_request_model", model)]),
         199.0
     );
-    let exp = |rating| {
-        [
-            ("experiment", "rollout"),
-            ("variant", variant.as_str()),
-            ("rating", rating),
-        ]
-    };
-    assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("negative")), 1.0);
-    assert_eq!(s.get("inferwatch_experiment_feedback_total", &exp("positive")), 0.0);
+    assert_eq!(
+        s.get("inferwatch_experiment_feedback_total", &ev_rated(&variant, "negative")),
+        1.0
+    );
+    assert_eq!(
+        s.get("inferwatch_experiment_feedback_total", &ev_rated(&variant, "positive")),
+        0.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

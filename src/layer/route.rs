@@ -69,20 +69,7 @@ mod tests {
         segments.len() == 3 && segments[0].is_empty() && identifier(segments[1]) && identifier(segments[2])
     }
 
-    /// One edit of `valid`: a character replaced, removed or inserted, or the path cut short.
-    fn mutate(valid: &str, at: proptest::sample::Index, edit: u8, c: char) -> String {
-        let mut chars: Vec<char> = valid.chars().collect();
-        let i = at.index(chars.len() + 1);
-        match edit % 4 {
-            0 if i < chars.len() => chars[i] = c,
-            1 if i < chars.len() => {
-                chars.remove(i);
-            }
-            2 => chars.insert(i, c),
-            _ => chars.truncate(i),
-        }
-        chars.into_iter().collect()
-    }
+    use crate::test_edits::mutate;
 
     proptest::proptest! {
         /// Any path: no panic, and a method path exactly when the rule says so (both directions). Method paths and

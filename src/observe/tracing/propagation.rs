@@ -292,20 +292,7 @@ mod tests {
             })
     }
 
-    /// One edit of `valid`: a character replaced, removed or inserted, or the value cut short.
-    fn mutate(valid: &str, at: proptest::sample::Index, edit: u8, c: char) -> String {
-        let mut chars: Vec<char> = valid.chars().collect();
-        let i = at.index(chars.len() + 1);
-        match edit % 4 {
-            0 if i < chars.len() => chars[i] = c,
-            1 if i < chars.len() => {
-                chars.remove(i);
-            }
-            2 => chars.insert(i, c),
-            _ => chars.truncate(i),
-        }
-        chars.into_iter().collect()
-    }
+    use crate::test_edits::mutate;
 
     proptest::proptest! {
         /// Whatever a client sends as `traceparent` / `tracestate`: no panic, a parent exactly when the W3C rules

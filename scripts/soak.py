@@ -3,7 +3,7 @@
 request must be counted exactly.
 
     cargo build --release --all-features --example axum_server --example traffic
-    scripts/soak.py --duration-s 60                     # the long form (README's figures)
+    scripts/soak.py --duration-s 60                     # the long form (docs/OPERATIONS.md's figures)
     scripts/soak.py --build debug --duration-s 20       # the short form .ci/run runs
 
 The generator mixes streamed and whole completions over two models with invalid requests, asked-for server

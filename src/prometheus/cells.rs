@@ -6,12 +6,9 @@
 //! sit on cache lines of their own, which a multi-threaded server's workers do not take from each other. A scrape
 //! sums the rows.
 //!
-//! Against metrics-exporter-prometheus' shared atomics (`benches/recorder.rs`; before: one run, after: three): a
-//! histogram sample 16.1 → 11.3–12.0 ns from one thread and 157 → 12.8–17.1 ns from each of two threads on one
-//! series; a counter increment 13.0 → 3.8–4.2 and 168 → 3.8–5.4 ns; an in-flight gauge's increment and decrement
-//! 33 → 6.2–6.9 and 381 → 6.4–11.6 ns. It costs instructions (finding the thread's row: about 50 a histogram
-//! sample), and saves the locked ones, which cost cycles rather than instructions, and more still when another core
-//! holds the line.
+//! Against metrics-exporter-prometheus' shared atomics (`benches/recorder.rs` compares them) this costs a few
+//! instructions to find the thread's row, and saves the locked ones, which cost cycles rather than instructions,
+//! and more still when another core holds the line.
 
 use std::cell::Cell;
 use std::sync::OnceLock;

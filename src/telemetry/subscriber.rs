@@ -1,11 +1,11 @@
 //! [`TelemetrySubscriber`]: the subscriber `telemetry` builds, its layers wrapped with the head sampler.
 //!
 //! The request observer looks the head sampler up twice a request (`Dispatch::downcast_ref`), to decide before it
-//! builds a span and to hand the summary line over. Held as a layer, it was found by a walk down the stack of
-//! layered subscribers and per-layer filters, each comparing type ids: about 0.2 k instructions a lookup, a sixth of
-//! what an unsampled request's trace context costs. Held here, it is the first type id compared. It cannot simply be
-//! the outermost layer: a layer without a filter of its own turns the callsites that every filter below disables
-//! from "never" into "sometimes", so that every disabled `debug!` in the application would ask the filters again.
+//! builds a span and to hand the summary line over. Held as a layer, it would be found by a walk down the stack
+//! of layered subscribers and per-layer filters, each comparing type ids, on every request. Held here, it is the
+//! first type id compared. It cannot simply be the outermost layer: a layer without a filter of its own turns the
+//! callsites that every filter below disables from "never" into "sometimes", so that every disabled `debug!` in
+//! the application would ask the filters again.
 
 use std::any::TypeId;
 

@@ -7,6 +7,10 @@ use inferwatch::FinishReason;
 use inferwatch::classify::GrpcCode;
 use inferwatch::health::{Observation, Report, Status};
 use proptest::prelude::*;
+// The unit tests' edit generator, shared rather than copied.
+#[path = "../src/test_edits.rs"]
+mod test_edits;
+use test_edits::mutate;
 
 const GRPC_NAMES: [&str; 18] = [
     "OK",
@@ -73,21 +77,6 @@ const FINISH_SPELLINGS: [(&str, &str); 11] = [
     ("error", "error"),
     ("_OTHER", "_OTHER"),
 ];
-
-/// One edit of `valid`: a character replaced, removed or inserted, or the text cut short.
-fn mutate(valid: &str, at: prop::sample::Index, edit: u8, c: char) -> String {
-    let mut chars: Vec<char> = valid.chars().collect();
-    let i = at.index(chars.len() + 1);
-    match edit % 4 {
-        0 if i < chars.len() => chars[i] = c,
-        1 if i < chars.len() => {
-            chars.remove(i);
-        }
-        2 => chars.insert(i, c),
-        _ => chars.truncate(i),
-    }
-    chars.into_iter().collect()
-}
 
 #[test]
 fn the_grpc_status_oracle_agrees_with_the_examples() {

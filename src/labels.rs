@@ -124,8 +124,9 @@ impl Candidates {
 
     /// Counts a sighting of `name` at `now`; whether it has been seen often enough to be admitted.
     fn sighted(&mut self, name: &str, now: Instant) -> bool {
-        if now.saturating_duration_since(self.halved) >= SIGHTINGS_HALF_LIFE {
-            let periods = now.saturating_duration_since(self.halved).as_secs() / SIGHTINGS_HALF_LIFE.as_secs();
+        let since = now.saturating_duration_since(self.halved);
+        if since >= SIGHTINGS_HALF_LIFE {
+            let periods = since.as_secs() / SIGHTINGS_HALF_LIFE.as_secs();
             let shift = u32::try_from(periods).unwrap_or(u32::MAX).min(31);
             self.often.retain(|_, count| {
                 *count >>= shift;

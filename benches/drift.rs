@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use inferwatch::SharedRecorder;
 use inferwatch::drift::{Drift, Feature};
-use inferwatch::observe::{FeatureValue, MetricsObserver, Observer};
+use inferwatch::observe::{Event, FeatureValue, MetricsObserver, Observer};
 
 fn observations(c: &mut Criterion) {
     let drift = Drift::builder()
@@ -26,39 +26,59 @@ fn observations(c: &mut Criterion) {
     c.bench_function("drift/observe_number_during_warmup", |b| {
         b.iter(|| {
             i = (i + 1) % scores.len();
-            observer.on_observe(
+            observer.on_event(
                 &request,
-                None,
-                "retrieval_score",
-                FeatureValue::Number(black_box(scores[i])),
+                &Event::Feature {
+                    model: None,
+                    name: "retrieval_score",
+                    value: FeatureValue::Number(black_box(scores[i])),
+                },
             );
         })
     });
     // The warm-up is long over: the steady state.
     for (score, language) in scores.iter().zip(languages).cycle().take(2_000) {
-        observer.on_observe(&request, None, "retrieval_score", FeatureValue::Number(*score));
-        observer.on_observe(&request, None, "language", FeatureValue::Category(language));
+        observer.on_event(
+            &request,
+            &Event::Feature {
+                model: None,
+                name: "retrieval_score",
+                value: FeatureValue::Number(*score),
+            },
+        );
+        observer.on_event(
+            &request,
+            &Event::Feature {
+                model: None,
+                name: "language",
+                value: FeatureValue::Category(language),
+            },
+        );
     }
     drift.evaluate();
     c.bench_function("drift/observe_number", |b| {
         b.iter(|| {
             i = (i + 1) % scores.len();
-            observer.on_observe(
+            observer.on_event(
                 &request,
-                None,
-                "retrieval_score",
-                FeatureValue::Number(black_box(scores[i])),
+                &Event::Feature {
+                    model: None,
+                    name: "retrieval_score",
+                    value: FeatureValue::Number(black_box(scores[i])),
+                },
             );
         })
     });
     c.bench_function("drift/observe_category", |b| {
         b.iter(|| {
             i = (i + 1) % languages.len();
-            observer.on_observe(
+            observer.on_event(
                 &request,
-                None,
-                "language",
-                FeatureValue::Category(black_box(languages[i])),
+                &Event::Feature {
+                    model: None,
+                    name: "language",
+                    value: FeatureValue::Category(black_box(languages[i])),
+                },
             );
         })
     });

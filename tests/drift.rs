@@ -18,9 +18,9 @@ async fn complete(handle: RequestHandle, Path((tokens, language)): Path<(u64, St
     handle.add_input_tokens(tokens);
     handle.add_output_tokens(4);
     handle.set_finish_reason(FinishReason::Stop);
-    handle.observe_category("language", &language);
+    handle.record_category("language", &language);
     if language == "bogus" {
-        handle.observe("no_such_feature", 1.0);
+        handle.record_feature("no_such_feature", 1.0);
     }
     "ok"
 }

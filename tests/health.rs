@@ -286,7 +286,8 @@ async fn saturation_counts_requests_in_flight_through_the_layer() {
     let (recorder, _exporter) = PrometheusBuilder::new().build().expect("exporter");
     let layer = inferwatch::InferenceLayer::builder()
         .recorder(recorder)
-        .build_with(in_flight.clone());
+        .with(in_flight.clone())
+        .build();
     let release = Arc::new(tokio::sync::Notify::new());
     let waiting = release.clone();
     let app = Router::new()
@@ -470,7 +471,9 @@ async fn serving_saturation_ignores_uploads_still_arriving_from_slow_clients() {
     use tokio::io::AsyncWriteExt;
     let serving = InFlightCounter::serving();
     let arrived = InFlightCounter::new();
-    let layer = inferwatch::InferenceLayer::builder().build_observer((serving.clone(), arrived.clone()));
+    let layer = inferwatch::InferenceLayer::builder()
+        .observer((serving.clone(), arrived.clone()))
+        .build();
     let release = Arc::new(tokio::sync::Semaphore::new(0));
     let waiting = release.clone();
     let handler = move |handle: inferwatch::RequestHandle, body: String| {

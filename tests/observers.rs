@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use bytes::Bytes;
 use futures_util::stream;
 use http::HeaderMap;
 use inferwatch::observe::{
-    ContentKind, LabelValue, MetricsObserver, Observer, RequestInfo, RequestSummary, StageSummary, TracingObserver,
+    Event, LabelValue, MetricsObserver, Observer, RequestInfo, RequestSummary, StageId, TracingObserver,
 };
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::{InferenceLayer, RequestHandle};
@@ -39,54 +40,63 @@ impl Recording {
     }
 }
 
-impl Observer for Recording {
-    type RequestData = String;
-    type StageData = String;
+/// A request as [`Recording`] follows it: its route, and the names of its stages in progress, by id.
+struct Followed {
+    route: String,
+    stages: Mutex<HashMap<StageId, String>>,
+}
 
-    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> String {
+impl Observer for Recording {
+    type RequestData = Followed;
+
+    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Followed {
         self.push(format!("request {} {}", info.method, info.route));
-        info.route.to_string()
+        let route = info.route.to_string();
+        let stages = Mutex::default();
+        Followed { route, stages }
     }
 
-    fn enter(&self, _route: &String) {
+    fn enter(&self, _request: &Followed) {
         self.push("enter".into());
     }
 
-    fn exit(&self, _route: &String) {
+    fn exit(&self, _request: &Followed) {
         self.push("exit".into());
     }
 
-    fn on_response_headers(&self, route: &String, _headers: &mut HeaderMap) {
-        self.push(format!("headers {route}"));
+    fn on_response_headers(&self, request: &Followed, _headers: &mut HeaderMap) {
+        self.push(format!("headers {}", request.route));
     }
 
-    fn on_stage_start(&self, route: &String, name: &LabelValue) -> String {
-        self.push(format!("stage-start {name} of {route}"));
-        name.to_string()
+    fn on_event(&self, request: &Followed, event: &Event<'_>) {
+        let mut stages = request.stages.lock().expect("lock");
+        match *event {
+            Event::StageStart { id, name } => {
+                self.push(format!("stage-start {name} of {}", request.route));
+                stages.insert(id, name.to_string());
+            }
+            Event::StageEnter(id) => self.push(format!("stage-enter {}", stages[&id])),
+            Event::StageExit(id) => self.push(format!("stage-exit {}", stages[&id])),
+            Event::StageEnd(summary) => {
+                let stage = stages.remove(&summary.id).expect("a stage ends once, after it started");
+                let model = summary.model.map_or("-", LabelValue::as_str);
+                assert_eq!(stage, summary.name.as_str(), "the stage's id leads back to its start");
+                self.push(format!("stage-end {stage} model={model}"));
+            }
+            Event::Content { kind, text } => self.push(format!("content {kind:?} {text}")),
+            _ => {}
+        }
     }
 
-    fn enter_stage(&self, stage: &String) {
-        self.push(format!("stage-enter {stage}"));
-    }
-
-    fn exit_stage(&self, stage: &String) {
-        self.push(format!("stage-exit {stage}"));
-    }
-
-    fn on_stage_end(&self, stage: String, summary: &StageSummary<'_>) {
-        let model = summary.model.map_or("-", LabelValue::as_str);
-        assert_eq!(stage, summary.name.as_str(), "stage data comes back to the stage's end");
-        self.push(format!("stage-end {stage} model={model}"));
-    }
-
-    fn on_content(&self, _route: &String, kind: ContentKind, text: &str) {
-        self.push(format!("content {kind:?} {text}"));
-    }
-
-    fn on_finish(&self, route: &String, s: &RequestSummary<'_>) {
+    fn on_finish(&self, request: &Followed, s: &RequestSummary<'_>) {
         let usage = s.reported.usage;
+        assert!(
+            request.stages.lock().expect("lock").is_empty(),
+            "every stage ended before the request"
+        );
         self.push(format!(
-            "finish {route} {} in={} out={}",
+            "finish {} {} in={} out={}",
+            request.route,
             s.outcome.as_str(),
             usage.input_tokens,
             usage.output_tokens
@@ -122,7 +132,7 @@ use futures_util::StreamExt as _;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_users_observer_sees_every_signal() {
     let recording = Recording::default();
-    let layer = InferenceLayer::builder().build_observer(recording.clone());
+    let layer = InferenceLayer::builder().observer(recording.clone()).build();
     let addr = serve(Router::new().route("/staged", post(staged)).layer(layer)).await;
     let response = send(&client(), addr, "POST", "/staged", &[], "").await;
     assert_eq!(response.body, "chunk0chunk1chunk2");
@@ -164,7 +174,9 @@ async fn a_users_observer_sees_every_signal() {
 async fn metrics_only_records_stages_and_makes_no_spans() {
     let f = fixture();
     let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
-    let layer = InferenceLayer::builder().build_observer(MetricsObserver::with_recorder(recorder));
+    let layer = InferenceLayer::builder()
+        .observer(MetricsObserver::with_recorder(recorder))
+        .build();
     let addr = serve(Router::new().route("/metrics-only", post(staged)).layer(layer)).await;
     assert_eq!(
         send(&client(), addr, "POST", "/metrics-only", &[], "").await.status,
@@ -193,9 +205,9 @@ async fn metrics_only_records_stages_and_makes_no_spans() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_only_and_spans_switched_off_at_run_time() {
     let f = fixture();
-    let spans_only = InferenceLayer::builder().build_observer(TracingObserver::new());
-    let switched_off = InferenceLayer::builder().build_observer(None::<TracingObserver>);
-    let switched_on = InferenceLayer::builder().build_observer(Some(TracingObserver::new()));
+    let spans_only = InferenceLayer::builder().observer(TracingObserver::new()).build();
+    let switched_off = InferenceLayer::builder().observer(None::<TracingObserver>).build();
+    let switched_on = InferenceLayer::builder().observer(Some(TracingObserver::new())).build();
     let app = Router::new()
         .route("/spans-only", get(|| async { "a" }).layer(spans_only))
         .route("/switched-off", get(|| async { "b" }).layer(switched_off))
@@ -219,7 +231,8 @@ async fn an_observer_added_to_the_defaults_keeps_them_and_is_shared_with_the_app
     let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
     let layer = InferenceLayer::builder()
         .recorder(recorder)
-        .build_with(recording.clone());
+        .with(recording.clone())
+        .build();
     let addr = serve(Router::new().route("/added", post(staged)).layer(layer)).await;
     assert_eq!(send(&client(), addr, "POST", "/added", &[], "").await.status, 200);
     // The application reads its own observer through the handle it kept.

@@ -119,7 +119,7 @@ async fn run(state: &AppState, handle: RequestHandle, mut job: Job, fault: Optio
     };
     handle.set_model(&job.model);
     // Drift: which language the prompts are in (the monitor compares the mix with its baseline).
-    handle.observe_category("language", toy::language(&job.prompt));
+    handle.record_category("language", toy::language(&job.prompt));
     // The experiment's treatment is answered by the candidate build, which may be made to fail.
     if let Some(candidate) = rollout::answering_model(&handle, &job.model) {
         handle.set_response_model(&candidate);

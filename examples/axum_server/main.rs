@@ -172,7 +172,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .feedback_key(rollout::feedback_key())
         .prices(prices.clone())
         .drift(&drift)
-        .build_with(in_flight.clone());
+        .with(in_flight.clone())
+        .build();
     let feedback = layer.feedback();
     // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
     let sampling = Sampler::builder()

@@ -107,7 +107,9 @@ pub fn run(
     ]));
     let (recorder, _exporter) = PrometheusBuilder::new().build().expect("exporter");
     let default_layer = InferenceLayer::builder().recorder(recorder.clone()).build();
-    let metrics_only = InferenceLayer::builder().build_observer(MetricsObserver::with_recorder(recorder));
+    let metrics_only = InferenceLayer::builder()
+        .observer(MetricsObserver::with_recorder(recorder))
+        .build();
     let (axum_prometheus, _handle) = runtime.block_on(async { axum_prometheus::PrometheusMetricLayer::pair() });
     let (logs_on, _g1) = telemetry("info", None, None);
     let (logs_off, _g2) = telemetry("off", None, None);

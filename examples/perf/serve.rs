@@ -31,7 +31,7 @@ pub fn serve(stack: Stack, addr: SocketAddr) -> Result<(), Box<dyn std::error::E
         Stack::Bare => plain_router(),
         Stack::Metrics => {
             let exporter = PrometheusBuilder::new().install()?;
-            let layer = InferenceLayer::builder().build_observer(MetricsObserver::new());
+            let layer = InferenceLayer::builder().observer(MetricsObserver::new()).build();
             reporting_router().layer(layer).merge(exporter.router())
         }
         Stack::AxumPrometheus => {

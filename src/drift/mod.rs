@@ -4,8 +4,8 @@
 //! - **Features.** Built in, with no handler work: `input_tokens` and `output_tokens` of every inference request
 //!   (numeric, bins learned from the warm-up) and `finish_reason` (categorical). Declared ones
 //!   ([`Feature::numeric`], [`Feature::numeric_quantiles`], [`Feature::categorical`]) are observed from the
-//!   handler: [`RequestHandle::observe`](crate::RequestHandle::observe) for numbers,
-//!   [`observe_category`](crate::RequestHandle::observe_category) for categories. An observation is a few relaxed
+//!   handler: [`RequestHandle::record_feature`](crate::RequestHandle::record_feature) for numbers,
+//!   [`record_category`](crate::RequestHandle::record_category) for categories. An observation is a few relaxed
 //!   atomic increments (`cargo bench --bench drift`); undeclared names and categories are `_OTHER`, never new
 //!   series.
 //! - **Baseline.** Per feature and model: the first observations (a [`Warmup`] of 1,000 by default, or a
@@ -28,7 +28,7 @@
 //!     .build()
 //!     .expect("valid features");
 //! let layer = InferenceLayer::builder().drift(&drift).build();
-//! // In the handler, after naming the model: handle.observe_category("language", "fr");
+//! // In the handler, after naming the model: handle.record_category("language", "fr");
 //! # let _ = layer;
 //! ```
 

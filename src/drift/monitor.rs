@@ -43,7 +43,7 @@ impl Default for DriftBuilder {
 }
 
 impl DriftBuilder {
-    /// Watches `feature` too (observed with `RequestHandle::observe` / `observe_category`).
+    /// Watches `feature` too (observed with `RequestHandle::record_feature` / `record_category`).
     pub fn feature(mut self, feature: Feature) -> Self {
         self.features.push(feature);
         self

@@ -165,7 +165,7 @@ fn host_check(
 /// use inferwatch::observe::InFlightCounter;
 ///
 /// let in_flight = InFlightCounter::new();
-/// let layer = InferenceLayer::builder().build_with(in_flight.clone());
+/// let layer = InferenceLayer::builder().with(in_flight.clone()).build();
 /// let saturation = checks::saturation(move || in_flight.get(), 64, Default::default());
 /// let health = Health::builder().add_check(saturation).build();
 /// # let _ = (layer, health);

@@ -12,9 +12,7 @@ use crate::cost::Prices;
 use crate::experiment::Experiment;
 use crate::labels::MAX_NAME_BYTES;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
-#[cfg(feature = "tracing")]
-use crate::observe::TracingObserver;
-use crate::observe::{KnownLabels, MetricsObserver, Observer};
+use crate::observe::{KnownLabels, LayerEvent, MetricsObserver, Observer, TracingObserver};
 use crate::recorder::SharedRecorder;
 use crate::request::state::{DEFAULT_MAX_EVALUATORS, DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, RequestLabels};
 use crate::request::{Declared, ExperimentLabels};
@@ -22,16 +20,15 @@ use crate::request::{Declared, ExperimentLabels};
 /// Default cap on distinct routes (gRPC method paths are chosen by clients, so they need one).
 const DEFAULT_MAX_ROUTES: usize = 256;
 
-/// The observers [`InferenceLayerBuilder::build`] installs: metrics, and with the `tracing` feature spans and
-/// summary log lines.
-#[cfg(feature = "tracing")]
+/// The observers a layer runs unless told otherwise: the metric contract, then request and stage spans with the
+/// summary log line.
 pub type DefaultObserver = (MetricsObserver, TracingObserver);
-/// The observers [`InferenceLayerBuilder::build`] installs: metrics, and with the `tracing` feature spans and
-/// summary log lines.
-#[cfg(not(feature = "tracing"))]
-pub type DefaultObserver = MetricsObserver;
 
-/// Configures an [`InferenceLayer`].
+/// Configures an [`InferenceLayer`]: label limits and declarations, and the observers it runs (`O`).
+///
+/// The default observers' own settings ([`recorder`](Self::recorder), [`prices`](Self::prices),
+/// [`tracing`](Self::tracing), `drift`) exist only while the builder holds the default observers: once
+/// [`observer`](Self::observer) replaces them, those settings would apply to nothing, and do not compile.
 ///
 /// ```
 /// use inferwatch::InferenceLayer;
@@ -41,7 +38,13 @@ pub type DefaultObserver = MetricsObserver;
 ///     .build();
 /// # let _ = layer;
 /// ```
-pub struct InferenceLayerBuilder {
+pub struct InferenceLayerBuilder<O = DefaultObserver> {
+    settings: Settings,
+    observer: O,
+}
+
+/// What the layer itself is told: label limits and declarations.
+struct Settings {
     models: LabelPolicy,
     max_operations: usize,
     max_routes: usize,
@@ -56,21 +59,14 @@ pub struct InferenceLayerBuilder {
     #[cfg(feature = "feedback")]
     feedback_key: Option<crate::feedback::FeedbackKey>,
     http_routes: Vec<String>,
-    recorder: SharedRecorder,
-    prices: Option<Prices>,
-    #[cfg(feature = "drift")]
-    drift: Option<crate::drift::Drift>,
-    #[cfg(feature = "tracing")]
-    tracing: TracingObserver,
 }
 
-impl fmt::Debug for InferenceLayerBuilder {
+impl<O> fmt::Debug for InferenceLayerBuilder<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InferenceLayerBuilder")
-            .field("models", &self.models)
-            .field("max_operations", &self.max_operations)
-            .field("max_routes", &self.max_routes)
-            .field("recorder", &self.recorder)
+            .field("models", &self.settings.models)
+            .field("max_operations", &self.settings.max_operations)
+            .field("max_routes", &self.settings.max_routes)
             .finish_non_exhaustive()
     }
 }
@@ -78,30 +74,27 @@ impl fmt::Debug for InferenceLayerBuilder {
 impl Default for InferenceLayerBuilder {
     fn default() -> Self {
         Self {
-            models: LabelPolicy::Sustained(DEFAULT_MAX_MODELS),
-            max_operations: DEFAULT_MAX_OPERATIONS,
-            max_routes: DEFAULT_MAX_ROUTES,
-            default_operation: None,
-            operations: Vec::new(),
-            grpc_methods: Vec::new(),
-            model_free_routes: Vec::new(),
-            experiments: Vec::new(),
-            evaluators: Vec::new(),
-            max_evaluators: DEFAULT_MAX_EVALUATORS,
-            #[cfg(feature = "feedback")]
-            feedback_key: None,
-            http_routes: Vec::new(),
-            recorder: SharedRecorder::global(),
-            prices: None,
-            #[cfg(feature = "drift")]
-            drift: None,
-            #[cfg(feature = "tracing")]
-            tracing: TracingObserver::default(),
+            settings: Settings {
+                models: LabelPolicy::Sustained(DEFAULT_MAX_MODELS),
+                max_operations: DEFAULT_MAX_OPERATIONS,
+                max_routes: DEFAULT_MAX_ROUTES,
+                default_operation: None,
+                operations: Vec::new(),
+                grpc_methods: Vec::new(),
+                model_free_routes: Vec::new(),
+                experiments: Vec::new(),
+                evaluators: Vec::new(),
+                max_evaluators: DEFAULT_MAX_EVALUATORS,
+                #[cfg(feature = "feedback")]
+                feedback_key: None,
+                http_routes: Vec::new(),
+            },
+            observer: (MetricsObserver::new(), TracingObserver::new()),
         }
     }
 }
 
-impl InferenceLayerBuilder {
+impl<O> InferenceLayerBuilder<O> {
     /// At most `n` distinct model names become labels (default 32); the rest are `_OTHER`. Without
     /// [`allowed_models`](Self::allowed_models), names come from traffic, and clients may send any: the first half
     /// of the places go to the first names seen, the other half only to names that keep coming (8 requests
@@ -109,7 +102,7 @@ impl InferenceLayerBuilder {
     /// serving. A client repeating the same invented names is sustained traffic too: declare the models you serve
     /// with `allowed_models` and no client can take a label at all.
     pub fn max_models(mut self, n: usize) -> Self {
-        self.models = LabelPolicy::Sustained(n);
+        self.settings.models = LabelPolicy::Sustained(n);
         self
     }
 
@@ -120,20 +113,20 @@ impl InferenceLayerBuilder {
         S: Into<String>,
     {
         let set: HashSet<String> = models.into_iter().map(Into::into).collect();
-        self.models = LabelPolicy::AllowList(set);
+        self.settings.models = LabelPolicy::AllowList(set);
         self
     }
 
     /// At most `n` operation names beyond the well-known ones become labels. Default 16.
     pub fn max_operations(mut self, n: usize) -> Self {
-        self.max_operations = n;
+        self.settings.max_operations = n;
         self
     }
 
     /// At most `n` distinct routes become labels. Routes of axum are templates, bounded by the application, but
     /// gRPC method paths are whatever clients send. Default 256.
     pub fn max_routes(mut self, n: usize) -> Self {
-        self.max_routes = n;
+        self.settings.max_routes = n;
         self
     }
 
@@ -143,7 +136,7 @@ impl InferenceLayerBuilder {
     /// [`RequestHandle::set_variant`](crate::RequestHandle::set_variant). Call once per experiment.
     pub fn experiment(mut self, experiment: &Experiment) -> Self {
         let variants = experiment.variants().map(str::to_owned).collect();
-        self.experiments.push((experiment.name().to_owned(), variants));
+        self.settings.experiments.push((experiment.name().to_owned(), variants));
         self
     }
 
@@ -154,13 +147,13 @@ impl InferenceLayerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.evaluators.extend(evaluators.into_iter().map(Into::into));
+        self.settings.evaluators.extend(evaluators.into_iter().map(Into::into));
         self
     }
 
     /// At most `n` evaluator names beyond the declared ones become labels. Default 16.
     pub fn max_evaluators(mut self, n: usize) -> Self {
-        self.max_evaluators = n;
+        self.settings.max_evaluators = n;
         self
     }
 
@@ -169,13 +162,13 @@ impl InferenceLayerBuilder {
     /// that answered. Without one, handles give no response id.
     #[cfg(feature = "feedback")]
     pub fn feedback_key(mut self, key: crate::feedback::FeedbackKey) -> Self {
-        self.feedback_key = Some(key);
+        self.settings.feedback_key = Some(key);
         self
     }
 
     /// The operation of inference requests whose handler names none (otherwise `_OTHER`).
     pub fn default_operation(mut self, operation: impl Into<String>) -> Self {
-        self.default_operation = Some(operation.into());
+        self.settings.default_operation = Some(operation.into());
         self
     }
 
@@ -189,7 +182,7 @@ impl InferenceLayerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.operations = operations.into_iter().map(Into::into).collect();
+        self.settings.operations = operations.into_iter().map(Into::into).collect();
         self
     }
 
@@ -208,7 +201,7 @@ impl InferenceLayerBuilder {
             } else {
                 format!("/{method}")
             };
-            self.grpc_methods.push(path);
+            self.settings.grpc_methods.push(path);
         }
         self
     }
@@ -228,7 +221,9 @@ impl InferenceLayerBuilder {
             methods.extend(super::descriptors::methods(set)?);
         }
         let (naming, not_naming): (Vec<_>, Vec<_>) = methods.into_iter().partition(|m| m.names_model);
-        self.model_free_routes.extend(not_naming.iter().map(|m| m.path.clone()));
+        self.settings
+            .model_free_routes
+            .extend(not_naming.iter().map(|m| m.path.clone()));
         Ok(self.grpc_methods(naming.into_iter().chain(not_naming).map(|m| m.path)))
     }
 
@@ -240,47 +235,49 @@ impl InferenceLayerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.http_routes.extend(routes.into_iter().map(Into::into));
+        self.settings.http_routes.extend(routes.into_iter().map(Into::into));
         self
     }
 
-    /// Where the default metrics observer records (default: the global `metrics` recorder).
-    pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
-        self.recorder = recorder;
-        self
-    }
-
-    /// Prices inference requests from their token counts: `inferwatch_request_cost`, and the exact totals
-    /// (`inferwatch_cost_total`, `inferwatch_experiment_cost_total`) that an exporter given the same table renders
-    /// (see [`crate::cost`]). Applies to the default metrics observer.
-    pub fn prices(mut self, prices: Prices) -> Self {
-        self.prices = Some(prices);
-        self
-    }
-
-    /// Feeds `drift` (see [`crate::drift`]): the built-in features of every inference request and the handlers'
-    /// observations. Applies to the default metrics observer.
-    #[cfg(feature = "drift")]
-    pub fn drift(mut self, drift: &crate::drift::Drift) -> Self {
-        self.drift = Some(drift.clone());
-        self
-    }
-
-    /// The default tracing observer, configured (trace context in and out, content capture).
+    /// Replaces the observers: for a choice made at run time (metrics only, spans only, `Option`s), or your own
+    /// alone.
     ///
     /// ```
-    /// use inferwatch::{InferenceLayer, observe::TracingObserver};
-    /// let layer = InferenceLayer::builder()
-    ///     .tracing(TracingObserver::new().accept_trace_context(false).trace_context_in_response(true))
-    ///     .build();
+    /// use inferwatch::InferenceLayer;
+    /// use inferwatch::observe::TracingObserver;
+    ///
+    /// // Spans and log lines only, no metrics; caller trace ids ignored (a public endpoint).
+    /// let layer = InferenceLayer::builder().observer(TracingObserver::new().accept_trace_context(false)).build();
     /// # let _ = layer;
     /// ```
-    #[cfg(feature = "tracing")]
-    pub fn tracing(mut self, observer: TracingObserver) -> Self {
-        self.tracing = observer;
-        self
+    pub fn observer<P: Observer>(self, observer: P) -> InferenceLayerBuilder<P> {
+        InferenceLayerBuilder {
+            settings: self.settings,
+            observer,
+        }
     }
 
+    /// Adds `observer` after the ones the builder holds (the defaults, unless replaced).
+    pub fn with<P: Observer>(self, observer: P) -> InferenceLayerBuilder<(O, P)> {
+        InferenceLayerBuilder {
+            settings: self.settings,
+            observer: (self.observer, observer),
+        }
+    }
+
+    /// Builds the layer, and tells its observers the label values known now.
+    pub fn build(self) -> InferenceLayer<O>
+    where
+        O: Observer,
+    {
+        let Self { settings, observer } = self;
+        InferenceLayer {
+            state: settings.state(observer),
+        }
+    }
+}
+
+impl Settings {
     fn state<O: Observer>(self, observer: O) -> Arc<LayerState<O>> {
         let mut labels = RequestLabels::new(self.models, self.max_operations, self.default_operation.as_deref());
         labels.experiments = ExperimentLabels::new(&self.experiments);
@@ -319,7 +316,7 @@ impl InferenceLayerBuilder {
             experiments: labels.experiments.declared(),
             evaluators: labels.evaluators.admitted(),
         };
-        observer.on_start(&known);
+        observer.on_layer_event(&LayerEvent::Start(&known));
         Arc::new(LayerState {
             routes,
             grpc_methods_declared: !self.grpc_methods.is_empty(),
@@ -329,45 +326,43 @@ impl InferenceLayerBuilder {
             rated: crate::feedback::Rated::new(crate::feedback::DEFAULT_RATED_CAPACITY),
         })
     }
+}
 
-    fn default_observer(&self) -> DefaultObserver {
-        let mut metrics = MetricsObserver::with_recorder(self.recorder.clone());
-        if let Some(prices) = &self.prices {
-            metrics = metrics.with_prices(prices.clone());
-        }
-        #[cfg(feature = "drift")]
-        if let Some(drift) = &self.drift {
-            metrics = metrics.with_drift(drift.clone());
-        }
-        #[cfg(feature = "tracing")]
-        return (metrics, self.tracing.clone());
-        #[cfg(not(feature = "tracing"))]
-        return metrics;
+/// The default observers' own settings.
+impl InferenceLayerBuilder<DefaultObserver> {
+    /// Where the default metrics observer records (default: the global `metrics` recorder).
+    pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
+        self.observer.0 = self.observer.0.recording_into(recorder);
+        self
     }
 
-    /// Builds the layer with the default observers: metrics, and with the `tracing` feature request and stage
-    /// spans and summary log lines.
-    pub fn build(self) -> InferenceLayer {
-        let observer = self.default_observer();
-        InferenceLayer {
-            state: self.state(observer),
-        }
+    /// Prices inference requests from their token counts: `inferwatch_request_cost`, and the exact totals
+    /// (`inferwatch_cost_total`, `inferwatch_experiment_cost_total`) that an exporter given the same table renders
+    /// (see [`crate::cost`]). Applies to the default metrics observer.
+    pub fn prices(mut self, prices: Prices) -> Self {
+        self.observer.0 = self.observer.0.with_prices(prices);
+        self
     }
 
-    /// Builds the layer with the default observers followed by `extra`.
-    pub fn build_with<O: Observer>(self, extra: O) -> InferenceLayer<(DefaultObserver, O)> {
-        let observer = (self.default_observer(), extra);
-        InferenceLayer {
-            state: self.state(observer),
-        }
+    /// Feeds `drift` (see [`crate::drift`]): the built-in features of every inference request and the handlers'
+    /// observations. Applies to the default metrics observer.
+    #[cfg(feature = "drift")]
+    pub fn drift(mut self, drift: &crate::drift::Drift) -> Self {
+        self.observer.0 = self.observer.0.with_drift(drift.clone());
+        self
     }
 
-    /// Builds the layer with `observer` alone, for a choice of observers made at run time: metrics only
-    /// ([`MetricsObserver`]), spans only (`TracingObserver`), both, or your own. The builder's recorder and
-    /// tracing settings apply to the default observers only.
-    pub fn build_observer<O: Observer>(self, observer: O) -> InferenceLayer<O> {
-        InferenceLayer {
-            state: self.state(observer),
-        }
+    /// The default tracing observer, configured (trace context in and out, content capture).
+    ///
+    /// ```
+    /// use inferwatch::{InferenceLayer, observe::TracingObserver};
+    /// let layer = InferenceLayer::builder()
+    ///     .tracing(TracingObserver::new().accept_trace_context(false).trace_context_in_response(true))
+    ///     .build();
+    /// # let _ = layer;
+    /// ```
+    pub fn tracing(mut self, observer: TracingObserver) -> Self {
+        self.observer.1 = observer;
+        self
     }
 }

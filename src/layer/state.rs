@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::labels::{BoundedLabels, LabelValue};
-use crate::observe::{ContentKind, FeatureValue, Observer, QueueEvent, RequestInfo, Score, StageSummary, TraceIds};
-use crate::request::state::{ObserverHooks, RequestLabels, RequestState, StageData};
+use crate::labels::BoundedLabels;
+use crate::observe::{Event, LayerEvent, Observer, TraceIds};
+use crate::request::state::{ObserverHooks, RequestLabels, RequestState};
 
 /// Shared by every request of one layer.
 pub(crate) struct LayerState<O> {
@@ -35,46 +35,8 @@ impl<O: Observer> Hooks<O> {
 }
 
 impl<O: Observer> ObserverHooks for Hooks<O> {
-    fn serving(&self) {
-        self.observer().on_serving(&self.data);
-    }
-
-    fn stage_start(&self, _info: &RequestInfo, name: &LabelValue) -> StageData {
-        Box::new(self.observer().on_stage_start(&self.data, name))
-    }
-
-    fn stage_enter(&self, stage: &StageData) {
-        if let Some(stage) = stage.downcast_ref::<O::StageData>() {
-            self.observer().enter_stage(stage);
-        }
-    }
-
-    fn stage_exit(&self, stage: &StageData) {
-        if let Some(stage) = stage.downcast_ref::<O::StageData>() {
-            self.observer().exit_stage(stage);
-        }
-    }
-
-    fn stage_end(&self, stage: StageData, summary: &StageSummary<'_>) {
-        if let Ok(stage) = stage.downcast::<O::StageData>() {
-            self.observer().on_stage_end(*stage, summary);
-        }
-    }
-
-    fn content(&self, kind: ContentKind, text: &str) {
-        self.observer().on_content(&self.data, kind, text);
-    }
-
-    fn score(&self, score: &Score<'_>) {
-        self.observer().on_score(&self.data, score);
-    }
-
-    fn queue(&self, model: Option<&LabelValue>, event: QueueEvent) {
-        self.observer().on_queue(&self.data, model, event);
-    }
-
-    fn observe(&self, model: Option<&LabelValue>, feature: &str, value: FeatureValue<'_>) {
-        self.observer().on_observe(&self.data, model, feature, value);
+    fn event(&self, event: &Event<'_>) {
+        self.observer().on_event(&self.data, event);
     }
 
     fn trace_ids(&self) -> Option<TraceIds> {
@@ -93,6 +55,6 @@ impl<O: Observer> crate::feedback::FeedbackSink for LayerState<O> {
     }
 
     fn record(&self, event: &crate::observe::FeedbackEvent<'_>) {
-        self.observer.on_feedback(event);
+        self.observer.on_layer_event(&LayerEvent::Feedback(event));
     }
 }

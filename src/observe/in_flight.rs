@@ -5,18 +5,18 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use http::HeaderMap;
 
-use super::{LabelValue, Observer, RequestInfo, RequestSummary};
+use super::{Event, Observer, RequestInfo, RequestSummary};
 
 /// Counts the layer's requests in flight, for [`checks::saturation`](crate::health::checks::saturation) or
 /// anything else that wants the number. Add it to the layer with
-/// [`InferenceLayerBuilder::build_with`](crate::InferenceLayerBuilder::build_with).
+/// [`InferenceLayerBuilder::with`](crate::InferenceLayerBuilder::with).
 ///
 /// ```
 /// use inferwatch::InferenceLayer;
 /// use inferwatch::observe::InFlightCounter;
 ///
 /// let in_flight = InFlightCounter::new();
-/// let layer = InferenceLayer::builder().build_with(in_flight.clone());
+/// let layer = InferenceLayer::builder().with(in_flight.clone()).build();
 /// assert_eq!(in_flight.get(), 0);
 /// # let _ = layer;
 /// ```
@@ -56,7 +56,6 @@ const FINISHED: u8 = 2;
 impl Observer for InFlightCounter {
     /// `WAITING`, `COUNTED` or `FINISHED`.
     type RequestData = AtomicU8;
-    type StageData = ();
 
     fn on_request(&self, _: &RequestInfo, _: &HeaderMap) -> AtomicU8 {
         if self.serving_only {
@@ -66,8 +65,9 @@ impl Observer for InFlightCounter {
         AtomicU8::new(COUNTED)
     }
 
-    fn on_serving(&self, state: &AtomicU8) {
-        if self.serving_only
+    fn on_event(&self, state: &AtomicU8, event: &Event<'_>) {
+        if let Event::Serving = event
+            && self.serving_only
             && state
                 .compare_exchange(WAITING, COUNTED, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
@@ -75,8 +75,6 @@ impl Observer for InFlightCounter {
             self.count.fetch_add(1, Ordering::Relaxed);
         }
     }
-
-    fn on_stage_start(&self, _: &AtomicU8, _: &LabelValue) {}
 
     // The lifecycle calls this exactly once per request, whichever way it ends.
     fn on_finish(&self, state: &AtomicU8, _: &RequestSummary<'_>) {

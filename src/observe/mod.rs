@@ -1,10 +1,10 @@
 //! The request lifecycle every signal plugs into, and the observers that ship with inferwatch.
 //!
-//! An [`Observer`] is told when a request starts, while its service and body are polled, when its stages start
-//! and end, what content the handler reports, and, exactly once, when it finishes (at the end of the response
-//! body, on error, on panic or when the response is dropped), with everything the layer measured in a
-//! [`RequestSummary`]. Per-request and per-stage state travel in [`Observer::RequestData`] and
-//! [`Observer::StageData`], so observers keep no maps of their own.
+//! An [`Observer`] is told when a request starts, while its service and body are polled, when its response
+//! headers go out, what the handler reports along the way (stages, content, queue, features, scores: one
+//! [`Event`] each), and, exactly once, when it finishes (at the end of the response body, on error, on panic or
+//! when the response is dropped), with everything the layer measured in a [`RequestSummary`]. Per-request state,
+//! the state of its stages included, travels in [`Observer::RequestData`], so observers keep no global maps.
 //!
 //! Observers compose: `(A, B)` calls both, `Option<O>` calls `O` when it is `Some` (a choice made at run time),
 //! `()` does nothing. [`MetricsObserver`] records the metric contract, [`TracingObserver`] (feature `tracing`)
@@ -16,7 +16,7 @@
 //!
 //! use inferwatch::InferenceLayer;
 //! use inferwatch::classify::Outcome;
-//! use inferwatch::observe::{HeaderMap, LabelValue, Observer, RequestInfo, RequestSummary};
+//! use inferwatch::observe::{HeaderMap, Observer, RequestInfo, RequestSummary};
 //!
 //! /// Counts server errors, and nothing else.
 //! #[derive(Default)]
@@ -24,9 +24,7 @@
 //!
 //! impl Observer for ServerErrors {
 //!     type RequestData = ();
-//!     type StageData = ();
 //!     fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {}
-//!     fn on_stage_start(&self, _: &(), _: &LabelValue) {}
 //!     fn on_finish(&self, _: &(), summary: &RequestSummary<'_>) {
 //!         if summary.outcome == Outcome::ServerError {
 //!             self.0.fetch_add(1, Ordering::Relaxed);
@@ -36,18 +34,17 @@
 //!
 //! // The default metrics, spans and log lines, then the counter; the application keeps a handle to read it.
 //! let errors = Arc::new(ServerErrors::default());
-//! let layer = InferenceLayer::builder().build_with(errors.clone());
+//! let layer = InferenceLayer::builder().with(errors.clone()).build();
 //! # let _ = layer;
 //! assert_eq!(errors.0.load(Ordering::Relaxed), 0);
 //! ```
 //!
-//! [`InferenceLayerBuilder::build_observer`](crate::InferenceLayerBuilder::build_observer) replaces the default
+//! [`InferenceLayerBuilder::observer`](crate::InferenceLayerBuilder::observer) replaces the default
 //! observers instead, for a choice made at run time (metrics only, say).
 
 mod in_flight;
 mod metrics;
 mod observer;
-#[cfg(feature = "tracing")]
 mod tracing;
 
 pub use self::metrics::MetricsObserver;
@@ -60,12 +57,11 @@ pub(crate) use self::tracing::{
     DirectSummaries, HeadSampler, PresetIds, REQUEST_SPAN_NAME, Roots, SUMMARY_MESSAGE, SummaryValues, current_request,
     ms, renderer_installed, with_pending,
 };
-#[cfg(feature = "tracing")]
 pub use self::tracing::{RequestSpan, TracingObserver};
 pub use crate::labels::LabelValue;
 pub use crate::request::{
-    ContentKind, FeatureValue, FeedbackEvent, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, Score,
-    StageSummary, TraceIds, Unattributed,
+    ContentKind, Event, FeatureValue, FeedbackEvent, KnownLabels, LayerEvent, QueueEvent, Reported, RequestInfo,
+    RequestSummary, Score, StageId, StageSummary, TraceIds, Unattributed,
 };
 /// The request and response headers observers see (re-exported, so that an observer needs no `http` dependency).
 pub use http::HeaderMap;

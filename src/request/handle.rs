@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use super::event::Event;
 use super::report::{ContentKind, Reported, RequestInfo};
 use super::stage::Stage;
 use super::state::{NoHooks, RequestLabels, RequestState};
@@ -130,8 +131,7 @@ impl RequestHandle {
     pub fn stage(&self, name: &str) -> Stage {
         self.state.serving();
         let name = self.state.labels().stages.get(name);
-        let data = self.state.hooks.stage_start(&self.state.info, &name);
-        Stage::new(self.state.clone(), name, data)
+        Stage::start(self.state.clone(), name)
     }
 
     /// Reports the prompt text to the layer's observers. The default tracing observer puts it on the request span
@@ -139,12 +139,14 @@ impl RequestHandle {
     /// [`capture_content`](crate::observe::TracingObserver::capture_content); otherwise it goes nowhere. Never
     /// logged.
     pub fn record_prompt(&self, text: &str) {
-        self.state.hooks.content(ContentKind::Prompt, text);
+        let kind = ContentKind::Prompt;
+        self.state.hooks.event(&Event::Content { kind, text });
     }
 
     /// Reports the completion text; see [`record_prompt`](Self::record_prompt).
     pub fn record_completion(&self, text: &str) {
-        self.state.hooks.content(ContentKind::Completion, text);
+        let kind = ContentKind::Completion;
+        self.state.hooks.event(&Event::Content { kind, text });
     }
 }
 

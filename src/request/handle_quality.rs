@@ -1,6 +1,7 @@
 //! The handle's side of experiments and quality: which variant and model answered, scores, and the response id
 //! that later feedback names.
 
+use super::event::Event;
 use super::handle::RequestHandle;
 use super::quality::Score;
 
@@ -52,7 +53,7 @@ impl RequestHandle {
             model: state.model(),
             experiment: state.experiment(),
         };
-        state.hooks.score(&score);
+        state.hooks.event(&Event::Score(&score));
         if accepted { Ok(()) } else { Err(RejectedScore(value)) }
     }
 

@@ -1,6 +1,7 @@
 //! The request as handlers see it: the [`RequestHandle`], its [`Stage`]s, the words they report in, and what
 //! observers are told about it.
 
+mod event;
 mod experiment_labels;
 mod ext;
 mod handle;
@@ -15,6 +16,7 @@ mod stage;
 pub(crate) mod state;
 mod vocabulary;
 
+pub use event::{Event, LayerEvent, StageId};
 pub(crate) use experiment_labels::{Declared, ExperimentLabels};
 pub use ext::InferenceRequestExt;
 pub use handle::RequestHandle;

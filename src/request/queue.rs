@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::event::Event;
 use super::report::QueueEvent;
 
 use super::handle::RequestHandle;
@@ -45,7 +46,11 @@ impl RequestHandle {
     /// The request joins the engine's admission queue now, under the model named so far (name it first).
     pub fn enter_queue(&self) -> QueueWait {
         let model = self.state.model().cloned();
-        self.state.hooks.queue(model.as_ref(), QueueEvent::Entered);
+        let event = QueueEvent::Entered;
+        self.state.hooks.event(&Event::Queue {
+            model: model.as_ref(),
+            event,
+        });
         QueueWait {
             stage: Some(self.stage(stage_name::QUEUE)),
             handle: self.clone(),
@@ -66,7 +71,8 @@ impl QueueWait {
     fn leave(&mut self, event: QueueEvent) {
         if let Some(stage) = self.stage.take() {
             stage.end();
-            self.handle.state.hooks.queue(self.model.as_ref(), event);
+            let model = self.model.as_ref();
+            self.handle.state.hooks.event(&Event::Queue { model, event });
         }
     }
 }

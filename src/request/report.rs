@@ -120,6 +120,8 @@ impl RequestSummary<'_> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct StageSummary<'a> {
+    /// The stage, as [`Event::StageStart`](super::Event::StageStart) named it.
+    pub id: super::StageId,
     /// The request the stage belongs to.
     pub request: &'a RequestInfo,
     /// The bounded stage name.
@@ -158,8 +160,8 @@ pub enum QueueEvent {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum FeatureValue<'a> {
-    /// A number (`RequestHandle::observe`).
+    /// A number (`RequestHandle::record_feature`).
     Number(f64),
-    /// A category (`RequestHandle::observe_category`).
+    /// A category (`RequestHandle::record_category`).
     Category(&'a str),
 }

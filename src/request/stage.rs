@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use pin_project_lite::pin_project;
 
+use super::event::{Event, StageId};
 use super::report::StageSummary;
-use super::state::{RequestState, StageData};
+use super::state::RequestState;
 use crate::labels::LabelValue;
 
 /// One stage of a request, running from [`RequestHandle::stage`](crate::RequestHandle::stage) until it is dropped
@@ -36,8 +37,9 @@ pub struct Stage {
     request: Arc<RequestState>,
     name: LabelValue,
     start: Instant,
-    /// `None` once ended.
-    data: Option<StageData>,
+    id: StageId,
+    /// Observers were told it ended.
+    ended: bool,
 }
 
 impl std::fmt::Debug for Stage {
@@ -49,12 +51,22 @@ impl std::fmt::Debug for Stage {
 }
 
 impl Stage {
-    pub(crate) fn new(request: Arc<RequestState>, name: LabelValue, data: StageData) -> Self {
+    /// Starts a stage, told to the request's observers.
+    pub(crate) fn start(request: Arc<RequestState>, name: LabelValue) -> Self {
+        let id = request.next_stage_id();
+        request.hooks.event(&Event::StageStart { id, name: &name });
         Self {
             request,
             name,
             start: Instant::now(),
-            data: Some(data),
+            id,
+            ended: false,
+        }
+    }
+
+    fn tell(&self, event: &Event<'_>) {
+        if !self.ended {
+            self.request.hooks.event(event);
         }
     }
 
@@ -71,9 +83,7 @@ impl Stage {
 
     /// Enters the stage until the returned guard, which also ends the stage, is dropped.
     pub fn entered(self) -> EnteredStage {
-        if let Some(data) = &self.data {
-            self.request.hooks.stage_enter(data);
-        }
+        self.tell(&Event::StageEnter(self.id));
         EnteredStage {
             stage: self,
             _not_send: PhantomData,
@@ -92,9 +102,7 @@ impl Stage {
     pub fn end(self) {}
 
     fn enter(&self) -> Exit<'_> {
-        if let Some(data) = &self.data {
-            self.request.hooks.stage_enter(data);
-        }
+        self.tell(&Event::StageEnter(self.id));
         Exit(self)
     }
 }
@@ -104,22 +112,23 @@ struct Exit<'a>(&'a Stage);
 
 impl Drop for Exit<'_> {
     fn drop(&mut self) {
-        if let Some(data) = &self.0.data {
-            self.0.request.hooks.stage_exit(data);
-        }
+        self.0.tell(&Event::StageExit(self.0.id));
     }
 }
 
 impl Drop for Stage {
     fn drop(&mut self) {
-        let Some(data) = self.data.take() else { return };
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
         let summary = StageSummary {
+            id: self.id,
             request: &self.request.info,
             name: &self.name,
             model: self.request.model(),
             duration: self.start.elapsed(),
         };
-        self.request.hooks.stage_end(data, &summary);
+        self.request.hooks.event(&Event::StageEnd(&summary));
     }
 }
 
@@ -140,9 +149,7 @@ impl std::fmt::Debug for EnteredStage {
 impl Drop for EnteredStage {
     fn drop(&mut self) {
         // Exits before the stage itself ends (its field is dropped after this).
-        if let Some(data) = &self.stage.data {
-            self.stage.request.hooks.stage_exit(data);
-        }
+        self.stage.tell(&Event::StageExit(self.stage.id));
     }
 }
 

@@ -1,15 +1,14 @@
 //! The state behind a [`RequestHandle`](crate::RequestHandle): what the handler reported, in atomics, and the
 //! hooks through which stages and content reach the layer's observers without the handle naming their type.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::event::{Event, StageId};
 use super::experiment_labels::ExperimentLabels;
-use super::quality::{Score, TraceIds};
-use super::report::{ContentKind, Reported, RequestInfo, StageSummary};
-use super::report::{FeatureValue, QueueEvent};
+use super::quality::TraceIds;
+use super::report::{Reported, RequestInfo};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
 
@@ -78,21 +77,10 @@ impl Default for RequestLabels {
     }
 }
 
-/// An observer's per-stage state, with its type erased.
-pub(crate) type StageData = Box<dyn Any + Send>;
-
 /// The layer's observers as the handle reaches them. The layer implements it over its observer and the request's
 /// observer state; a detached handle has [`NoHooks`].
 pub(crate) trait ObserverHooks: Send + Sync + 'static {
-    fn serving(&self);
-    fn stage_start(&self, info: &RequestInfo, name: &LabelValue) -> StageData;
-    fn stage_enter(&self, stage: &StageData);
-    fn stage_exit(&self, stage: &StageData);
-    fn stage_end(&self, stage: StageData, summary: &StageSummary<'_>);
-    fn content(&self, kind: ContentKind, text: &str);
-    fn score(&self, score: &Score<'_>);
-    fn queue(&self, model: Option<&LabelValue>, event: QueueEvent);
-    fn observe(&self, model: Option<&LabelValue>, feature: &str, value: FeatureValue<'_>);
+    fn event(&self, event: &Event<'_>);
     #[cfg_attr(not(feature = "feedback"), allow(dead_code))]
     fn trace_ids(&self) -> Option<TraceIds>;
 }
@@ -101,17 +89,7 @@ pub(crate) trait ObserverHooks: Send + Sync + 'static {
 pub(crate) struct NoHooks;
 
 impl ObserverHooks for NoHooks {
-    fn serving(&self) {}
-    fn stage_start(&self, _: &RequestInfo, _: &LabelValue) -> StageData {
-        Box::new(())
-    }
-    fn stage_enter(&self, _: &StageData) {}
-    fn stage_exit(&self, _: &StageData) {}
-    fn stage_end(&self, _: StageData, _: &StageSummary<'_>) {}
-    fn content(&self, _: ContentKind, _: &str) {}
-    fn score(&self, _: &Score<'_>) {}
-    fn queue(&self, _: Option<&LabelValue>, _: QueueEvent) {}
-    fn observe(&self, _: Option<&LabelValue>, _: &str, _: FeatureValue<'_>) {}
+    fn event(&self, _: &Event<'_>) {}
     fn trace_ids(&self) -> Option<TraceIds> {
         None
     }
@@ -143,6 +121,8 @@ pub(crate) struct RequestState<H: ?Sized = dyn ObserverHooks> {
     stream: AtomicU8,
     /// The handler started serving (named the model or started a stage).
     serving: AtomicBool,
+    /// The id of the next stage started.
+    next_stage: AtomicU32,
     /// The signed response id, once the handler asked for it.
     #[cfg(feature = "feedback")]
     pub(crate) response_id: std::sync::OnceLock<Arc<str>>,
@@ -164,6 +144,7 @@ impl<H> RequestState<H> {
             finish_reason: AtomicU8::new(0),
             stream: AtomicU8::new(0),
             serving: AtomicBool::new(false),
+            next_stage: AtomicU32::new(0),
             #[cfg(feature = "feedback")]
             response_id: std::sync::OnceLock::new(),
             hooks,
@@ -175,12 +156,16 @@ impl<H: ObserverHooks + ?Sized> RequestState<H> {
     /// The first sign that the handler is serving the request, told to the observers once.
     pub(crate) fn serving(&self) {
         if !self.serving.load(Ordering::Relaxed) && !self.serving.swap(true, Ordering::AcqRel) {
-            self.hooks.serving();
+            self.hooks.event(&Event::Serving);
         }
     }
 }
 
 impl<H: ?Sized> RequestState<H> {
+    pub(crate) fn next_stage_id(&self) -> StageId {
+        StageId(self.next_stage.fetch_add(1, Ordering::Relaxed))
+    }
+
     pub(crate) fn labels(&self) -> &RequestLabels {
         &self.labels
     }

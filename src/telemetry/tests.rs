@@ -57,7 +57,7 @@ fn summary_lines_with(
         .expect("telemetry");
     let router = Router::new()
         .route("/status/{code}", get(status))
-        .layer(InferenceLayer::builder().build_observer(TracingObserver::new()));
+        .layer(InferenceLayer::builder().observer(TracingObserver::new()).build());
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let before = DIRECT_LINES.get();
     tracing::dispatcher::with_default(&dispatch, || {

@@ -12,10 +12,7 @@ use std::sync::Arc;
 use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{
-    FeatureValue, FeedbackEvent, KnownLabels, LabelValue, Observer, QueueEvent, RequestInfo, RequestSummary, Score,
-    StageSummary,
-};
+use super::{Event, KnownLabels, LabelValue, LayerEvent, Observer, RequestInfo, RequestSummary, StageSummary};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
 use crate::cost::Prices;
@@ -97,6 +94,19 @@ impl MetricsObserver {
                 drift: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// The same settings (prices, drift), recording into `recorder`.
+    pub(crate) fn recording_into(self, recorder: SharedRecorder) -> Self {
+        let mut rebuilt = Self::with_recorder(recorder);
+        if let Some(pricing) = self.inner.pricing.get() {
+            rebuilt = rebuilt.with_prices(pricing.prices.clone());
+        }
+        #[cfg(feature = "drift")]
+        if let Some(drift) = self.inner.drift.get() {
+            rebuilt = rebuilt.with_drift(drift.clone());
+        }
+        rebuilt
     }
 
     /// Feeds `drift` the built-in features of inference requests (input and output tokens, finish reason) and the
@@ -192,14 +202,10 @@ impl Instruments {
     }
 }
 
-impl Observer for MetricsObserver {
-    /// The route's in-flight gauge, incremented at the start and decremented at the finish.
-    type RequestData = Gauge;
-    type StageData = ();
-
+impl MetricsObserver {
     /// Creates, at zero, the series of the label values known now: a series that appears with the first
     /// requests starts at their count, and `rate()` / `increase()` would miss that first burst.
-    fn on_start(&self, known: &KnownLabels) {
+    fn create_known(&self, known: &KnownLabels) {
         let r = &self.inner.recorder;
         let models: Vec<&str> = known.models.iter().map(LabelValue::as_str).collect();
         for route in &known.routes {
@@ -238,20 +244,11 @@ impl Observer for MetricsObserver {
             }
         }
     }
+}
 
-    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Gauge {
-        let inner = &*self.inner;
-        let route = &info.route;
-        let register = || inner.recorder.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]);
-        let gauge = inner.in_flight.with(route.id(), register, Gauge::clone);
-        gauge.increment(1.0);
-        gauge
-    }
-
-    fn on_stage_start(&self, _request: &Gauge, _name: &LabelValue) {}
-
-    fn on_stage_end(&self, _stage: (), s: &StageSummary<'_>) {
-        let inner = &*self.inner;
+impl Instruments {
+    fn record_stage(&self, s: &StageSummary<'_>) {
+        let inner = self;
         let model = s.model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
         let register = || {
             inner
@@ -262,6 +259,44 @@ impl Observer for MetricsObserver {
         inner
             .stages
             .with((s.name.id(), model.0), register, |h| h.record(seconds));
+    }
+}
+
+impl Observer for MetricsObserver {
+    /// The route's in-flight gauge, incremented at the start and decremented at the finish.
+    type RequestData = Gauge;
+
+    fn on_layer_event(&self, event: &LayerEvent<'_>) {
+        match event {
+            LayerEvent::Start(known) => self.create_known(known),
+            LayerEvent::Feedback(feedback) => self.inner.quality.record_feedback(&self.inner.recorder, feedback),
+        }
+    }
+
+    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Gauge {
+        let inner = &*self.inner;
+        let route = &info.route;
+        let register = || inner.recorder.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]);
+        let gauge = inner.in_flight.with(route.id(), register, Gauge::clone);
+        gauge.increment(1.0);
+        gauge
+    }
+
+    fn on_event(&self, _request: &Gauge, event: &Event<'_>) {
+        let inner = &*self.inner;
+        match *event {
+            Event::StageEnd(s) => inner.record_stage(s),
+            Event::Queue { model, event } => inner.queue.record(&inner.recorder, model, event),
+            Event::Score(score) => inner.quality.record_score(&inner.recorder, score),
+            #[cfg(feature = "drift")]
+            Event::Feature { model, name, value } => {
+                if let Some(drift) = inner.drift.get() {
+                    let model = model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
+                    drift.observe(model, name, value);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn on_finish(&self, in_flight: &Gauge, s: &RequestSummary<'_>) {
@@ -295,28 +330,6 @@ impl Observer for MetricsObserver {
         if let (Some(drift), true) = (inner.drift.get(), s.is_inference()) {
             drift.record_finish(model, s);
         }
-    }
-
-    fn on_observe(&self, _request: &Gauge, model: Option<&LabelValue>, feature: &str, value: FeatureValue<'_>) {
-        #[cfg(feature = "drift")]
-        if let Some(drift) = self.inner.drift.get() {
-            let model = model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
-            drift.observe(model, feature, value);
-        }
-        #[cfg(not(feature = "drift"))]
-        let _ = (model, feature, value);
-    }
-
-    fn on_queue(&self, _request: &Gauge, model: Option<&LabelValue>, event: QueueEvent) {
-        self.inner.queue.record(&self.inner.recorder, model, event);
-    }
-
-    fn on_score(&self, _request: &Gauge, score: &Score<'_>) {
-        self.inner.quality.record_score(&self.inner.recorder, score);
-    }
-
-    fn on_feedback(&self, feedback: &FeedbackEvent<'_>) {
-        self.inner.quality.record_feedback(&self.inner.recorder, feedback);
     }
 }
 

@@ -20,6 +20,8 @@ pub(crate) use summary::{DIRECT_LINES, log_rendered, log_visited, test_values};
 #[cfg(feature = "telemetry")]
 pub(crate) use summary::{DirectSummaries, SUMMARY_MESSAGE, SummaryValues, ms, renderer_installed, with_pending};
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use http::HeaderMap;
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, SpanRef, TraceContextExt as _, TraceId};
@@ -29,7 +31,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use sampling::Decision;
 
 use super::{
-    ContentKind, FeedbackEvent, LabelValue, Observer, RequestInfo, RequestSummary, Score, StageSummary, TraceIds,
+    ContentKind, Event, FeedbackEvent, LayerEvent, Observer, RequestInfo, RequestSummary, Score, StageId, TraceIds,
 };
 
 /// Creates a server span per request and a child span per stage, ends the request span at the end of the
@@ -48,7 +50,7 @@ use super::{
 /// use inferwatch::observe::TracingObserver;
 ///
 /// // Spans and log lines only, no metrics; caller trace ids ignored (a public endpoint).
-/// let layer = InferenceLayer::builder().build_observer(TracingObserver::new().accept_trace_context(false));
+/// let layer = InferenceLayer::builder().observer(TracingObserver::new().accept_trace_context(false)).build();
 /// # let _ = layer;
 /// ```
 #[derive(Clone, Debug)]
@@ -97,13 +99,30 @@ impl TracingObserver {
         self.capture_content = Some(max_chars);
         self
     }
+
+    fn record_content(&self, request: &RequestSpan, kind: ContentKind, text: &str) {
+        let Some(max_chars) = self.capture_content else { return };
+        let Some(span) = request.span().filter(|s| !s.is_disabled()) else {
+            return;
+        };
+        let key = match kind {
+            ContentKind::Prompt => "gen_ai.input.messages",
+            ContentKind::Completion => "gen_ai.output.messages",
+        };
+        let cut: String = text.chars().take(max_chars).collect();
+        span.set_attribute(key, cut);
+    }
 }
 
 /// A request as [`TracingObserver`] follows it: its `tracing` span, or, when the tracer's sampler dropped the request
 /// before a span was built (see [`telemetry`](crate::telemetry)), only its trace context, which is the current
 /// OpenTelemetry context while the request is polled.
 #[derive(Debug)]
-pub struct RequestSpan(Tracked);
+pub struct RequestSpan {
+    tracked: Tracked,
+    /// The spans of the stages started and not yet ended.
+    stages: Mutex<Vec<(StageId, Span)>>,
+}
 
 #[derive(Debug)]
 enum Tracked {
@@ -119,10 +138,50 @@ enum Tracked {
 impl RequestSpan {
     /// The request's `tracing` span; `None` for a request not sampled (its log lines still carry its trace id).
     pub fn span(&self) -> Option<&Span> {
-        match &self.0 {
+        match &self.tracked {
             Tracked::Span { span, .. } => Some(span),
             Tracked::Unsampled(_) => None,
         }
+    }
+
+    fn new(tracked: Tracked) -> Self {
+        Self {
+            tracked,
+            stages: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The stage spans; a panic while they were held leaves them usable (they are only spans).
+    fn stages(&self) -> MutexGuard<'_, Vec<(StageId, Span)>> {
+        self.stages.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn with_stage(&self, id: StageId, f: impl FnOnce(&Span)) {
+        if let Some((_, span)) = self.stages().iter().find(|(i, _)| *i == id) {
+            f(span);
+        }
+    }
+
+    fn start_stage(&self, id: StageId, name: &str) {
+        // Nothing of an unsampled request is exported; its stages' lines carry the request's ids.
+        let Tracked::Span { span, .. } = &self.tracked else {
+            return;
+        };
+        let stage = span::stage_span(span, name);
+        if !stage.is_disabled() {
+            self.stages().push((id, stage));
+        }
+    }
+
+    fn end_stage(&self, id: StageId) {
+        let mut stages = self.stages();
+        let Some(i) = stages.iter().position(|(i, _)| *i == id) else {
+            return;
+        };
+        let (_, span) = stages.swap_remove(i);
+        drop(stages);
+        // Dropping the span closes it; its end time is its last exit.
+        drop(span);
     }
 }
 
@@ -137,12 +196,10 @@ fn exit(span: &Span) {
 impl Observer for TracingObserver {
     /// The request span, or the context of a request not sampled.
     type RequestData = RequestSpan;
-    /// The stage span.
-    type StageData = Span;
 
     fn on_request(&self, info: &RequestInfo, headers: &HeaderMap) -> RequestSpan {
         if !tracing::dispatcher::has_been_set() {
-            return RequestSpan(Tracked::Span {
+            return RequestSpan::new(Tracked::Span {
                 span: Span::none(),
                 activated: false,
             });
@@ -159,7 +216,7 @@ impl Observer for TracingObserver {
             Some(sampler.decide(parent.as_ref(), info.route.as_str()))
         });
         let preset = match decision {
-            Some(Decision::Drop(cx)) => return RequestSpan(Tracked::Unsampled(cx)),
+            Some(Decision::Drop(cx)) => return RequestSpan::new(Tracked::Unsampled(cx)),
             Some(Decision::Sample { preset }) => preset,
             None => None,
         };
@@ -175,21 +232,21 @@ impl Observer for TracingObserver {
                 sampling::with_trace_id(trace_id, || drop(span.context()));
             }
         }
-        RequestSpan(Tracked::Span {
+        RequestSpan::new(Tracked::Span {
             span,
             activated: decision.is_some(),
         })
     }
 
     fn enter(&self, request: &RequestSpan) {
-        match &request.0 {
+        match &request.tracked {
             Tracked::Span { span, .. } => enter(span),
             Tracked::Unsampled(cx) => sampling::attach(cx),
         }
     }
 
     fn exit(&self, request: &RequestSpan) {
-        match &request.0 {
+        match &request.tracked {
             Tracked::Span { span, .. } => exit(span),
             Tracked::Unsampled(_) => sampling::detach(),
         }
@@ -199,7 +256,7 @@ impl Observer for TracingObserver {
         if !self.trace_context_in_response {
             return;
         }
-        let cx = match &request.0 {
+        let cx = match &request.tracked {
             Tracked::Span { span, .. } if span.is_disabled() => return,
             Tracked::Span { span, .. } => span.context(),
             Tracked::Unsampled(cx) => cx.clone(),
@@ -209,55 +266,20 @@ impl Observer for TracingObserver {
         }
     }
 
-    fn on_stage_start(&self, request: &RequestSpan, name: &LabelValue) -> Span {
-        match &request.0 {
-            Tracked::Span { span, .. } => span::stage_span(span, name.as_str()),
-            // Nothing of an unsampled request is exported; its stages' lines carry the request's ids.
-            Tracked::Unsampled(_) => Span::none(),
-        }
-    }
-
-    fn enter_stage(&self, stage: &Span) {
-        enter(stage);
-    }
-
-    fn exit_stage(&self, stage: &Span) {
-        exit(stage);
-    }
-
-    fn on_stage_end(&self, _stage: Span, _summary: &StageSummary<'_>) {
-        // Dropping the span closes it; its end time is its last exit.
-    }
-
-    fn on_content(&self, request: &RequestSpan, kind: ContentKind, text: &str) {
-        let Some(max_chars) = self.capture_content else { return };
-        let Some(span) = request.span().filter(|s| !s.is_disabled()) else {
-            return;
-        };
-        let key = match kind {
-            ContentKind::Prompt => "gen_ai.input.messages",
-            ContentKind::Completion => "gen_ai.output.messages",
-        };
-        let cut: String = text.chars().take(max_chars).collect();
-        span.set_attribute(key, cut);
-    }
-
-    fn on_score(&self, request: &RequestSpan, score: &Score<'_>) {
-        let Some(span) = request.span().filter(|s| !s.is_disabled()) else {
-            return;
-        };
-        if !score.accepted {
-            return;
-        }
-        let cx = span.context();
-        let otel = cx.span();
-        if otel.is_recording() {
-            span::record_score(&otel, score);
+    fn on_event(&self, request: &RequestSpan, event: &Event<'_>) {
+        match *event {
+            Event::StageStart { id, name } => request.start_stage(id, name.as_str()),
+            Event::StageEnter(id) => request.with_stage(id, enter),
+            Event::StageExit(id) => request.with_stage(id, exit),
+            Event::StageEnd(stage) => request.end_stage(stage.id),
+            Event::Content { kind, text } => self.record_content(request, kind, text),
+            Event::Score(score) => record_score(request, score),
+            _ => {}
         }
     }
 
     fn trace_ids(&self, request: &RequestSpan) -> Option<TraceIds> {
-        let ids = match &request.0 {
+        let ids = match &request.tracked {
             Tracked::Span { span, .. } if span.is_disabled() => return None,
             Tracked::Span { span, .. } => span.context().span().span_context().clone(),
             Tracked::Unsampled(cx) => cx.span().span_context().clone(),
@@ -268,15 +290,16 @@ impl Observer for TracingObserver {
         })
     }
 
-    fn on_feedback(&self, feedback: &FeedbackEvent<'_>) {
-        span::feedback_span(feedback);
-        summary::log_feedback(feedback);
+    fn on_layer_event(&self, event: &LayerEvent<'_>) {
+        if let LayerEvent::Feedback(feedback) = event {
+            log_feedback(feedback);
+        }
     }
 
     fn on_finish(&self, request: &RequestSpan, summary: &RequestSummary<'_>) {
         // The lifecycle finishes a request inside its scope: the line is the span's, and the span's end time, its
         // last exit, comes right after it.
-        let (span, activated) = match &request.0 {
+        let (span, activated) = match &request.tracked {
             Tracked::Span { span, .. } if span.is_disabled() => return log_summary(summary, None),
             Tracked::Span { span, activated } => (span, *activated),
             Tracked::Unsampled(cx) => return log_summary(summary, valid_ids(&cx.span())),
@@ -289,6 +312,26 @@ impl Observer for TracingObserver {
         let ids = current.unwrap_or_else(|| finish(&span.context().span(), summary));
         log_summary(summary, ids);
     }
+}
+
+fn record_score(request: &RequestSpan, score: &Score<'_>) {
+    let Some(span) = request.span().filter(|s| !s.is_disabled()) else {
+        return;
+    };
+    if !score.accepted {
+        return;
+    }
+    let cx = span.context();
+    let otel = cx.span();
+    if otel.is_recording() {
+        span::record_score(&otel, score);
+    }
+}
+
+/// The feedback span and log line.
+fn log_feedback(feedback: &FeedbackEvent<'_>) {
+    span::feedback_span(feedback);
+    summary::log_feedback(feedback);
 }
 
 /// Logs the summary line: straight to telemetry's writer where its subscriber takes lines so (see

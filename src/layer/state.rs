@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::labels::BoundedLabels;
-use crate::observe::{Event, LayerEvent, Observer, TraceIds};
+use crate::observe::{Event, Observer, TraceIds};
 use crate::request::state::{ObserverHooks, RequestLabels, RequestState};
 
 /// Shared by every request of one layer.
@@ -55,6 +55,6 @@ impl<O: Observer> crate::feedback::FeedbackSink for LayerState<O> {
     }
 
     fn record(&self, event: &crate::observe::FeedbackEvent<'_>) {
-        self.observer.on_layer_event(&LayerEvent::Feedback(event));
+        self.observer.on_layer_event(&crate::observe::LayerEvent::Feedback(event));
     }
 }

@@ -38,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let layer = InferenceLayer::builder()
         .allowed_models(["toy-1b"])
         .default_operation(operation::TEXT_COMPLETION)
+        .tracing(telemetry.tracing_observer())
         .build();
     let app = Router::new()
         .route("/v1/completions", post(complete))

@@ -11,7 +11,6 @@ use std::sync::Once;
 
 use axum::Router;
 use axum::routing::get;
-use inferwatch::observe::TracingObserver;
 use inferwatch::{InferenceLayer, RequestHandle};
 use opentelemetry::trace::{SpanKind, TraceId};
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample};
@@ -45,8 +44,15 @@ async fn work(handle: RequestHandle) -> String {
 }
 
 fn app() -> Router {
-    let layer: InferenceLayer =
-        support::isolated_layer(|b| b.tracing(TracingObserver::new().trace_context_in_response(true))).0;
+    let layer: InferenceLayer = support::isolated_layer(|b| {
+        b.tracing(
+            sampled_fixture()
+                .guard
+                .tracing_observer()
+                .trace_context_in_response(true),
+        )
+    })
+    .0;
     Router::new().route(ROUTE, get(work)).layer(layer)
 }
 

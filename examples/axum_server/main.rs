@@ -142,7 +142,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // exporter renders the exact spend.
     let exporter = PrometheusBuilder::new().prices(&prices).install()?;
     // JSON logs on stdout; spans go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set.
-    let _telemetry = TelemetryBuilder::new().service_name("inferwatch-axum-example").init()?;
+    let telemetry = TelemetryBuilder::new().service_name("inferwatch-axum-example").init()?;
     let config = args.engine.config();
     let engine_metrics = EngineMetrics::new();
     let state = Arc::new(AppState {
@@ -172,6 +172,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .feedback_key(rollout::feedback_key())
         .prices(prices.clone())
         .drift(&drift)
+        .tracing(telemetry.tracing_observer())
         .with(in_flight.clone())
         .build();
     let feedback = layer.feedback();

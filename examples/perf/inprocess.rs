@@ -108,17 +108,24 @@ pub fn run(
     let (recorder, _exporter) = PrometheusBuilder::new().build().expect("exporter");
     let default_layer = InferenceLayer::builder().recorder(recorder.clone()).build();
     let metrics_only = InferenceLayer::builder()
-        .observer(MetricsObserver::with_recorder(recorder))
+        .observer(MetricsObserver::with_recorder(recorder.clone()))
         .build();
     let (axum_prometheus, _handle) = runtime.block_on(async { axum_prometheus::PrometheusMetricLayer::pair() });
-    let (logs_on, _g1) = telemetry("info", None, None);
-    let (logs_off, _g2) = telemetry("off", None, None);
-    let (tenth, _g3) = telemetry("info", None, Some(0.1));
+    let (logs_on, g1) = telemetry("info", None, None);
+    let (logs_off, g2) = telemetry("off", None, None);
+    let (tenth, g3) = telemetry("info", None, Some(0.1));
     // The gRPC exporter's connection runs as tasks of the runtime the requests run on.
     let exporting = collector.map(|endpoint| {
         let _runtime = runtime.enter();
         telemetry("info", Some(endpoint), None)
     });
+    // The layer as an application under each subscriber builds it: with that telemetry's tracing observer.
+    let layer_for = |guard: &TelemetryGuard| {
+        InferenceLayer::builder()
+            .recorder(recorder.clone())
+            .tracing(guard.tracing_observer())
+            .build()
+    };
     let info_spans = TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(Level::INFO));
     let debug_spans = TraceLayer::new_for_http();
     let spans = spans_only();
@@ -156,24 +163,24 @@ pub fn run(
         },
         Config {
             name: "inferwatch, telemetry::init, RUST_LOG=off",
-            router: reporting_router().layer(default_layer.clone()),
+            router: reporting_router().layer(layer_for(&g2)),
             dispatch: Some(logs_off),
         },
         Config {
             name: "inferwatch, telemetry::init",
-            router: reporting_router().layer(default_layer.clone()),
+            router: reporting_router().layer(layer_for(&g1)),
             dispatch: Some(logs_on),
         },
         Config {
             name: "inferwatch, telemetry::init, 10% sampled",
-            router: reporting_router().layer(default_layer.clone()),
+            router: reporting_router().layer(layer_for(&g3)),
             dispatch: Some(tenth),
         },
     ];
-    if let Some((dispatch, _)) = &exporting {
+    if let Some((dispatch, guard)) = &exporting {
         configs.push(Config {
             name: "inferwatch, telemetry::init, OTLP export",
-            router: reporting_router().layer(default_layer),
+            router: reporting_router().layer(layer_for(guard)),
             dispatch: Some(dispatch.clone()),
         });
     }

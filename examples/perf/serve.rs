@@ -42,13 +42,13 @@ pub fn serve(stack: Stack, addr: SocketAddr) -> Result<(), Box<dyn std::error::E
             plain_router().layer(layer).merge(metrics)
         }
         Stack::Full => {
-            _telemetry = Some(
-                inferwatch::telemetry::TelemetryBuilder::new()
-                    .service_name("inferwatch-perf")
-                    .init()?,
-            );
+            let telemetry = inferwatch::telemetry::TelemetryBuilder::new()
+                .service_name("inferwatch-perf")
+                .init()?;
+            let layer = InferenceLayer::builder().tracing(telemetry.tracing_observer()).build();
+            _telemetry = Some(telemetry);
             let exporter = PrometheusBuilder::new().install()?;
-            reporting_router().layer(InferenceLayer::new()).merge(exporter.router())
+            reporting_router().layer(layer).merge(exporter.router())
         }
     };
     runtime.block_on(async move {

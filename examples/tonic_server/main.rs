@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The recorder first: telemetry counts what it loses (log lines, spans) into it. Given the prices, the
     // exporter renders the exact spend.
     let exporter = PrometheusBuilder::new().prices(&prices).install()?;
-    let _telemetry = TelemetryBuilder::new()
+    let telemetry = TelemetryBuilder::new()
         .service_name("inferwatch-tonic-example")
         .init()?;
     let models = args.model.clone();
@@ -110,6 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
         ])?
         .prices(prices)
+        .tracing(telemetry.tracing_observer())
         .build();
 
     let http: axum::Router = exporter.router().merge(health.router());

@@ -55,6 +55,7 @@ impl<O: Observer> crate::feedback::FeedbackSink for LayerState<O> {
     }
 
     fn record(&self, event: &crate::observe::FeedbackEvent<'_>) {
-        self.observer.on_layer_event(&crate::observe::LayerEvent::Feedback(event));
+        self.observer
+            .on_layer_event(&crate::observe::LayerEvent::Feedback(event));
     }
 }

@@ -51,13 +51,11 @@ pub use self::metrics::MetricsObserver;
 #[cfg_attr(not(feature = "drift"), allow(unused_imports))]
 pub(crate) use self::metrics::cache::HandleCache;
 #[cfg(all(test, feature = "telemetry"))]
-pub(crate) use self::tracing::{DIRECT_LINES, log_rendered, log_visited, test_values};
-#[cfg(feature = "telemetry")]
-pub(crate) use self::tracing::{
-    DirectSummaries, HeadSampler, PresetIds, REQUEST_SPAN_NAME, Roots, SUMMARY_MESSAGE, SummaryValues, current_request,
-    ms, renderer_installed, with_pending,
+pub(crate) use self::tracing::{DIRECT_LINES, log_visited, test_values};
+pub use self::tracing::{
+    HeadSampler, PresetIds, REQUEST_SPAN_NAME, RequestSpan, Roots, SUMMARY_MESSAGE, SummaryLine, SummaryWriter,
+    TracingObserver,
 };
-pub use self::tracing::{RequestSpan, TracingObserver};
 pub use crate::labels::LabelValue;
 pub use crate::request::{
     ContentKind, Event, FeatureValue, FeedbackEvent, KnownLabels, LayerEvent, QueueEvent, Reported, RequestInfo,

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 
 use crate::contract::LOG_TARGET;
-use crate::observe::{REQUEST_SPAN_NAME, SUMMARY_MESSAGE, SummaryValues, ms};
+use crate::observe::{REQUEST_SPAN_NAME, SUMMARY_MESSAGE, SummaryLine};
 
 /// Which bytes must be escaped inside a JSON string: controls, `"` and `\`.
 static NEEDS_ESCAPE: [bool; 256] = {
@@ -55,6 +55,12 @@ pub(super) fn number(out: &mut Vec<u8>, value: f64) {
     }
 }
 
+/// What `micros` microseconds are in milliseconds, as the summary event carries them
+/// ([`SummaryLine::duration_ms`]).
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
 /// `micros` microseconds in milliseconds: the digits ryu writes for [`ms`]`(micros)`, the number the summary event
 /// carries, without its float formatting (a third of a line's cost).
 pub(super) fn millis(out: &mut Vec<u8>, micros: u64) {
@@ -76,7 +82,7 @@ pub(super) fn millis(out: &mut Vec<u8>, micros: u64) {
 }
 
 /// The summary line's fields but its ids and message, as visiting its event would write them (keys in order).
-fn summary_fields(out: &mut Vec<u8>, v: &SummaryValues) {
+fn summary_fields(out: &mut Vec<u8>, v: &SummaryLine) {
     // Status codes, gRPC code names, outcomes, finish reasons and HTTP method tokens never need an escape; labels
     // (experiment, model, route, variant) may need one.
     let plain = |out: &mut Vec<u8>, key: &[u8], value: &str| {
@@ -115,7 +121,7 @@ fn summary_fields(out: &mut Vec<u8>, v: &SummaryValues) {
 
 /// The summary line up to its message, `{"fields":{…},"level":…,"message":…`: what every summary line written from
 /// its values begins with, with or without the request's ids.
-pub(super) fn summary_head(out: &mut Vec<u8>, v: &SummaryValues) {
+pub(super) fn summary_head(out: &mut Vec<u8>, v: &SummaryLine) {
     out.reserve(640);
     out.extend_from_slice(b"{\"fields\":{");
     summary_fields(out, v);
@@ -127,7 +133,7 @@ pub(super) fn summary_head(out: &mut Vec<u8>, v: &SummaryValues) {
 
 /// The whole summary line of a request whose values carry its ids (`false`, with nothing written, when they do
 /// not): what `JsonLayer` writes for its event, keys in the same order.
-pub(super) fn summary_line(out: &mut Vec<u8>, v: &SummaryValues, at: SystemTime) -> bool {
+pub(super) fn summary_line(out: &mut Vec<u8>, v: &SummaryLine, at: SystemTime) -> bool {
     let Some((trace_id, span_id)) = v.ids() else {
         return false;
     };

@@ -20,9 +20,8 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::json::{self, Fields};
-use super::queue::LogQueue;
 use crate::contract::LOG_TARGET;
-use crate::observe::{REQUEST_SPAN_NAME, current_request, renderer_installed, with_pending};
+use crate::observe::REQUEST_SPAN_NAME;
 
 /// Writes each event as one line of JSON: `fields` (the event's fields but its message), `level`, `message`,
 /// `span`, `span_id`, `target`, `timestamp` and `trace_id`, keys in that order, the span keys only inside a span
@@ -37,8 +36,6 @@ use crate::observe::{REQUEST_SPAN_NAME, current_request, renderer_installed, wit
 /// ```
 pub struct JsonLayer<W> {
     writer: W,
-    /// Telemetry's log queue, which takes summary lines as their values and writes them out on its own thread.
-    queue: Option<LogQueue>,
 }
 
 impl<W> std::fmt::Debug for JsonLayer<W> {
@@ -53,19 +50,7 @@ where
 {
     /// Lines go to `writer`, one `write` call a line.
     pub fn new(writer: W) -> Self {
-        renderer_installed();
-        Self { writer, queue: None }
-    }
-}
-
-impl JsonLayer<LogQueue> {
-    /// Lines to the log queue, summary lines as their values.
-    pub(super) fn queued(queue: LogQueue) -> Self {
-        renderer_installed();
-        Self {
-            writer: queue.clone(),
-            queue: Some(queue),
-        }
+        Self { writer }
     }
 }
 
@@ -75,6 +60,16 @@ fn otel_ids(id: &Id) -> Option<(TraceId, SpanId)> {
     let span = cx.span();
     let sc = span.span_context();
     sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+}
+
+/// The ids of the unsampled request being polled, if any: head sampling gave it no span, and made its (unsampled,
+/// valid) context the current OpenTelemetry context while it is polled.
+fn unsampled_request() -> Option<(TraceId, SpanId)> {
+    opentelemetry::Context::map_current(|cx| {
+        let span = cx.span();
+        let sc = span.span_context();
+        (sc.is_valid() && !sc.is_sampled()).then(|| (sc.trace_id(), sc.span_id()))
+    })
 }
 
 /// One thread's buffers, reused for every line it writes.
@@ -132,25 +127,6 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
-        // A request's summary line with its ids is made of its values alone: queued as they are, or written here.
-        let summary = with_pending(meta, |values| match &self.queue {
-            Some(queue) => queue.push_summary(values, SystemTime::now()),
-            None => BUFFERS.with(|buffers| {
-                let Ok(mut buffers) = buffers.try_borrow_mut() else {
-                    return true;
-                };
-                let line = &mut buffers.line;
-                line.clear();
-                let whole = json::summary_line(line, values, SystemTime::now());
-                if whole {
-                    let _ = self.writer.make_writer_for(meta).write_all(line);
-                }
-                whole
-            }),
-        });
-        if summary == Some(true) {
-            return;
-        }
         BUFFERS.with(|buffers| {
             // An event logged while a field of this one is formatted finds the buffers taken: it is dropped.
             let Ok(mut buffers) = buffers.try_borrow_mut() else {
@@ -162,12 +138,8 @@ where
             b.line.clear();
             // inferwatch's summary line carries its span's ids: no lookup for them.
             let carries_ids = meta.target() == LOG_TARGET;
-            // A summary line without ids: its values, when they are at hand, are written as they are, rather than
-            // visited field by field.
-            let rendered = with_pending(meta, |values| json::summary_head(&mut b.line, values));
-            let carried = match rendered {
-                Some(()) => false,
-                None => {
+            let carried = {
+                {
                     b.fields.clear();
                     b.message.clear();
                     let mut fields = Fields {
@@ -210,7 +182,9 @@ where
                     Some(stage.as_deref().unwrap_or(name)),
                     (!carried).then(|| otel_ids(id)).flatten(),
                 ),
-                None => match current_request() {
+                // A summary line carries its request span's ids, and is that span's line wherever it is logged.
+                None if carried => (Some(REQUEST_SPAN_NAME), None),
+                None => match unsampled_request() {
                     Some(ids) => (Some(REQUEST_SPAN_NAME), (!carried).then_some(ids)),
                     None => (None, None),
                 },
@@ -275,23 +249,19 @@ mod tests {
     use tracing_subscriber::layer::SubscriberExt as _;
 
     use super::*;
-    use crate::observe::{SUMMARY_MESSAGE, log_rendered, log_visited, test_values as values};
+    use crate::observe::{SUMMARY_MESSAGE, SummaryLine, log_visited, test_values as values};
+    use crate::telemetry::queue::LogQueue;
     use crate::telemetry::tests::Lines;
 
-    /// The summary line written from its values and written by visiting its fields, timestamps cut out.
-    fn both_ways(make: impl Fn() -> crate::observe::SummaryValues) -> (String, String) {
+    /// The summary line as a `tracing` event inside the request's span, its fields visited one by one.
+    fn visited(values: &SummaryLine) -> String {
         let lines = Lines::default();
         let dispatch =
             tracing::Dispatch::new(tracing_subscriber::registry().with(JsonLayer::new(Mutex::new(lines.clone()))));
-        // As the observer logs it: inside the request's span.
         tracing::dispatcher::with_default(&dispatch, || {
-            tracing::info_span!("request").in_scope(|| {
-                log_rendered(make());
-                log_visited(&make());
-            })
+            tracing::info_span!("request").in_scope(|| log_visited(values))
         });
-        let mut written = cut_lines(&lines);
-        (written.next().expect("rendered"), written.next().expect("visited"))
+        cut_lines(&lines).next().expect("visited")
     }
 
     /// The lines written, timestamps cut out.
@@ -306,13 +276,13 @@ mod tests {
 
     /// The summary line as telemetry's queue writes it (from its values, on the writer's thread), then the line
     /// logged after it.
-    fn queued(values: crate::observe::SummaryValues) -> (String, String) {
+    fn queued(values: SummaryLine) -> (String, String) {
         let lines = Lines::default();
         let (queue, guard) = LogQueue::start(64, Box::new(lines.clone()), metrics::Counter::noop()).expect("queue");
-        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(JsonLayer::queued(queue)));
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(JsonLayer::new(queue.clone())));
         tracing::dispatcher::with_default(&dispatch, || {
             tracing::info_span!("request").in_scope(|| {
-                log_rendered(values);
+                queue.push_summary_values(values, SystemTime::now());
                 tracing::info!("after");
             })
         });
@@ -322,22 +292,20 @@ mod tests {
     }
 
     #[test]
-    fn queued_summary_lines_are_the_lines_written_at_once_in_order() {
-        for (ids, grpc) in [(true, false), (false, true), (false, false), (true, true)] {
-            let (rendered, _) = both_ways(|| values("/v1/{id}", "m\\x", ids, grpc));
-            let (summary, after) = queued(values("/v1/{id}", "m\\x", ids, grpc));
-            assert_eq!(summary, rendered);
+    fn queued_summary_lines_are_the_visited_lines_in_order() {
+        for grpc in [false, true] {
+            let (summary, after) = queued(values("/v1/{id}", "m\\x", true, grpc));
+            assert_eq!(summary, visited(&values("/v1/{id}", "m\\x", true, grpc)));
             let after: serde_json::Value = serde_json::from_str(&after).expect("JSON");
             assert_eq!(after["message"], "after");
         }
     }
 
     #[test]
-    fn rendered_summary_lines_are_the_visited_lines() {
+    fn visited_summary_lines_carry_every_field() {
         for (ids, grpc) in [(true, false), (false, true), (false, false), (true, true)] {
-            let (rendered, visited) = both_ways(|| values("/v1/{id}", "m\\x", ids, grpc));
-            assert_eq!(rendered, visited);
-            let line: serde_json::Value = serde_json::from_str(&rendered).expect("JSON");
+            let line: serde_json::Value =
+                serde_json::from_str(&visited(&values("/v1/{id}", "m\\x", ids, grpc))).expect("JSON");
             assert_eq!(line["fields"]["output_tokens"], u64::MAX);
             assert_eq!(line["fields"]["experiment"], "exp \"q\"");
             assert_eq!(line["message"], SUMMARY_MESSAGE);
@@ -354,9 +322,9 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_labels_render_as_visited(route in "\\PC{0,40}|[\\x00-\\x1f\"\\\\]{0,8}", model in "\\PC{0,20}") {
-            let (rendered, visited) = both_ways(|| values(&route, &model, true, false));
-            proptest::prop_assert_eq!(rendered, visited);
+        fn any_labels_queue_as_visited(route in "\\PC{0,40}|[\\x00-\\x1f\"\\\\]{0,8}", model in "\\PC{0,20}") {
+            let (queued, _) = queued(values(&route, &model, true, false));
+            proptest::prop_assert_eq!(queued, visited(&values(&route, &model, true, false)));
         }
     }
 }

@@ -39,7 +39,6 @@ mod otlp_logs;
 mod propagators;
 mod queue;
 mod sampler;
-mod subscriber;
 #[cfg(test)]
 mod tests;
 #[cfg(feature = "otlp")]
@@ -67,11 +66,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
 use crate::contract::{self as c, LOG_TARGET};
-use crate::observe::{DirectSummaries, HeadSampler, PresetIds};
+use crate::observe::{HeadSampler, PresetIds, SummaryLine, SummaryWriter, TracingObserver};
 use crate::recorder::SharedRecorder;
 use filter::LogFilter;
 use queue::{LogQueue, LogWriterGuard};
-use subscriber::TelemetrySubscriber;
 
 /// Log lines waiting for the writer at most, by default.
 const DEFAULT_LOG_QUEUE: usize = 8192;
@@ -414,27 +412,29 @@ impl TelemetryBuilder {
                 if format == LogFormat::Json && exported.is_none() && known {
                     let passes = |level| filter.passes_anywhere(LOG_TARGET, level) == Some(true);
                     let queue = queue.clone();
-                    direct = Some(DirectSummaries::new(passes, move |values| {
-                        queue.push_summary_values(values, SystemTime::now());
-                    }));
+                    direct = Some(QueuedSummaries {
+                        passes: [passes(Level::ERROR), passes(Level::WARN), passes(Level::INFO)],
+                        queue,
+                    });
                 }
                 let layer = match format {
-                    LogFormat::Json => JsonLayer::queued(queue).boxed(),
+                    LogFormat::Json => JsonLayer::new(queue).boxed(),
                     LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(queue).boxed(),
                 };
                 (layer, Some(worker))
             }
         };
         // Request spans are INFO: below that level no request has a span to sample.
-        let head = (self.span_level >= LevelFilter::INFO)
-            .then(|| HeadSampler::new(configured.sampler, configured.roots).with_summaries(direct));
+        let head =
+            (self.span_level >= LevelFilter::INFO).then(|| HeadSampler::new(configured.sampler, configured.roots));
         let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
         let layers = Registry::default()
             .with(otel)
             .with(logs.with_filter(filter.boxed()))
             .with(exported);
-        let subscriber = TelemetrySubscriber::new(head, layers);
         let guard = TelemetryGuard {
+            head,
+            summaries: direct,
             provider,
             sampler_warning: configured.warning,
             #[cfg(feature = "otlp")]
@@ -445,7 +445,7 @@ impl TelemetryBuilder {
             _export_runtime: export_runtime,
             _logs: worker,
         };
-        Ok((Dispatch::new(subscriber), guard))
+        Ok((Dispatch::new(layers), guard))
     }
 
     /// The resource of spans and log records: the service name (unless `OTEL_SERVICE_NAME` says otherwise) and
@@ -482,10 +482,34 @@ impl TelemetryBuilder {
     }
 }
 
+/// Summary lines straight into the log queue, as their values, for the JSON writer on the queue's thread.
+#[derive(Clone)]
+struct QueuedSummaries {
+    /// Whether a line at ERROR, WARN or INFO passes the log filter.
+    passes: [bool; 3],
+    queue: LogQueue,
+}
+
+impl SummaryWriter for QueuedSummaries {
+    fn enabled(&self, level: Level) -> bool {
+        match level {
+            Level::ERROR => self.passes[0],
+            Level::WARN => self.passes[1],
+            _ => self.passes[2],
+        }
+    }
+
+    fn write(&self, line: SummaryLine) {
+        self.queue.push_summary_values(line, SystemTime::now());
+    }
+}
+
 /// Keeps telemetry running; dropping it flushes pending spans and log records and shuts the exporters down, both
 /// at once (bounded by the export timeout). Drop it at the end of `main`.
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
+    head: Option<HeadSampler>,
+    summaries: Option<QueuedSummaries>,
     provider: SdkTracerProvider,
     /// What was wrong with `OTEL_TRACES_SAMPLER`, logged once the subscriber is installed.
     sampler_warning: Option<String>,
@@ -508,6 +532,31 @@ impl fmt::Debug for TelemetryGuard {
 }
 
 impl TelemetryGuard {
+    /// The tracing observer for this subscriber: it asks the tracer's sampler before building a request span (a
+    /// request not sampled gets none, only its ids), and hands summary lines to the log queue as their values
+    /// when the JSON writer is their only reader (no OTLP log records, a log filter that does not look at spans).
+    /// Give it to the layer with [`InferenceLayerBuilder::tracing`](crate::InferenceLayerBuilder::tracing); a
+    /// plain `TracingObserver` works under this subscriber too, building a span for every request.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), inferwatch::telemetry::TelemetryError> {
+    /// let telemetry = inferwatch::telemetry::init()?;
+    /// let layer = inferwatch::InferenceLayer::builder().tracing(telemetry.tracing_observer()).build();
+    /// # let _ = layer;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tracing_observer(&self) -> TracingObserver {
+        let mut observer = TracingObserver::new();
+        if let Some(head) = &self.head {
+            observer = observer.head_sampler(head.clone());
+        }
+        if let Some(summaries) = &self.summaries {
+            observer = observer.summary_writer(summaries.clone());
+        }
+        observer
+    }
+
     /// Exports every finished span now.
     pub fn flush(&self) {
         let _ = self.provider.force_flush();

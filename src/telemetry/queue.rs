@@ -24,7 +24,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use super::json;
 use crate::contract::LOG_TARGET;
-use crate::observe::SummaryValues;
+use crate::observe::SummaryLine;
 
 /// How long the writer sleeps between drains.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
@@ -43,7 +43,7 @@ enum Entry {
 
 /// A summary line's values and the time it was logged.
 struct Summary {
-    values: SummaryValues,
+    values: SummaryLine,
     at: SystemTime,
 }
 
@@ -111,18 +111,8 @@ impl LogQueue {
         self.enqueue(Entry::Line(buffer));
     }
 
-    /// Queues the summary line of `values`, logged `at`, for the writer to format. `false`, with nothing queued,
-    /// when the values lack the request's ids: such a line is written by `JsonLayer`, which looks them up.
-    pub(super) fn push_summary(&self, values: &SummaryValues, at: SystemTime) -> bool {
-        if values.ids().is_none() {
-            return false;
-        }
-        self.push_summary_values(values.clone(), at);
-        true
-    }
-
     /// Queues the summary line of `values`, which carry the request's ids, logged `at`: taken rather than copied.
-    pub(super) fn push_summary_values(&self, values: SummaryValues, at: SystemTime) {
+    pub(super) fn push_summary_values(&self, values: SummaryLine, at: SystemTime) {
         debug_assert!(values.ids().is_some(), "the writer writes no summary line without ids");
         self.enqueue(Entry::Summary(Summary { values, at }));
     }
@@ -275,10 +265,8 @@ mod tests {
         let route = values.route_label().shared();
         let held = Arc::strong_count(&route);
         queue.push(b"first\n");
-        assert!(queue.push_summary(&values, SystemTime::UNIX_EPOCH));
+        queue.push_summary_values(values.clone(), SystemTime::UNIX_EPOCH);
         queue.push(b"last\n");
-        // Without ids a summary is not queued: `JsonLayer` writes it.
-        assert!(!queue.push_summary(&test_values("/v1/chat", "m", false, false), SystemTime::UNIX_EPOCH));
         assert_eq!(Arc::strong_count(&route), held + 1, "the queued copy holds the route");
         drop(guard);
         assert_eq!(

@@ -1,5 +1,5 @@
-//! Summary lines handed straight to the log writer (`DirectSummaries`): the lines the event path writes, filtered
-//! alike, and the event path kept wherever the writer is not the lines' only reader.
+//! Summary lines handed straight to the log queue (the guard's tracing observer's `SummaryWriter`): the lines the
+//! event path writes, filtered alike, and the event path kept wherever the writer is not the lines' only reader.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use tower::ServiceExt as _;
 
 use super::TelemetryBuilder;
 use crate::InferenceLayer;
-use crate::observe::{DIRECT_LINES, TracingObserver};
+use crate::observe::DIRECT_LINES;
 
 /// A writer keeping what is written, for the telemetry tests to read back.
 #[derive(Clone, Default)]
@@ -57,7 +57,7 @@ fn summary_lines_with(
         .expect("telemetry");
     let router = Router::new()
         .route("/status/{code}", get(status))
-        .layer(InferenceLayer::builder().observer(TracingObserver::new()).build());
+        .layer(InferenceLayer::builder().observer(guard.tracing_observer()).build());
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let before = DIRECT_LINES.get();
     tracing::dispatcher::with_default(&dispatch, || {

@@ -1,5 +1,5 @@
-//! [`TracingObserver`]: the request span, its stage spans, trace context in and out, and the summary log line
-//! (feature `tracing`). The request span lives in one place: this observer's per-request data.
+//! [`TracingObserver`]: the request span, its stage spans, trace context in and out, and the summary log line.
+//! The request span lives in one place: this observer's per-request data.
 //!
 //! Spans are `tracing` spans; with `tracing-opentelemetry` in the subscriber (as
 //! [`telemetry::init`](crate::telemetry) sets up) they become OpenTelemetry spans and carry trace ids.
@@ -9,18 +9,14 @@ mod sampling;
 mod span;
 mod summary;
 
-pub(crate) use sampling::HeadSampler;
-// What telemetry's subscriber and JSON lines use of this observer.
-#[cfg(feature = "telemetry")]
-pub(crate) use sampling::{PresetIds, Roots, current_request};
-#[cfg(feature = "telemetry")]
-pub(crate) use span::REQUEST_SPAN_NAME;
+pub use sampling::{HeadSampler, PresetIds, Roots};
+pub use span::REQUEST_SPAN_NAME;
 #[cfg(test)]
-pub(crate) use summary::{DIRECT_LINES, log_rendered, log_visited, test_values};
-#[cfg(feature = "telemetry")]
-pub(crate) use summary::{DirectSummaries, SUMMARY_MESSAGE, SummaryValues, ms, renderer_installed, with_pending};
+pub(crate) use summary::{DIRECT_LINES, emit as log_visited, test_values};
+pub use summary::{SUMMARY_MESSAGE, SummaryLine, SummaryWriter};
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use http::HeaderMap;
 use opentelemetry::Context;
@@ -37,9 +33,10 @@ use super::{
 /// Creates a server span per request and a child span per stage, ends the request span at the end of the
 /// response body, and logs one summary line per request.
 ///
-/// Under [`telemetry`](crate::telemetry)'s subscriber the tracer's sampler is asked first, and a request it does not
-/// sample gets no span, only its ids (see [`RequestSpan`]); under another subscriber every request gets its span and
-/// the sampler decides when the span is built.
+/// Given a [`HeadSampler`] the tracer's sampler is asked first, and a request it does not sample gets no span, only
+/// its ids (see [`RequestSpan`]); otherwise every request gets its span and the sampler decides when the span is
+/// built. Telemetry's `TelemetryGuard::tracing_observer` gives one configured for the subscriber it installed
+/// (head sampler, and its log queue as the [`SummaryWriter`]).
 ///
 /// Incoming trace context is read through OpenTelemetry's global propagator (W3C trace context and baggage
 /// unless [`telemetry::init`](crate::telemetry) or the application installed another); a malformed `traceparent`
@@ -53,11 +50,25 @@ use super::{
 /// let layer = InferenceLayer::builder().observer(TracingObserver::new().accept_trace_context(false)).build();
 /// # let _ = layer;
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TracingObserver {
     accept_trace_context: bool,
     trace_context_in_response: bool,
     capture_content: Option<usize>,
+    head: Option<HeadSampler>,
+    summaries: Option<Arc<dyn SummaryWriter>>,
+}
+
+impl fmt::Debug for TracingObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracingObserver")
+            .field("accept_trace_context", &self.accept_trace_context)
+            .field("trace_context_in_response", &self.trace_context_in_response)
+            .field("capture_content", &self.capture_content)
+            .field("head", &self.head)
+            .field("summary_writer", &self.summaries.is_some())
+            .finish()
+    }
 }
 
 impl Default for TracingObserver {
@@ -66,6 +77,8 @@ impl Default for TracingObserver {
             accept_trace_context: true,
             trace_context_in_response: false,
             capture_content: None,
+            head: None,
+            summaries: None,
         }
     }
 }
@@ -97,6 +110,21 @@ impl TracingObserver {
     /// [`record_completion`](crate::RequestHandle::record_completion). Off by default; never in logs.
     pub fn capture_content(mut self, max_chars: usize) -> Self {
         self.capture_content = Some(max_chars);
+        self
+    }
+
+    /// Asks `head` whether a request is sampled before building its span (a request it drops gets none). Use it
+    /// under a subscriber whose OpenTelemetry layer makes an entered span's context the current one, with a tracer
+    /// provider that has `head`'s sampler and generates ids with [`PresetIds`], as telemetry's does.
+    pub fn head_sampler(mut self, head: HeadSampler) -> Self {
+        self.head = Some(head);
+        self
+    }
+
+    /// Hands each summary line that has its span's ids to `writer` instead of logging it as a `tracing` event
+    /// (lines without ids, from requests with no span, are still events).
+    pub fn summary_writer(mut self, writer: impl SummaryWriter) -> Self {
+        self.summaries = Some(Arc::new(writer));
         self
     }
 
@@ -210,10 +238,9 @@ impl Observer for TracingObserver {
                 .flatten()
         };
         let mut parent = None;
-        let decision = tracing::dispatcher::get_default(|dispatch| {
-            let sampler = dispatch.downcast_ref::<HeadSampler>()?;
+        let decision = self.head.as_ref().map(|head| {
             parent = extract();
-            Some(sampler.decide(parent.as_ref(), info.route.as_str()))
+            head.decide(parent.as_ref(), info.route.as_str())
         });
         let preset = match decision {
             Some(Decision::Drop(cx)) => return RequestSpan::new(Tracked::Unsampled(cx)),
@@ -300,9 +327,9 @@ impl Observer for TracingObserver {
         // The lifecycle finishes a request inside its scope: the line is the span's, and the span's end time, its
         // last exit, comes right after it.
         let (span, activated) = match &request.tracked {
-            Tracked::Span { span, .. } if span.is_disabled() => return log_summary(summary, None),
+            Tracked::Span { span, .. } if span.is_disabled() => return self.log_summary(summary, None),
             Tracked::Span { span, activated } => (span, *activated),
-            Tracked::Unsampled(cx) => return log_summary(summary, valid_ids(&cx.span())),
+            Tracked::Unsampled(cx) => return self.log_summary(summary, valid_ids(&cx.span())),
         };
         // Entered, the span's context is the current one: read in place, rather than looked up and cloned. Nothing
         // in `finish` calls back into code that could attach a context while the current one is borrowed.
@@ -310,7 +337,7 @@ impl Observer for TracingObserver {
             .then(|| Context::map_current(|cx| cx.has_active_span().then(|| finish(&cx.span(), summary))))
             .flatten();
         let ids = current.unwrap_or_else(|| finish(&span.context().span(), summary));
-        log_summary(summary, ids);
+        self.log_summary(summary, ids);
     }
 }
 
@@ -334,19 +361,14 @@ fn log_feedback(feedback: &FeedbackEvent<'_>) {
     summary::log_feedback(feedback);
 }
 
-/// Logs the summary line: straight to telemetry's writer where its subscriber takes lines so (see
-/// `DirectSummaries`, found with the head sampler), else as an event.
-fn log_summary(summary: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
-    if summary::may_go_direct(ids) {
-        let direct = tracing::dispatcher::get_default(|dispatch| {
-            let direct = dispatch.downcast_ref::<HeadSampler>().and_then(HeadSampler::summaries);
-            direct.map(|direct| summary::log_direct(direct, summary, ids)).is_some()
-        });
-        if direct {
-            return;
+impl TracingObserver {
+    /// Logs the summary line: to the summary writer if there is one and the line has ids, else as an event.
+    fn log_summary(&self, summary: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
+        match (&self.summaries, ids) {
+            (Some(writer), Some(_)) => summary::write(&**writer, summary, ids),
+            _ => summary::log(summary, ids),
         }
     }
-    summary::log(summary, ids);
 }
 
 /// Sets what the request ended with on its OpenTelemetry span (only if recording: an unsampled span is never

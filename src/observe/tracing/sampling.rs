@@ -1,9 +1,9 @@
 //! Head sampling decided before the request span is built.
 //!
 //! A span costs its registry entry, the OpenTelemetry builder, a context activation on every poll and the SDK span
-//! at close, whether or not it is sampled: at 10 % sampling nine requests in ten paid all of it only to have their
-//! trace id in the log line. When the subscriber carries a [`HeadSampler`] (as
-//! [`telemetry::init`](crate::telemetry) sets it up), the observer asks the tracer's own sampler first. A request
+//! at close, whether or not it is sampled: at 10 % sampling nine requests in ten would pay all of it only to have
+//! their trace id in the log line. Given a [`HeadSampler`] (as telemetry's
+//! `TelemetryGuard::tracing_observer` gives it), the observer asks the tracer's own sampler first. A request
 //! it drops gets no `tracing` span: its ids, made here, are attached as the current OpenTelemetry context while the
 //! request is polled, so that log lines (JSON and OTLP records), nested spans and outgoing propagation see the same
 //! unsampled trace they saw before.
@@ -11,31 +11,25 @@
 //! The sampler sees the trace id it will see again when the span is built: for a new trace the id chosen here is
 //! handed to the tracer through [`PresetIds`], the provider's id generator, so that a ratio sampler never judges a
 //! request twice on two different ids.
-// Half of what is here serves telemetry's subscriber and JSON lines (feature `telemetry`).
-#![cfg_attr(not(feature = "telemetry"), allow(dead_code))]
-
 use std::cell::{Cell, RefCell};
 
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, ContextGuard};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _};
 
-use super::summary::DirectSummaries;
-
-/// The tracer provider's sampler, known to the subscriber so that [`TracingObserver`](super::TracingObserver) can
-/// find it (`Dispatch::downcast_ref`); `telemetry`'s subscriber holds it where that lookup finds it first.
+/// The tracer provider's sampler, asked by [`TracingObserver`](super::TracingObserver) before it builds a request
+/// span. The provider must generate ids with [`PresetIds`], so that a new trace is judged on the id it keeps.
 #[derive(Clone, Debug)]
-pub(crate) struct HeadSampler {
+pub struct HeadSampler {
     sampler: Sampler,
     roots: Roots,
     ids: RandomIdGenerator,
-    /// Where the subscriber takes summary lines directly, if it does; found here, with the sampler, by one lookup.
-    summaries: Option<DirectSummaries>,
 }
 
 /// How the sampler judges a new trace (a request without a valid incoming parent).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Roots {
+#[non_exhaustive]
+pub enum Roots {
     /// Every one is sampled (`always_on`, `parentbased_always_on`, the default): nothing to decide.
     Sampled,
     /// By its trace id, at this ratio (`TraceIdRatioBased`, alone or as `ParentBased`'s root): the tracer must be
@@ -55,23 +49,12 @@ pub(super) enum Decision {
 
 impl HeadSampler {
     /// `roots` must say how `sampler` judges new traces (for a ratio, at which ratio).
-    pub(crate) fn new(sampler: Sampler, roots: Roots) -> Self {
+    pub fn new(sampler: Sampler, roots: Roots) -> Self {
         Self {
             sampler,
             roots,
             ids: RandomIdGenerator::default(),
-            summaries: None,
         }
-    }
-
-    /// The subscriber takes summary lines as `summaries` says, if it takes them directly at all.
-    pub(crate) fn with_summaries(mut self, summaries: Option<DirectSummaries>) -> Self {
-        self.summaries = summaries;
-        self
-    }
-
-    pub(super) fn summaries(&self) -> Option<&DirectSummaries> {
-        self.summaries.as_ref()
     }
 
     /// Asks the sampler about a server span named `name` under `parent` (a remote one, or none).
@@ -161,12 +144,13 @@ thread_local! {
     /// The trace id the next new trace built on this thread takes (see [`PresetIds`]).
     static PRESET_TRACE_ID: Cell<Option<TraceId>> = const { Cell::new(None) };
     /// The contexts of unsampled requests being polled on this thread, innermost last.
-    static ATTACHED: RefCell<Vec<(TraceId, SpanId, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+    static ATTACHED: RefCell<Vec<ContextGuard>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The provider's id generator: random ids, except the trace id [`with_trace_id`] hands over.
+/// The tracer provider's id generator under head sampling: random ids, except that a new trace the
+/// [`HeadSampler`] judged keeps the id it was judged on.
 #[derive(Debug, Default)]
-pub(crate) struct PresetIds(RandomIdGenerator);
+pub struct PresetIds(RandomIdGenerator);
 
 impl IdGenerator for PresetIds {
     fn new_trace_id(&self) -> TraceId {
@@ -188,22 +172,14 @@ pub(super) fn with_trace_id(trace_id: TraceId, build: impl FnOnce()) {
 
 /// Makes `cx` (an unsampled request's) the current OpenTelemetry context until [`detach`].
 pub(super) fn attach(cx: &Context) {
-    let span = cx.span();
-    let ids = span.span_context();
-    let entry = (ids.trace_id(), ids.span_id(), cx.clone().attach());
-    ATTACHED.with_borrow_mut(|stack| stack.push(entry));
+    let guard = cx.clone().attach();
+    ATTACHED.with_borrow_mut(|stack| stack.push(guard));
 }
 
 /// Ends the innermost [`attach`].
 pub(super) fn detach() {
     let guard = ATTACHED.with_borrow_mut(Vec::pop);
     drop(guard);
-}
-
-/// The trace and span ids of the unsampled request being polled on this thread, if any: what a log line written
-/// in it carries in place of a span's.
-pub(crate) fn current_request() -> Option<(TraceId, SpanId)> {
-    ATTACHED.with_borrow(|stack| stack.last().map(|(trace, span, _)| (*trace, *span)))
 }
 
 #[cfg(test)]

@@ -19,8 +19,7 @@ use crate::request::{FeedbackEvent, RequestInfo, RequestSummary, Score};
 
 /// The name of the request span (the macro below needs it as a literal), which the log lines of an unsampled
 /// request carry too.
-#[cfg_attr(not(feature = "telemetry"), allow(dead_code))]
-pub(crate) const REQUEST_SPAN_NAME: &str = "request";
+pub const REQUEST_SPAN_NAME: &str = "request";
 
 thread_local! {
     static SPAN_NAME: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };

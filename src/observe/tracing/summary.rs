@@ -1,56 +1,21 @@
 //! The summary log line: one per finished request, server errors at ERROR, client errors at WARN, the rest at
 //! INFO. Its fields are the log contract that tests and CI parse; prompt text is never among them. Its times
 //! (`duration_ms`, `ttft_ms`) are milliseconds to the microsecond.
-// Half of what is here serves telemetry's subscriber and JSON lines (feature `telemetry`).
-#![cfg_attr(not(feature = "telemetry"), allow(dead_code))]
-
-use std::cell::{Cell, RefCell};
-use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::{Method, StatusCode};
 use opentelemetry::trace::{SpanId, TraceId};
-use tracing::{Level, Metadata};
+use tracing::Level;
 
 use crate::classify::{ErrorType, GrpcCode, Outcome};
 use crate::contract::LOG_TARGET;
 use crate::labels::LabelValue;
 use crate::request::{FeedbackEvent, FinishReason, RequestSummary};
 
-/// Whether a writer that renders [`SummaryValues`] itself exists (telemetry's JSON lines): only then are they
-/// handed over.
-static RENDERER: AtomicBool = AtomicBool::new(false);
-
-thread_local! {
-    /// The values of the summary line being logged on this thread, while it is.
-    static PENDING: RefCell<Option<SummaryValues>> = const { RefCell::new(None) };
-    /// Summary lines being logged on this thread: more than one only if a layer finished a request while writing
-    /// a line; such a nested line never takes the outer one's values.
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-}
-
-/// A writer that renders summary lines from their values is installed (see [`with_pending`]).
-pub(crate) fn renderer_installed() {
-    RENDERER.store(true, Ordering::Relaxed);
-}
-
-/// Runs `render` on the values of the summary line being logged on this thread, if `meta` is its event and a
-/// renderer was installed: the same fields the event carries, without visiting them one by one through
-/// `dyn Value` (about half of a line's cost).
-pub(crate) fn with_pending<R>(meta: &Metadata<'_>, render: impl FnOnce(&SummaryValues) -> R) -> Option<R> {
-    // The summary's first field tells its event from another of inferwatch's logged while it is written.
-    let first_field = meta.fields().iter().next();
-    if DEPTH.get() != 1 || meta.target() != LOG_TARGET || first_field.is_none_or(|f| f.name() != "duration_ms") {
-        return None;
-    }
-    PENDING.with(|pending| pending.try_borrow().ok()?.as_ref().map(render))
-}
-
-/// What the summary line says, field by field; the event's fields and a renderer's both come from here.
+/// What a request's summary line says, field by field: the `tracing` event's fields and a
+/// [`SummaryWriter`]'s line both come from here, so that they say the same.
 #[derive(Clone)]
-pub(crate) struct SummaryValues {
+pub struct SummaryLine {
     duration_us: u64,
     error_type: Option<ErrorType>,
     experiment: Option<(LabelValue, LabelValue)>,
@@ -76,12 +41,13 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// What `micros` microseconds are in milliseconds, as the event carries it.
-pub(crate) fn ms(micros: u64) -> f64 {
+pub fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
-impl SummaryValues {
-    fn new(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) -> Self {
+impl SummaryLine {
+    /// The line of `summary`, with the ids of the request's span.
+    pub fn new(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) -> Self {
         let r = &s.reported;
         Self {
             duration_us: micros(s.duration),
@@ -102,40 +68,52 @@ impl SummaryValues {
         }
     }
 
-    pub(crate) fn duration_ms(&self) -> f64 {
+    /// `duration_ms`: to the end of the response, in milliseconds (to the microsecond).
+    pub fn duration_ms(&self) -> f64 {
         ms(self.duration_us())
     }
-    pub(crate) fn duration_us(&self) -> u64 {
+    /// The duration in whole microseconds.
+    pub fn duration_us(&self) -> u64 {
         self.duration_us
     }
-    pub(crate) fn error_type(&self) -> &str {
+    /// `error_type`, empty when the request did not fail.
+    pub fn error_type(&self) -> &str {
         self.error_type.as_ref().map_or("", ErrorType::as_str)
     }
-    pub(crate) fn experiment(&self) -> &str {
+    /// `experiment`, empty when none was assigned.
+    pub fn experiment(&self) -> &str {
         self.experiment.as_ref().map_or("", |(e, _)| e.as_str())
     }
-    pub(crate) fn finish_reason(&self) -> &str {
+    /// `finish_reason`, empty when the handler set none.
+    pub fn finish_reason(&self) -> &str {
         self.finish_reason.map_or("", FinishReason::as_str)
     }
-    pub(crate) fn input_tokens(&self) -> u64 {
+    /// `input_tokens`.
+    pub fn input_tokens(&self) -> u64 {
         self.input_tokens
     }
-    pub(crate) fn method(&self) -> &str {
+    /// `method`: the HTTP method as received.
+    pub fn method(&self) -> &str {
         self.method.as_str()
     }
-    pub(crate) fn model(&self) -> &str {
+    /// `model`: the bounded model label, empty when none was named.
+    pub fn model(&self) -> &str {
         self.model.as_ref().map_or("", LabelValue::as_str)
     }
-    pub(crate) fn outcome(&self) -> &str {
+    /// `outcome`: ok, client_error, server_error or cancelled.
+    pub fn outcome(&self) -> &str {
         self.outcome.as_str()
     }
-    pub(crate) fn output_tokens(&self) -> u64 {
+    /// `output_tokens`.
+    pub fn output_tokens(&self) -> u64 {
         self.output_tokens
     }
-    pub(crate) fn response_model(&self) -> &str {
+    /// `response_model`, empty unless the handler named one.
+    pub fn response_model(&self) -> &str {
         self.response_model.as_ref().map_or("", LabelValue::as_str)
     }
-    pub(crate) fn route(&self) -> &str {
+    /// `route`: the bounded route label.
+    pub fn route(&self) -> &str {
         self.route.as_str()
     }
     /// The route as the label it was recorded as, to count who holds it.
@@ -143,36 +121,40 @@ impl SummaryValues {
     pub(crate) fn route_label(&self) -> &LabelValue {
         &self.route
     }
-    /// The trace and span ids, when the line is the request span's.
-    pub(crate) fn ids(&self) -> Option<(TraceId, SpanId)> {
+    /// The request span's trace and span ids, when it has valid ones.
+    pub fn ids(&self) -> Option<(TraceId, SpanId)> {
         self.ids
     }
-    /// The request span's id, displayed as lowercase hex (as an event field: formatted only by a visitor).
-    pub(crate) fn span_id(&self) -> Option<SpanId> {
+    /// `span_id`: the request span's id.
+    pub fn span_id(&self) -> Option<SpanId> {
         self.ids.map(|(_, span)| span)
     }
-    pub(crate) fn status(&self) -> &str {
+    /// `status`: the gRPC status name for gRPC, else the HTTP status code; empty without a response.
+    pub fn status(&self) -> &str {
         match (self.grpc_code, &self.status) {
             (Some(code), _) => code.as_str(),
             (None, Some(status)) => status.as_str(),
             (None, None) => "",
         }
     }
-    pub(crate) fn trace_id(&self) -> Option<TraceId> {
+    /// `trace_id`: the request span's trace id.
+    pub fn trace_id(&self) -> Option<TraceId> {
         self.ids.map(|(trace, _)| trace)
     }
-    /// NaN without a first token: JSON writers print null.
-    pub(crate) fn ttft_ms(&self) -> f64 {
+    /// `ttft_ms`: time to first token in milliseconds; NaN without a first token (JSON writers print null).
+    pub fn ttft_ms(&self) -> f64 {
         self.ttft_us().map_or(f64::NAN, ms)
     }
-    pub(crate) fn ttft_us(&self) -> Option<u64> {
+    /// Time to first token in whole microseconds.
+    pub fn ttft_us(&self) -> Option<u64> {
         self.ttft_us
     }
-    pub(crate) fn variant(&self) -> &str {
+    /// `variant`, empty when no experiment was assigned.
+    pub fn variant(&self) -> &str {
         self.experiment.as_ref().map_or("", |(_, v)| v.as_str())
     }
-    /// The level the line is logged at.
-    pub(crate) fn level(&self) -> Level {
+    /// The level the line is logged at: ERROR for server errors, WARN for client errors, else INFO.
+    pub fn level(&self) -> Level {
         level_of(self.outcome)
     }
 }
@@ -186,120 +168,44 @@ fn level_of(outcome: Outcome) -> Level {
     }
 }
 
-/// Where telemetry's subscriber takes a request's summary line straight from the observer, as its values, when its
-/// JSON writer is the line's only reader: no OTLP log records, a log filter that does not look at spans, and the
-/// OpenTelemetry layer, which keeps summary lines out of spans. The line is then never a `tracing` event: building
-/// and dispatching one, to be recognised by the writer and turned back into these values, cost more than the rest
-/// of the line on the request's thread. The bytes written are the same.
-#[derive(Clone)]
-pub(crate) struct DirectSummaries {
-    /// Whether a line at ERROR, WARN or INFO passes the log filter.
-    passes: [bool; 3],
-    write: Arc<dyn Fn(SummaryValues) + Send + Sync>,
-}
+/// Where a request's summary line goes without becoming a `tracing` event, given to
+/// [`TracingObserver::summary_writer`](super::TracingObserver::summary_writer): for a log writer that is the line's
+/// only reader (telemetry's JSON log queue is one), building and dispatching an event only to have the writer
+/// turn it back into these values costs more than the rest of the line. The bytes written must be the same.
+pub trait SummaryWriter: Send + Sync + 'static {
+    /// Whether lines at `level` are written at all (the log filter's answer for inferwatch's target).
+    fn enabled(&self, level: Level) -> bool;
 
-impl DirectSummaries {
-    /// `passes(level)`: whether the log filter lets inferwatch's lines at `level` through.
-    pub(crate) fn new(passes: impl Fn(Level) -> bool, write: impl Fn(SummaryValues) + Send + Sync + 'static) -> Self {
-        Self {
-            passes: [passes(Level::ERROR), passes(Level::WARN), passes(Level::INFO)],
-            write: Arc::new(write),
-        }
-    }
-
-    fn passes(&self, level: Level) -> bool {
-        match level {
-            Level::ERROR => self.passes[0],
-            Level::WARN => self.passes[1],
-            _ => self.passes[2],
-        }
-    }
-}
-
-impl fmt::Debug for DirectSummaries {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DirectSummaries")
-            .field("passes", &self.passes)
-            .finish_non_exhaustive()
-    }
+    /// Writes the line (or queues it, never waiting).
+    fn write(&self, line: SummaryLine);
 }
 
 #[cfg(test)]
 thread_local! {
     /// Summary lines handed over directly on this thread, for tests to tell the two ways apart.
-    pub(crate) static DIRECT_LINES: Cell<usize> = const { Cell::new(0) };
+    pub(crate) static DIRECT_LINES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The summary line's message.
-pub(crate) const SUMMARY_MESSAGE: &str = "request finished";
+pub const SUMMARY_MESSAGE: &str = "request finished";
 
-/// Logs the summary line, with the request span's ids when it has valid ones: then no writer has to look them up.
+/// Logs the summary line as a `tracing` event, with the request span's ids when it has valid ones: then no writer
+/// has to look them up.
 pub(super) fn log(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
-    log_values(|| SummaryValues::new(s, ids));
+    emit(&SummaryLine::new(s, ids));
 }
 
-/// Whether a line with `ids` may go to [`DirectSummaries`]: one without ids is written by the layer that looks them
-/// up, and one logged while a layer writes another goes the way the outer one went.
-pub(super) fn may_go_direct(ids: Option<(TraceId, SpanId)>) -> bool {
-    ids.is_some() && DEPTH.get() == 0
-}
-
-/// Hands the line to `direct`, if its level passes.
-pub(super) fn log_direct(direct: &DirectSummaries, s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
-    if direct.passes(level_of(s.outcome)) {
-        (direct.write)(SummaryValues::new(s, ids));
+/// Hands the line to `writer`, if its level passes.
+pub(super) fn write(writer: &dyn SummaryWriter, s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) {
+    if writer.enabled(level_of(s.outcome)) {
+        writer.write(SummaryLine::new(s, ids));
         #[cfg(test)]
         DIRECT_LINES.set(DIRECT_LINES.get() + 1);
     }
 }
 
-fn log_values(values: impl FnOnce() -> SummaryValues) {
-    let depth = DEPTH.get();
-    let _depth = Nested::enter(depth);
-    if depth > 0 || !RENDERER.load(Ordering::Relaxed) {
-        return emit(&values());
-    }
-    // Built where they stay while the line is written, rather than built and then moved there.
-    let unplaced = PENDING.with(|pending| match pending.try_borrow_mut() {
-        Ok(mut pending) => {
-            *pending = Some(values());
-            None
-        }
-        Err(_) => Some(values),
-    });
-    match unplaced {
-        Some(values) => emit(&values()),
-        None => PENDING
-            .with_borrow(|values| values.as_ref().map(emit))
-            .unwrap_or_default(),
-    }
-}
-
-/// One more summary line in progress on this thread; restores the depth, and clears the pending values of the
-/// outermost line, even if a layer panics.
-struct Nested(u32);
-
-impl Nested {
-    fn enter(depth: u32) -> Self {
-        DEPTH.set(depth + 1);
-        Self(depth)
-    }
-}
-
-impl Drop for Nested {
-    fn drop(&mut self) {
-        DEPTH.set(self.0);
-        if self.0 == 0 {
-            PENDING.with(|pending| {
-                if let Ok(mut pending) = pending.try_borrow_mut() {
-                    *pending = None;
-                }
-            });
-        }
-    }
-}
-
-fn emit(v: &SummaryValues) {
+/// Logs the line as an event, whose fields writers visit one by one.
+pub(crate) fn emit(v: &SummaryLine) {
     macro_rules! summary {
         ($level:expr) => {
             tracing::event!(
@@ -353,9 +259,9 @@ pub(super) fn log_feedback(f: &FeedbackEvent<'_>) {
 
 /// Values with every kind of field set (`ids`: with span ids; `grpc`: a gRPC failure, no first token).
 #[cfg(test)]
-pub(crate) fn test_values(route: &str, model: &str, ids: bool, grpc: bool) -> SummaryValues {
+pub(crate) fn test_values(route: &str, model: &str, ids: bool, grpc: bool) -> SummaryLine {
     let label = |value: &str| LabelValue::new(0, value);
-    SummaryValues {
+    SummaryLine {
         duration_us: 12_345,
         error_type: Some(ErrorType::HttpStatus(StatusCode::SERVICE_UNAVAILABLE)),
         experiment: Some((label("exp \"q\""), label("treat\n"))),
@@ -384,16 +290,4 @@ pub(crate) fn test_values(route: &str, model: &str, ids: bool, grpc: bool) -> Su
             (trace, span)
         }),
     }
-}
-
-/// Logs the line as the observer does (rendered by a writer that can).
-#[cfg(test)]
-pub(crate) fn log_rendered(values: SummaryValues) {
-    log_values(|| values);
-}
-
-/// Logs the line as an event whose fields are visited one by one.
-#[cfg(test)]
-pub(crate) fn log_visited(values: &SummaryValues) {
-    emit(values);
 }

@@ -21,7 +21,7 @@ use metrics::{Counter, Gauge, Histogram};
 
 use crate::contract as c;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_NAME_BYTES};
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 
 /// Models an engine reports for, at most; others are `_OTHER`.
 const MAX_MODELS: usize = 32;

@@ -89,9 +89,9 @@ mod layer;
 pub mod observe;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
-mod recorder;
 mod request;
 pub mod sampler;
+mod shared_recorder;
 pub mod slo;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
@@ -103,11 +103,11 @@ pub use layer::GrpcDescriptorError;
 pub use layer::{
     DefaultObserver, InferenceLayer, InferenceLayerBuilder, InferenceService, ResponseBody, ResponseFuture,
 };
-pub use recorder::SharedRecorder;
 pub use request::{
     EnteredStage, FinishReason, InferenceRequestExt, QueueWait, Rating, RejectedScore, RequestHandle, Stage,
     StageFuture, TokenUsage, operation, stage_name,
 };
+pub use shared_recorder::SharedRecorder;
 
 #[cfg(test)]
 mod readme {

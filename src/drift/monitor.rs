@@ -12,7 +12,7 @@ use super::feature::{DriftError, Feature, Kind};
 use super::series::{SLOTS, Series, Value, Warmup};
 use super::stats;
 use crate::contract::{self as c, OTHER};
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 
 /// The undeclared feature names' pseudo-feature: counted (`inferwatch_drift_window_observations{feature="_OTHER"}`),
 /// never compared.

@@ -128,7 +128,7 @@ impl Feedback {
         now: SystemTime,
     ) -> Result<(), FeedbackError> {
         let labels = self.sink.labels();
-        let verified = match &labels.response_ids {
+        let verified = match &labels.feedback_key {
             Some(key) => key.verify(response_id, now, self.max_age),
             None => Err(Unattributed::Invalid),
         };

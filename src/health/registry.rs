@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use super::check::{Check, HealthCheck};
 use super::report::{Observation, Report, Status};
 use crate::contract as c;
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 
 /// Default timeout of one check.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -7,7 +7,7 @@ use std::time::Instant;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::in_flight::InFlight;
+use super::lifecycle::InFlight;
 use crate::classify::End;
 use crate::observe::Observer;
 

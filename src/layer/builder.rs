@@ -7,15 +7,15 @@ use std::sync::Arc;
 use super::InferenceLayer;
 #[cfg(feature = "tonic")]
 use super::descriptors::GrpcDescriptorError;
-use super::state::LayerState;
+use super::shared::LayerState;
 use crate::cost::Prices;
 use crate::experiment::Experiment;
 use crate::labels::MAX_NAME_BYTES;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
 use crate::observe::{KnownLabels, LayerEvent, MetricsObserver, Observer, TracingObserver};
-use crate::recorder::SharedRecorder;
 use crate::request::state::{DEFAULT_MAX_EVALUATORS, DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, RequestLabels};
 use crate::request::{Declared, ExperimentLabels};
+use crate::shared_recorder::SharedRecorder;
 
 /// Default cap on distinct routes (gRPC method paths are chosen by clients, so they need one).
 const DEFAULT_MAX_ROUTES: usize = 256;
@@ -286,7 +286,7 @@ impl Settings {
             BoundedLabels::with_seeds(LabelPolicy::FirstN(self.max_evaluators), MAX_NAME_BYTES, &evaluators);
         #[cfg(feature = "feedback")]
         {
-            labels.response_ids = self.feedback_key.clone();
+            labels.feedback_key = self.feedback_key.clone();
         }
         let operations = if !self.operations.is_empty() {
             self.operations.iter().map(|op| labels.operations.get(op)).collect()

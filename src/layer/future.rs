@@ -9,7 +9,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
-use super::in_flight::InFlight;
+use super::lifecycle::InFlight;
 use crate::classify::End;
 use crate::observe::Observer;
 

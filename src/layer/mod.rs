@@ -6,10 +6,10 @@ mod builder;
 #[cfg(feature = "tonic")]
 mod descriptors;
 mod future;
-mod in_flight;
+mod lifecycle;
 mod route;
 mod service;
-mod state;
+mod shared;
 
 pub use body::ResponseBody;
 pub use builder::{DefaultObserver, InferenceLayerBuilder};
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use crate::observe::Observer;
-use state::LayerState;
+use shared::LayerState;
 
 /// A tower [`Layer`] that measures every request of the service it wraps: counts, in-flight, duration to the
 /// end of the response body, outcome, and for inference requests time to first token, time per output token

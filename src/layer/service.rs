@@ -10,9 +10,9 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::future::ResponseFuture;
-use super::in_flight::InFlight;
+use super::lifecycle::InFlight;
 use super::route::route_of;
-use super::state::LayerState;
+use super::shared::LayerState;
 use crate::classify::Protocol;
 use crate::observe::{Observer, RequestInfo};
 

@@ -42,7 +42,7 @@
 //! [`InferenceLayerBuilder::observer`](crate::InferenceLayerBuilder::observer) replaces the default
 //! observers instead, for a choice made at run time (metrics only, say).
 
-mod in_flight;
+mod in_flight_counter;
 mod metrics;
 mod observer;
 mod tracing;
@@ -63,5 +63,5 @@ pub use crate::request::{
 };
 /// The request and response headers observers see (re-exported, so that an observer needs no `http` dependency).
 pub use http::HeaderMap;
-pub use in_flight::InFlightCounter;
+pub use in_flight_counter::InFlightCounter;
 pub use observer::Observer;

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::contract::{self, LOG_TARGET, MetricKind};
 use crate::cost::Prices;
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 use recorder::{PerThreadRecorder, Series};
 
 mod cells;

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::handle::RequestHandle;
 use crate::contract::{self as c, OTHER};
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 
 /// Gives a request its inference handle: implemented for `http::Request` and, with the `tonic` feature, for
 /// `tonic::Request`.

@@ -65,7 +65,7 @@ impl RequestHandle {
     #[cfg(feature = "feedback")]
     pub fn response_id(&self) -> Option<String> {
         let state = &self.state;
-        let key = state.labels().response_ids.as_ref()?;
+        let key = state.labels().feedback_key.as_ref()?;
         let id = state.response_id.get_or_init(|| {
             let model = state.model().map_or("", |m| m.as_str());
             let experiment = state.experiment().map(|(e, v)| (e.as_str(), v.as_str()));

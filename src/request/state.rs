@@ -33,7 +33,7 @@ pub(crate) struct RequestLabels {
     pub(crate) evaluators: BoundedLabels,
     /// Signs response ids (`RequestHandle::response_id`), when a feedback key was given.
     #[cfg(feature = "feedback")]
-    pub(crate) response_ids: Option<super::response_id::FeedbackKey>,
+    pub(crate) feedback_key: Option<super::response_id::FeedbackKey>,
 }
 
 impl RequestLabels {
@@ -66,7 +66,7 @@ impl RequestLabels {
             experiments: ExperimentLabels::default(),
             evaluators: BoundedLabels::new(LabelPolicy::FirstN(DEFAULT_MAX_EVALUATORS), MAX_NAME_BYTES),
             #[cfg(feature = "feedback")]
-            response_ids: None,
+            feedback_key: None,
         }
     }
 }

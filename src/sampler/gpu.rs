@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use metrics::{Counter, Gauge};
 
 use crate::contract as c;
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 
 /// Where GPU readings come from: NVML in production (`NvmlSource`, feature `gpu`), a fake in tests.
 ///

@@ -7,7 +7,7 @@ use metrics::Gauge;
 use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, System};
 
 use crate::contract as c;
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 
 use super::snapshot::{FilesystemReading, HostSnapshot};
 

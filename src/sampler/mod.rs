@@ -40,7 +40,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cost::Prices;
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 use gpu::GpuSampling;
 
 /// Default time between passes.

@@ -20,7 +20,7 @@ use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor};
 
 use crate::contract::{self as c, LOG_TARGET};
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 
 /// One signal's failed exports: counted, and said once when they start and once when they stop.
 pub(super) struct Failures {

@@ -67,7 +67,7 @@ use tracing_subscriber::{Layer, Registry};
 
 use crate::contract::{self as c, LOG_TARGET};
 use crate::observe::{HeadSampler, PresetIds, SummaryLine, SummaryWriter, TracingObserver};
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 use filter::LogFilter;
 use queue::{LogQueue, LogWriterGuard};
 

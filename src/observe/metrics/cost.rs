@@ -6,8 +6,8 @@ use std::sync::Arc;
 use crate::contract as c;
 use crate::cost::{ModelPrice, ModelSpend, Money, Prices};
 use crate::labels::LabelValue;
-use crate::recorder::SharedRecorder;
 use crate::request::KnownLabels;
+use crate::shared_recorder::SharedRecorder;
 
 /// What prices one model's requests.
 pub(super) struct ModelCost {

@@ -6,7 +6,7 @@ use metrics::{Counter, Histogram};
 
 use super::cost::ModelCost;
 use crate::contract as c;
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 
 /// Token types, in the order of the arrays below.
 pub(super) const TOKEN_TYPES: [&str; 2] = ["input", "output"];

@@ -17,7 +17,7 @@ use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
 use crate::cost::Prices;
 use crate::operation;
-use crate::recorder::SharedRecorder;
+use crate::shared_recorder::SharedRecorder;
 use cache::HandleCache;
 use cost::Pricing;
 use inference::InferenceHandles;

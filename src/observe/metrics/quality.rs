@@ -12,8 +12,8 @@ use crate::classify::Outcome;
 use crate::contract::{self as c, OTHER};
 use crate::cost::Money;
 use crate::labels::LabelValue;
-use crate::recorder::SharedRecorder;
 use crate::request::{FeedbackEvent, KnownLabels, Rating, RequestSummary, Score};
+use crate::shared_recorder::SharedRecorder;
 
 /// Finish-reason label of a cancelled request that reported none.
 const CANCELLED: &str = "cancelled";

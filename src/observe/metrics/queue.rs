@@ -5,8 +5,8 @@ use metrics::{Gauge, Histogram};
 use super::cache::HandleCache;
 use crate::contract as c;
 use crate::labels::LabelValue;
-use crate::recorder::SharedRecorder;
 use crate::request::QueueEvent;
+use crate::shared_recorder::SharedRecorder;
 
 #[derive(Default)]
 pub(super) struct QueueInstruments {

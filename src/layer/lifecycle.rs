@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode};
 
-use super::state::{Hooks, LayerState, ObservedRequest};
+use super::shared::{Hooks, LayerState, ObservedRequest};
 use crate::classify::{self, End, GrpcCode, Outcome, Protocol};
 use crate::observe::{Observer, RequestInfo, RequestSummary};
 use crate::request::state::RequestState;

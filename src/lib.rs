@@ -49,12 +49,13 @@
 //!
 //! ## Features
 //!
-//! Default: `axum`, `prometheus`, `tracing`, `telemetry`, `health`; `full` turns on everything.
+//! Default: `axum`, `prometheus`, `telemetry`, `health`; `full` turns on everything. The layer, the metrics
+//! observer and the tracing observer (request and stage spans, trace context, the summary line) need no feature.
 //!
 //! - `axum`: routes from axum's `MatchedPath`, [`RequestHandle`] as an extractor.
 //! - `prometheus`: [`prometheus::PrometheusBuilder`], the `/metrics` route and standalone listener.
-//! - `tracing`: request and stage spans, trace context through OpenTelemetry's propagator, a summary log line.
-//! - `telemetry`: `telemetry::init`, JSON logs with trace ids; `otlp` adds OTLP span export (gRPC, HTTP).
+//! - `telemetry`: `telemetry::init`, JSON logs with trace ids, and `TelemetryGuard::tracing_observer` (head
+//!   sampling, summary lines straight to the log queue); `otlp` adds OTLP span export (gRPC, HTTP).
 //! - `health`: the [`health`] registry and routes; `grpc-health` adds `grpc.health.v1`.
 //! - `gpu`, `host`: what the [`sampler`] reads (NVML; process and system).
 //! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.

@@ -7,7 +7,7 @@
 //! the state of its stages included, travels in [`Observer::RequestData`], so observers keep no global maps.
 //!
 //! Observers compose: `(A, B)` calls both, `Option<O>` calls `O` when it is `Some` (a choice made at run time),
-//! `()` does nothing. [`MetricsObserver`] records the metric contract, [`TracingObserver`] (feature `tracing`)
+//! `()` does nothing. [`MetricsObserver`] records the metric contract, [`TracingObserver`]
 //! makes spans and the summary log line, [`InFlightCounter`] counts requests in flight for a readiness check.
 //!
 //! ```

@@ -2,13 +2,8 @@
 //! layer outside any request.
 
 use super::quality::{FeedbackEvent, Score};
-use super::report::{ContentKind, FeatureValue, KnownLabels, QueueEvent, StageSummary};
+use super::report::{ContentKind, FeatureValue, KnownLabels, QueueEvent, StageId, StageSummary};
 use crate::labels::LabelValue;
-
-/// One stage of a request, among the stages of that request: the key under which an observer keeps a stage's
-/// state (its span, say) from [`Event::StageStart`] to [`Event::StageEnd`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StageId(pub(crate) u32);
 
 /// Something a handler reported during a request, in the order it happened. Observers match the variants they
 /// need and ignore the rest.

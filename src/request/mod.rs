@@ -16,7 +16,7 @@ mod stage;
 pub(crate) mod state;
 mod vocabulary;
 
-pub use event::{Event, LayerEvent, StageId};
+pub use event::{Event, LayerEvent};
 pub(crate) use experiment_labels::{Declared, ExperimentLabels};
 pub use ext::InferenceRequestExt;
 pub use handle::RequestHandle;
@@ -24,7 +24,7 @@ pub use handle_quality::RejectedScore;
 pub use quality::{FeedbackEvent, Rating, Score, TraceIds, Unattributed};
 pub use queue::QueueWait;
 pub use report::{
-    ContentKind, FeatureValue, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, StageSummary,
+    ContentKind, FeatureValue, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, StageId, StageSummary,
 };
 pub use stage::{EnteredStage, Stage, StageFuture};
 pub use vocabulary::{FinishReason, TokenUsage, operation, stage_name};

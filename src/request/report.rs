@@ -116,12 +116,17 @@ impl RequestSummary<'_> {
     }
 }
 
+/// One stage of a request, among the stages of that request: the key under which an observer keeps a stage's
+/// state (its span, say) from [`Event::StageStart`](super::Event::StageStart) to [`Event::StageEnd`](super::Event::StageEnd).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StageId(pub(crate) u32);
+
 /// A stage that ended.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct StageSummary<'a> {
     /// The stage, as [`Event::StageStart`](super::Event::StageStart) named it.
-    pub id: super::StageId,
+    pub id: StageId,
     /// The request the stage belongs to.
     pub request: &'a RequestInfo,
     /// The bounded stage name.

@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use pin_project_lite::pin_project;
 
-use super::event::{Event, StageId};
+use super::event::Event;
+use super::report::StageId;
 use super::report::StageSummary;
 use super::state::RequestState;
 use crate::labels::LabelValue;

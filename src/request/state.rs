@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::event::{Event, StageId};
+use super::event::Event;
 use super::experiment_labels::ExperimentLabels;
 use super::quality::TraceIds;
+use super::report::StageId;
 use super::report::{Reported, RequestInfo};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};

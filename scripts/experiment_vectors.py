@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/experiment-vectors.rs.txt: experiment assignment test vectors from Python's `xxhash`, the
+"""Writes crates/core/tests/data/experiment-vectors.rs.txt: experiment assignment test vectors from Python's `xxhash`, the
 reference for inferwatch::experiment's hash (seed = xxh3_64(experiment), bucket = xxh3_64(key, seed) % 10000).
 
     pip install xxhash && python3 scripts/experiment_vectors.py

@@ -8,7 +8,8 @@ depends on `observe/mod.rs`, and one that imports `crate::observe::MetricsObserv
 their items is (as `cargo modules` counts it). The graph's strongly connected components are the import cycles;
 the natural pairs listed in `ALLOWED` (a type and its builder, a layer and what it runs) are accepted.
 
-    python3 scripts/module_graph.py            # exits 1 if there is a cycle
+    python3 scripts/module_graph.py                       # the facade (src/); exits 1 if there is a cycle
+    python3 scripts/module_graph.py --src crates/core/src # one crate of the workspace
     python3 scripts/module_graph.py --edges    # prints the graph too
 
 This is a text-level reading, not the compiler's: macros and fully qualified paths inside strings are not
@@ -20,7 +21,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+ROOT = Path(__file__).resolve().parent.parent
+# One crate's sources: the one named by `--src DIR` (e.g. crates/core/src), else the facade's.
+SRC = ROOT / (sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv else "src")
 # Mutual dependencies accepted: `InferenceLayer::builder()` and the builder that builds the layer; a sampler's
 # `layer()` and the layer that runs the sampler.
 ALLOWED = [{("layer",), ("layer", "builder")}, {("sampler",), ("sampler", "layer")}]

@@ -36,7 +36,8 @@ def main() -> None:
     declared = {
         packages[i]["name"] + " " + packages[i]["version"]: packages[i]["rust_version"]
         for i in seen - {root}
-        if packages[i].get("rust_version")
+        # The workspace's own crates share its rust-version: only published dependencies set the minimum.
+        if packages[i].get("rust_version") and packages[i].get("source")
     }
     newest = max(declared.values(), key=version)
     setters = sorted(name for name, v in declared.items() if version(v) == version(newest))

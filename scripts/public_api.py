@@ -8,15 +8,16 @@ their generics and bounds; constants and statics with their types. Under each ty
 types, its enum variants with theirs (and whether more may be added), its inherent methods and associated
 constants, its trait implementations (with their generics, and the auto traits Send and Sync, which a private
 field can take away); under each trait its items, and which methods have a default. So the list changes with any
-change a user of the crate could notice in a signature. The list is committed (docs/public-api.txt) and `.ci/run`
-compares it with the code, so a change to the public API shows up as a diff in review.
+change a user of the crate could notice in a signature. The lists are committed, one per crate
+(docs/public-api/<crate>.txt), and `.ci/run` compares them with the code, so a change to the public API shows up as a diff in review.
 
 Types are named by a public path of this crate (the shortest) when they are its own, by their name alone when
 they come from the standard library (core, alloc, std), and by their defining path otherwise.
 
-    CARGO_TARGET_DIR=target/api RUSTC_BOOTSTRAP=1 cargo rustdoc --lib --all-features -- -Z unstable-options --output-format json
-    python3 scripts/public_api.py target/api/doc/inferwatch.json > docs/public-api.txt
-    python3 scripts/public_api.py target/api/doc/inferwatch.json --summary   # counts by kind
+    CARGO_TARGET_DIR=target/api RUSTC_BOOTSTRAP=1 cargo rustdoc -p inferwatch-core --lib --all-features -- \
+        -Z unstable-options --output-format json
+    python3 scripts/public_api.py target/api/doc/inferwatch_core.json > docs/public-api/inferwatch-core.txt
+    python3 scripts/public_api.py target/api/doc/inferwatch_core.json --summary   # counts by kind
 
 (RUSTC_BOOTSTRAP lets the stable toolchain's rustdoc write its JSON, which is still an unstable format.)
 """

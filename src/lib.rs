@@ -35,17 +35,19 @@
 //! # }
 //! ```
 //!
-//! ## How it fits together
 //!
-//! - [`InferenceLayer`] wraps a service; each request gets a [`RequestHandle`] in its extensions, through which
-//!   the handler reports model, tokens, finish reason and [`Stage`]s.
-//! - Everything the layer learns goes to its [observers](observe): [`observe::MetricsObserver`] records the
-//!   [contract] into a [`SharedRecorder`], `observe::TracingObserver` makes spans and log lines, and your
-//!   own observers see the same lifecycle.
-//! - Around it: the [`prometheus`] exporter, [`telemetry`] set-up (logs, trace export), the background
-//!   [`sampler`] (GPUs, host), [`health`] routes, and [`slo`] rules for Prometheus.
-//! - What the model half adds: [`experiment`]s and quality scores, [`cost`] (prices, exact spend), and the
-//!   [`engine`]'s own state (KV cache, batch size, preemptions).
+//! ## The crates
+//!
+//! This crate is the one dependency for the common case: it re-exports the crates that hold each product, at
+//! the paths below, behind features.
+//!
+//! | path | crate | what |
+//! |---|---|---|
+//! | the root, [`observe`], [`contract`], [`classify`], [`labels`], [`cost`], [`experiment`], `drift`, `feedback` | `inferwatch-core` | the layer, the request handle and stages, the observers, bounded labels, the metric contract, the model half |
+//! | [`prometheus`] (feature `prometheus`) | `inferwatch-prometheus` | the exporter: recorder, `/metrics`, standalone listener |
+//! | [`telemetry`] (feature `telemetry`) | `inferwatch-telemetry` | `init()`: JSON logs, log queue, head sampling, OTLP |
+//! | [`health`] (feature `health`), [`sampler`], [`engine`] | `inferwatch-operations` | health routes, the GPU and host sampler, engine metrics |
+//! | [`slo`] | `inferwatch-rules` | Prometheus rules: SLO burn rates, experiments, anomalies, cost |
 //!
 //! ## Features
 //!
@@ -61,54 +63,23 @@
 //! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
 //! - `feedback`: signed response ids and `POST /v1/feedback`; `cost`: price tables from JSON
 //!   (`cost::Prices::from_json`); `drift`: the drift monitor (`drift::Drift`).
-//!
-//! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
-
-#[macro_use]
-mod macros;
 
 /// The README's examples that are not marked `ignore`, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-pub mod classify;
-pub mod contract;
-pub mod cost;
-#[cfg(feature = "drift")]
-pub mod drift;
-pub mod engine;
-pub mod experiment;
-#[cfg(feature = "feedback")]
-pub mod feedback;
+pub use inferwatch_core::*;
 #[cfg(feature = "health")]
-pub mod health;
-mod labels;
-mod layer;
-pub mod observe;
+pub use inferwatch_operations::health;
+pub use inferwatch_operations::{engine, sampler};
 #[cfg(feature = "prometheus")]
-pub mod prometheus;
-mod request;
-pub mod sampler;
-mod shared_recorder;
-pub mod slo;
+pub use inferwatch_prometheus as prometheus;
+pub use inferwatch_rules as slo;
 #[cfg(feature = "telemetry")]
-pub mod telemetry;
-#[cfg(test)]
-mod test_edits;
-
-#[cfg(feature = "tonic")]
-pub use layer::GrpcDescriptorError;
-pub use layer::{
-    DefaultObserver, InferenceLayer, InferenceLayerBuilder, InferenceService, ResponseBody, ResponseFuture,
-};
-pub use request::{
-    EnteredStage, FinishReason, InferenceRequestExt, QueueWait, Rating, RejectedScore, RequestHandle, Stage,
-    StageFuture, TokenUsage, operation, stage_name,
-};
-pub use shared_recorder::SharedRecorder;
+pub use inferwatch_telemetry as telemetry;
 
 #[cfg(test)]
 mod readme {

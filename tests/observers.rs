@@ -14,9 +14,8 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use futures_util::stream;
 use http::HeaderMap;
-use inferwatch::observe::{
-    Event, LabelValue, MetricsObserver, Observer, RequestInfo, RequestSummary, StageId, TracingObserver,
-};
+use inferwatch::labels::LabelValue;
+use inferwatch::observe::{Event, MetricsObserver, Observer, RequestInfo, RequestSummary, StageId, TracingObserver};
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::{InferenceLayer, RequestHandle};
 use support::otlp::{attr_str, fixture};

@@ -8,7 +8,7 @@ use inferwatch::classify::GrpcCode;
 use inferwatch::health::{Observation, Report, Status};
 use proptest::prelude::*;
 // The unit tests' edit generator, shared rather than copied.
-#[path = "../src/test_edits.rs"]
+#[path = "../crates/core/src/test_edits.rs"]
 mod test_edits;
 use test_edits::mutate;
 

@@ -1,0 +1,49 @@
+//! # inferwatch-core
+//!
+//! The core of [inferwatch](https://docs.rs/inferwatch): the tower layer that measures every request of an
+//! inference service, the handle its handlers report through, and the observers every signal goes to. Most
+//! applications depend on `inferwatch`, which re-exports this crate with the exporter, telemetry and operations
+//! crates behind features; depend on this one alone for the layer, its metrics (through the `metrics` facade, any
+//! recorder) and its spans (through `tracing`, any subscriber).
+//!
+//! - [`InferenceLayer`] wraps a service; each request gets a [`RequestHandle`] in its extensions, through which
+//!   the handler reports model, tokens, finish reason and [`Stage`]s.
+//! - Everything the layer learns goes to its [observers](observe): [`observe::MetricsObserver`] records the
+//!   [contract] into a [`SharedRecorder`], [`observe::TracingObserver`] makes spans and the summary log line, and
+//!   your own observers see the same lifecycle.
+//! - The model half: [`experiment`]s and quality scores, [`cost`] (prices, exact spend), `drift` and `feedback`
+//!   (features of the same names).
+//!
+//! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+#[macro_use]
+mod macros;
+
+pub mod classify;
+pub mod contract;
+pub mod cost;
+#[cfg(feature = "drift")]
+pub mod drift;
+pub mod experiment;
+#[cfg(feature = "feedback")]
+pub mod feedback;
+pub mod labels;
+mod layer;
+pub mod observe;
+mod request;
+mod shared_recorder;
+#[cfg(test)]
+mod test_edits;
+
+#[cfg(feature = "tonic")]
+pub use layer::GrpcDescriptorError;
+pub use layer::{
+    DefaultObserver, InferenceLayer, InferenceLayerBuilder, InferenceService, ResponseBody, ResponseFuture,
+};
+pub use request::{
+    EnteredStage, FinishReason, InferenceRequestExt, QueueWait, Rating, RejectedScore, RequestHandle, Stage,
+    StageFuture, TokenUsage, operation, stage_name,
+};
+pub use shared_recorder::SharedRecorder;

@@ -1,0 +1,380 @@
+//! [`MetricsObserver`]: records the metric contract for every request and stage.
+
+pub(crate) mod cache;
+mod cost;
+mod inference;
+mod quality;
+mod queue;
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderMap, Method};
+use metrics::{Counter, Gauge, Histogram};
+
+use super::{Event, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary, StageSummary};
+use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
+use crate::contract::{self as c, OTHER};
+use crate::cost::Prices;
+use crate::labels::LabelValue;
+use crate::operation;
+use crate::shared_recorder::SharedRecorder;
+use cache::HandleCache;
+use cost::Pricing;
+use inference::InferenceHandles;
+use quality::QualityInstruments;
+use queue::QueueInstruments;
+
+/// Model key of requests whose handler named no model (label value empty).
+const NO_MODEL: u32 = u32::MAX;
+
+/// Records the [metric contract](crate::contract) through the `metrics` facade.
+///
+/// Handles are registered the first time a label combination is seen and reused afterwards. With the global
+/// recorder, install it before the first request: handles registered before that point at the no-op recorder.
+/// Descriptions and `inferwatch_build_info` are the exporter's job
+/// ([`contract::describe`](crate::contract::describe); `PrometheusBuilder`
+/// calls it).
+#[derive(Clone)]
+pub struct MetricsObserver {
+    inner: Arc<Instruments>,
+}
+
+struct Instruments {
+    recorder: SharedRecorder,
+    in_flight: HandleCache<u32, Gauge>,
+    requests: HandleCache<(u32, u32, u8), Counter>,
+    http_duration: HandleCache<(u8, u32, u16), Histogram>,
+    rpc_duration: HandleCache<(u32, u8), Histogram>,
+    inference: HandleCache<(u32, u32), Arc<InferenceHandles>>,
+    gen_ai_errors: HandleCache<(u32, u32, u16), Histogram>,
+    stages: HandleCache<(u32, u32), Histogram>,
+    quality: QualityInstruments,
+    queue: QueueInstruments,
+    pricing: std::sync::OnceLock<Pricing>,
+    #[cfg(feature = "drift")]
+    drift: std::sync::OnceLock<crate::drift::Drift>,
+}
+
+impl fmt::Debug for MetricsObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsObserver")
+            .field("recorder", &self.inner.recorder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MetricsObserver {
+    fn default() -> Self {
+        Self::with_recorder(SharedRecorder::global())
+    }
+}
+
+impl MetricsObserver {
+    /// Records into the global `metrics` recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records into `recorder`.
+    pub fn with_recorder(recorder: SharedRecorder) -> Self {
+        Self {
+            inner: Arc::new(Instruments {
+                recorder,
+                in_flight: HandleCache::default(),
+                requests: HandleCache::default(),
+                http_duration: HandleCache::default(),
+                rpc_duration: HandleCache::default(),
+                inference: HandleCache::default(),
+                gen_ai_errors: HandleCache::default(),
+                stages: HandleCache::default(),
+                quality: QualityInstruments::default(),
+                queue: QueueInstruments::default(),
+                pricing: std::sync::OnceLock::new(),
+                #[cfg(feature = "drift")]
+                drift: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The same settings (prices, drift), recording into `recorder`.
+    pub(crate) fn recording_into(self, recorder: SharedRecorder) -> Self {
+        let mut rebuilt = Self::with_recorder(recorder);
+        if let Some(pricing) = self.inner.pricing.get() {
+            rebuilt = rebuilt.with_prices(pricing.prices.clone());
+        }
+        #[cfg(feature = "drift")]
+        if let Some(drift) = self.inner.drift.get() {
+            rebuilt = rebuilt.with_drift(drift.clone());
+        }
+        rebuilt
+    }
+
+    /// Feeds `drift` the built-in features of inference requests (input and output tokens, finish reason) and the
+    /// handlers' observations. An observer takes one drift monitor, the first it is given.
+    #[cfg(feature = "drift")]
+    pub fn with_drift(self, drift: crate::drift::Drift) -> Self {
+        let _ = self.inner.drift.set(drift);
+        self
+    }
+
+    /// Prices inference requests with `prices`: `inferwatch_cost_total` (rendered by an exporter given the same
+    /// prices), `inferwatch_request_cost`, and the experiments' costs. Call before the layer is built; an
+    /// observer takes one price table, the first it is given.
+    pub fn with_prices(self, prices: Prices) -> Self {
+        let _ = self.inner.pricing.set(Pricing { prices });
+        self
+    }
+}
+
+impl Instruments {
+    fn record_protocol_duration(&self, s: &RequestSummary<'_>, seconds: f64) {
+        let route = &s.info.route;
+        match s.info.protocol {
+            Protocol::Http => {
+                let (method_key, method) = method_label(&s.info.method);
+                let status = s.status.map_or(0, |st| st.as_u16());
+                let register = || {
+                    let status = s.status.map(|st| st.as_str().to_owned()).unwrap_or_default();
+                    self.recorder
+                        .histogram(&c::HTTP_SERVER_REQUEST_DURATION, &[method, route.as_str(), &status])
+                };
+                self.http_duration
+                    .with((method_key, route.id(), status), register, |h| h.record(seconds));
+            }
+            Protocol::Grpc => {
+                // A call dropped before any status was sent was cancelled by its client.
+                let code = s.grpc_code.unwrap_or(GrpcCode::Cancelled);
+                let register = || {
+                    let method = route.as_str().strip_prefix('/').unwrap_or(OTHER);
+                    self.recorder
+                        .histogram(&c::RPC_SERVER_CALL_DURATION, &["grpc", method, code.as_str()])
+                };
+                self.rpc_duration
+                    .with((route.id(), code as u8), register, |h| h.record(seconds));
+            }
+        }
+    }
+
+    /// Records the inference metrics; returns the request's cost in picounits when its model has a price.
+    fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) -> Option<u128> {
+        let operation = s.reported.operation;
+        let op = (operation.map_or(0, |o| o.id()), operation.map_or(OTHER, |o| o.as_str()));
+        let labels = inference::Labels {
+            recorder: &self.recorder,
+            operation: op.1,
+            model: model.1,
+        };
+        // Token metrics are per model, but (operation, model) pairs are few: one lookup serves them all.
+        self.inference
+            .with((op.0, model.0), Default::default, |handles: &Arc<InferenceHandles>| {
+                match s.error_type.as_ref() {
+                    None => handles.duration_ok(&labels).record(seconds),
+                    Some(error) => {
+                        let register = || {
+                            let values = [op.1, model.1, error.as_str()];
+                            self.recorder.histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &values)
+                        };
+                        self.gen_ai_errors
+                            .with((op.0, model.0, error_key(error)), register, |h| h.record(seconds));
+                    }
+                }
+                if let Some(ttft) = s.time_to_first_token {
+                    handles.time_to_first_token(&labels).record(ttft.as_secs_f64());
+                }
+                if let Some(tpot) = s.time_per_output_token {
+                    handles.time_per_output_token(&labels).record(tpot.as_secs_f64());
+                }
+                let usage = s.reported.usage;
+                for (kind, count) in [usage.input_tokens, usage.output_tokens].into_iter().enumerate() {
+                    if count > 0 {
+                        handles.tokens(&labels, kind).increment(count);
+                        handles.request_tokens(&labels, kind).record(count as f64);
+                    }
+                }
+                // A request that produced no token (refused, failed early) cost nothing and is no observation.
+                if usage.input_tokens == 0 && usage.output_tokens == 0 {
+                    return None;
+                }
+                let pricing = self.pricing.get()?;
+                let cost = handles.cost(|| pricing.model(model.1))?;
+                Some(cost.record(usage.input_tokens, usage.output_tokens))
+            })
+    }
+}
+
+impl MetricsObserver {
+    /// Creates, at zero, the series of the label values known now: a series that appears with the first
+    /// requests starts at their count, and `rate()` / `increase()` would miss that first burst.
+    fn create_known(&self, known: &KnownLabels) {
+        let r = &self.inner.recorder;
+        let models: Vec<&str> = known.models.iter().map(LabelValue::as_str).collect();
+        for route in &known.routes {
+            r.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]).increment(0.0);
+            let models = if known.model_routes.contains(route) {
+                &models[..]
+            } else {
+                &[]
+            };
+            for model in models.iter().copied().chain([""]) {
+                for outcome in Outcome::ALL {
+                    r.counter(&c::REQUESTS_TOTAL, &[route.as_str(), model, outcome.as_str()])
+                        .increment(0);
+                }
+            }
+        }
+        self.inner.quality.create_known(r, known);
+        self.inner.queue.create_known(r, &known.models);
+        if let Some(pricing) = self.inner.pricing.get() {
+            pricing.create_known(r, known);
+        }
+        for model in &models {
+            for kind in inference::TOKEN_TYPES {
+                r.counter(&c::TOKENS_TOTAL, &[model, kind]).increment(0);
+                let _ = r.histogram(&c::REQUEST_TOKENS, &[model, kind]);
+            }
+            for operation in &known.operations {
+                let op = operation.as_str();
+                let _ = r.histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &[op, model, ""]);
+                // Embeddings produce no tokens to time.
+                if op == operation::EMBEDDINGS {
+                    continue;
+                }
+                let _ = r.histogram(&c::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, &[op, model]);
+                let _ = r.histogram(&c::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, &[op, model]);
+            }
+        }
+    }
+}
+
+impl Instruments {
+    fn record_stage(&self, s: &StageSummary<'_>) {
+        let inner = self;
+        let model = s.model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
+        let register = || {
+            inner
+                .recorder
+                .histogram(&c::STAGE_DURATION, &[s.name.as_str(), model.1])
+        };
+        let seconds = s.duration.as_secs_f64();
+        inner
+            .stages
+            .with((s.name.id(), model.0), register, |h| h.record(seconds));
+    }
+}
+
+impl Observer for MetricsObserver {
+    /// The route's in-flight gauge, incremented at the start and decremented at the finish.
+    type RequestData = Gauge;
+
+    fn on_layer_event(&self, event: &LayerEvent<'_>) {
+        match event {
+            LayerEvent::Start(known) => self.create_known(known),
+            LayerEvent::Feedback(feedback) => self.inner.quality.record_feedback(&self.inner.recorder, feedback),
+        }
+    }
+
+    fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Gauge {
+        let inner = &*self.inner;
+        let route = &info.route;
+        let register = || inner.recorder.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]);
+        let gauge = inner.in_flight.with(route.id(), register, Gauge::clone);
+        gauge.increment(1.0);
+        gauge
+    }
+
+    fn on_event(&self, _request: &Gauge, event: &Event<'_>) {
+        let inner = &*self.inner;
+        match *event {
+            Event::StageEnd(s) => inner.record_stage(s),
+            Event::Queue { model, event } => inner.queue.record(&inner.recorder, model, event),
+            Event::Score(score) => inner.quality.record_score(&inner.recorder, score),
+            #[cfg(feature = "drift")]
+            Event::Feature { model, name, value } => {
+                if let Some(drift) = inner.drift.get() {
+                    let model = model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
+                    drift.observe(model, name, value);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_finish(&self, in_flight: &Gauge, s: &RequestSummary<'_>) {
+        let inner = &*self.inner;
+        in_flight.decrement(1.0);
+        let seconds = s.duration.as_secs_f64();
+        let model = match s.reported.model {
+            Some(model) => (model.id(), model.as_str()),
+            None if s.is_inference() => (0, OTHER),
+            None => (NO_MODEL, ""),
+        };
+        let route = &s.info.route;
+        let outcome = s.outcome;
+        let register = || {
+            inner
+                .recorder
+                .counter(&c::REQUESTS_TOTAL, &[route.as_str(), model.1, outcome.as_str()])
+        };
+        inner
+            .requests
+            .with((route.id(), model.0, outcome as u8), register, |h| h.increment(1));
+        inner.record_protocol_duration(s, seconds);
+        let cost = if s.is_inference() {
+            inner.record_inference(s, model, seconds)
+        } else {
+            None
+        };
+        let cost = cost.zip(inner.pricing.get());
+        inner.quality.record_finish(&inner.recorder, s, model, seconds, cost);
+        #[cfg(feature = "drift")]
+        if let (Some(drift), true) = (inner.drift.get(), s.is_inference()) {
+            drift.record_finish(model, s);
+        }
+    }
+}
+
+/// Standard methods keep their name; anything else is `_OTHER`, as OpenTelemetry prescribes.
+fn method_label(method: &Method) -> (u8, &'static str) {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PATCH,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    const NAMES: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().position(|m| m == method) {
+        Some(i) => (i as u8, NAMES[i]),
+        None => (u8::MAX, OTHER),
+    }
+}
+
+/// A dense key for an error type.
+fn error_key(error: &ErrorType) -> u16 {
+    match error {
+        ErrorType::HttpStatus(status) => status.as_u16(),
+        ErrorType::Grpc(code) => 1000 + *code as u16,
+        ErrorType::Cancelled => 2000,
+        ErrorType::ServiceError => 2001,
+        ErrorType::BodyError => 2002,
+        ErrorType::Panic => 2003,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_bounded() {
+        assert_eq!(method_label(&Method::POST).1, "POST");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), (u8::MAX, OTHER));
+    }
+}

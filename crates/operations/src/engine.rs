@@ -63,8 +63,8 @@ impl EngineMetrics {
 
     /// Records into `recorder`.
     pub fn with_recorder(recorder: SharedRecorder) -> Self {
-        let batch_size = recorder.histogram(&c::ENGINE_BATCH_SIZE, &[]);
-        let preemptions = recorder.counter(&c::ENGINE_PREEMPTIONS, &[]);
+        let batch_size = recorder.histogram(c::Metric::EngineBatchSize.def(), &[]);
+        let preemptions = recorder.counter(c::Metric::EnginePreemptions.def(), &[]);
         preemptions.increment(0);
         Self {
             inner: Arc::new(Inner {
@@ -92,7 +92,9 @@ impl EngineMetrics {
                 *latest = ratio;
             }
             None => {
-                let gauge = inner.recorder.gauge(&c::ENGINE_KV_CACHE_USAGE, &[label.as_str()]);
+                let gauge = inner
+                    .recorder
+                    .gauge(c::Metric::EngineKvCacheUsage.def(), &[label.as_str()]);
                 gauge.set(ratio);
                 caches.push((label.id(), gauge, ratio));
             }

@@ -22,7 +22,7 @@ impl SloRules {
         let sel = self.matchers("");
         let mut signals = vec![Signal {
             record: "job:inferwatch_requests:rate5m",
-            expr: format!("sum by (job) (rate({}{sel}[5m]))", c::REQUESTS_TOTAL.name),
+            expr: format!("sum by (job) (rate({}{sel}[5m]))", c::Metric::RequestsTotal.def().name),
             upward_only: false,
         }];
         if self.availability.is_some() {
@@ -36,7 +36,7 @@ impl SloRules {
             record: "job:inferwatch_ttft_p95:5m",
             expr: format!(
                 "histogram_quantile(0.95, sum by (job, le) (rate({}_bucket{sel}[5m])))",
-                c::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN.name
+                c::Metric::GenAiServerTimeToFirstToken.def().name
             ),
             upward_only: true,
         });
@@ -112,7 +112,7 @@ impl SloRules {
                 ),
             ));
         }
-        let observations = format!("{}{}", c::DRIFT_WINDOW_OBSERVATIONS.name, self.matchers(""));
+        let observations = format!("{}{}", c::Metric::DriftWindowObservations.def().name, self.matchers(""));
         let on = format!(
             "on (job, instance, {}, {})",
             label::FEATURE,
@@ -126,7 +126,7 @@ impl SloRules {
                 alert,
                 format!(
                     "{}{} > {threshold} and {on} {observations} >= {}",
-                    c::DRIFT_PSI.name,
+                    c::Metric::DriftPsi.def().name,
                     self.matchers(&format!(r#"{}!="{}""#, label::FEATURE, c::OTHER)),
                     self.drift_min_observations
                 ),

@@ -11,7 +11,7 @@ const DAY_S: u32 = 86_400;
 impl SloRules {
     /// Recording rules of the engine and cost signals.
     pub(super) fn engine_cost_recording(&self) -> Vec<Rule> {
-        let reasons = c::FINISH_REASONS_TOTAL.name;
+        let reasons = c::Metric::FinishReasonsTotal.def().name;
         let reason = label::GEN_AI_RESPONSE_FINISH_REASON;
         let by = format!("job, {}", label::GEN_AI_REQUEST_MODEL);
         let output = self.matchers(&format!(r#"{}="output""#, label::GEN_AI_TOKEN_TYPE));
@@ -26,7 +26,11 @@ impl SloRules {
                 ),
             });
         }
-        let spend = format!(r#"__name__=~"{}|{}""#, c::COST_TOTAL.name, c::GPU_COST_TOTAL.name);
+        let spend = format!(
+            r#"__name__=~"{}|{}""#,
+            c::Metric::CostTotal.def().name,
+            c::Metric::GpuCostTotal.def().name
+        );
         rules.push(Rule::Record {
             record: "job:inferwatch_spend:rate1h".into(),
             expr: format!("sum by (job) (rate({}[1h]))", self.matchers(&spend)),
@@ -35,18 +39,18 @@ impl SloRules {
             record: "job:inferwatch_gpu_cost_per_million_output_tokens:rate1h".into(),
             expr: format!(
                 "sum by (job) (rate({}{}[1h])) / (sum by (job) (rate({}{output}[1h])) / 1e6)",
-                c::GPU_COST_TOTAL.name,
+                c::Metric::GpuCostTotal.def().name,
                 self.matchers(""),
-                c::TOKENS_TOTAL.name,
+                c::Metric::TokensTotal.def().name,
             ),
         });
         rules.push(Rule::Record {
             record: "job:inferwatch_energy_per_output_token_joules:rate1h".into(),
             expr: format!(
                 "sum by (job) (rate({}{}[1h])) / sum by (job) (rate({}{output}[1h]))",
-                c::HW_ENERGY.name,
+                c::Metric::HwEnergy.def().name,
                 self.matchers(""),
-                c::TOKENS_TOTAL.name,
+                c::Metric::TokensTotal.def().name,
             ),
         });
         rules
@@ -75,7 +79,7 @@ impl SloRules {
             format!(
                 "max by (job, instance, {}) ({}{}) > {}",
                 label::GEN_AI_REQUEST_MODEL,
-                c::ENGINE_KV_CACHE_USAGE.name,
+                c::Metric::EngineKvCacheUsage.def().name,
                 self.matchers(""),
                 self.kv_cache_ratio
             ),

@@ -182,11 +182,11 @@ impl Judged<'_> {
         let by = "sum by (experiment, variant)";
         let by_le = "sum by (experiment, variant, le)";
         let record = |record: String, expr: String| Rule::Record { record, expr };
-        let requests = c::EXPERIMENT_REQUESTS_TOTAL.name;
-        let duration = c::EXPERIMENT_REQUEST_DURATION.name;
-        let ttft = c::EXPERIMENT_TIME_TO_FIRST_TOKEN.name;
-        let score = c::EXPERIMENT_QUALITY_SCORE.name;
-        let feedback = c::EXPERIMENT_FEEDBACK_TOTAL.name;
+        let requests = c::Metric::ExperimentRequestsTotal.def().name;
+        let duration = c::Metric::ExperimentRequestDuration.def().name;
+        let ttft = c::Metric::ExperimentTimeToFirstToken.def().name;
+        let score = c::Metric::ExperimentQualityScore.def().name;
+        let feedback = c::Metric::ExperimentFeedbackTotal.def().name;
         let mut rules = vec![
             record(
                 self.name("requests"),

@@ -36,7 +36,7 @@ impl SloRules {
         if self.availability.is_none() {
             return Vec::new();
         }
-        let total = c::REQUESTS_TOTAL.name;
+        let total = c::Metric::RequestsTotal.def().name;
         let per_instance = |extra: &str| format!("sum by (job, instance) (rate({total}{}[5m]))", self.matchers(extra));
         let record = |record: &str, expr: String| Rule::Record {
             record: record.into(),

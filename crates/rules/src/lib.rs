@@ -315,7 +315,7 @@ impl SloRules {
         let mut slis = Vec::new();
         if let Some(target) = self.availability {
             check_target(target)?;
-            let total = c::REQUESTS_TOTAL.name;
+            let total = c::Metric::RequestsTotal.def().name;
             slis.push(Sli {
                 name: "availability",
                 title: "Availability",
@@ -329,12 +329,17 @@ impl SloRules {
             });
         }
         for (name, title, objective, def) in [
-            ("latency", "Latency", self.latency, &c::GEN_AI_SERVER_REQUEST_DURATION),
+            (
+                "latency",
+                "Latency",
+                self.latency,
+                c::Metric::GenAiServerRequestDuration.def(),
+            ),
             (
                 "ttft",
                 "TimeToFirstToken",
                 self.ttft,
-                &c::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+                c::Metric::GenAiServerTimeToFirstToken.def(),
             ),
         ] {
             let Some(objective) = objective else { continue };
@@ -414,8 +419,8 @@ impl SloRules {
                 "InferwatchGpuMemorySaturated",
                 format!(
                     "{} / {} > {}",
-                    with(&c::HW_GPU_MEMORY_USAGE, &sel),
-                    with(&c::HW_GPU_MEMORY_LIMIT, &sel),
+                    with(c::Metric::HwGpuMemoryUsage.def(), &sel),
+                    with(c::Metric::HwGpuMemoryLimit.def(), &sel),
                     self.gpu_memory_ratio
                 ),
                 "10m",
@@ -426,7 +431,7 @@ impl SloRules {
             );
             add(
                 "InferwatchGpuLost",
-                format!("{} == 0", with(&c::GPU_DEVICE_UP, &sel)),
+                format!("{} == 0", with(c::Metric::GpuDeviceUp.def(), &sel)),
                 "1m",
                 "page",
                 "{{ $labels.instance }}: GPU {{ $labels.gpu }} lost",
@@ -434,7 +439,7 @@ impl SloRules {
             );
             add(
                 "InferwatchGpuSamplerDown",
-                format!("{} == 0", with(&c::GPU_SAMPLER_UP, &sel)),
+                format!("{} == 0", with(c::Metric::GpuSamplerUp.def(), &sel)),
                 "15m",
                 "ticket",
                 "{{ $labels.instance }}: GPU sampler down",
@@ -443,7 +448,7 @@ impl SloRules {
         }
         add(
             "InferwatchReadinessFailing",
-            format!("{} == 0", with(&c::HEALTH_STATUS, &sel)),
+            format!("{} == 0", with(c::Metric::HealthStatus.def(), &sel)),
             "5m",
             "page",
             "{{ $labels.instance }}: health check {{ $labels.check }} failing",
@@ -454,7 +459,7 @@ impl SloRules {
             "InferwatchTelemetryExportFailing",
             format!(
                 "sum by (job, instance, signal) (rate({}[5m])) > 0",
-                with(&c::TELEMETRY_EXPORT_ERRORS, &sel)
+                with(c::Metric::TelemetryExportErrors.def(), &sel)
             ),
             "10m",
             "ticket",
@@ -466,7 +471,10 @@ impl SloRules {
             "InferwatchSpansDropped",
             format!(
                 "sum by (job, instance) (rate({}[10m])) > 0",
-                with(&c::TELEMETRY_SPANS_DROPPED, &self.matchers(r#"reason="queue_full""#))
+                with(
+                    c::Metric::TelemetrySpansDropped.def(),
+                    &self.matchers(r#"reason="queue_full""#)
+                )
             ),
             "10m",
             "ticket",
@@ -478,7 +486,7 @@ impl SloRules {
             "InferwatchLogLinesDropped",
             format!(
                 "sum by (job, instance) (rate({}[10m])) > 0",
-                with(&c::TELEMETRY_LOG_LINES_DROPPED, &sel)
+                with(c::Metric::TelemetryLogLinesDropped.def(), &sel)
             ),
             "10m",
             "ticket",
@@ -488,7 +496,10 @@ impl SloRules {
         );
         add(
             "InferwatchNoTraffic",
-            format!("sum by (job) (rate({}[15m])) == 0", with(&c::REQUESTS_TOTAL, &sel)),
+            format!(
+                "sum by (job) (rate({}[15m])) == 0",
+                with(c::Metric::RequestsTotal.def(), &sel)
+            ),
             "15m",
             "ticket",
             "{{ $labels.job }}: no requests for 30 minutes",

@@ -45,7 +45,7 @@ impl Failures {
     fn new(item: &'static str, signal: &'static str, recorder: &SharedRecorder) -> Self {
         Self {
             item,
-            errors: recorder.late_counter(&c::TELEMETRY_EXPORT_ERRORS, &[signal]),
+            errors: recorder.late_counter(c::Metric::TelemetryExportErrors.def(), &[signal]),
             failing: AtomicU64::new(0),
         }
     }
@@ -93,11 +93,11 @@ pub(super) struct ExportStats {
 
 impl ExportStats {
     pub(super) fn new(capacity: usize, recorder: &SharedRecorder) -> Arc<Self> {
-        let dropped = |reason| recorder.late_counter(&c::TELEMETRY_SPANS_DROPPED, &[reason]);
+        let dropped = |reason| recorder.late_counter(c::Metric::TelemetrySpansDropped.def(), &[reason]);
         Arc::new(Self {
             pending: AtomicUsize::new(0),
             capacity,
-            exported: recorder.late_counter(&c::TELEMETRY_SPANS_EXPORTED, &[]),
+            exported: recorder.late_counter(c::Metric::TelemetrySpansExported.def(), &[]),
             dropped_queue_full: dropped("queue_full"),
             dropped_export_failed: dropped("export_failed"),
             failures: Failures::traces(recorder),

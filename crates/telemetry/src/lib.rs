@@ -411,7 +411,9 @@ impl TelemetryBuilder {
                 None,
             ),
             (format, lines) => {
-                let dropped = self.recorder.late_counter(&c::TELEMETRY_LOG_LINES_DROPPED, &[]);
+                let dropped = self
+                    .recorder
+                    .late_counter(c::Metric::TelemetryLogLinesDropped.def(), &[]);
                 let (queue, worker) =
                     LogQueue::start(lines, writer, dropped).map_err(|e| TelemetryError::LogWriter(e.to_string()))?;
                 // The JSON writer is the only reader of summary lines (the OpenTelemetry layer keeps them out of

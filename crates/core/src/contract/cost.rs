@@ -7,7 +7,7 @@ use super::def::{MetricDef, MetricKind};
 use super::label;
 
 /// Spend per model.
-pub const COST_TOTAL: MetricDef = MetricDef {
+pub(crate) const COST_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_cost_total",
     otel_name: Some("inferwatch.cost"),
     kind: MetricKind::Counter,
@@ -18,7 +18,7 @@ pub const COST_TOTAL: MetricDef = MetricDef {
 };
 
 /// Cost of each request.
-pub const REQUEST_COST: MetricDef = MetricDef {
+pub(crate) const REQUEST_COST: MetricDef = MetricDef {
     name: "inferwatch_request_cost",
     otel_name: Some("inferwatch.request.cost"),
     kind: MetricKind::Histogram,
@@ -29,7 +29,7 @@ pub const REQUEST_COST: MetricDef = MetricDef {
 };
 
 /// Spend per experiment variant.
-pub const EXPERIMENT_COST_TOTAL: MetricDef = MetricDef {
+pub(crate) const EXPERIMENT_COST_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_experiment_cost_total",
     otel_name: Some("inferwatch.experiment.cost"),
     kind: MetricKind::Counter,
@@ -40,7 +40,7 @@ pub const EXPERIMENT_COST_TOTAL: MetricDef = MetricDef {
 };
 
 /// Spend on GPUs by the hour.
-pub const GPU_COST_TOTAL: MetricDef = MetricDef {
+pub(crate) const GPU_COST_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_gpu_cost_total",
     otel_name: Some("inferwatch.gpu.cost"),
     kind: MetricKind::Counter,
@@ -51,7 +51,7 @@ pub const GPU_COST_TOTAL: MetricDef = MetricDef {
 };
 
 /// The currency of the cost metrics.
-pub const COST_INFO: MetricDef = MetricDef {
+pub(crate) const COST_INFO: MetricDef = MetricDef {
     name: "inferwatch_cost_info",
     otel_name: None,
     kind: MetricKind::Gauge,

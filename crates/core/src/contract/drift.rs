@@ -5,7 +5,7 @@ use super::def::{MetricDef, MetricKind};
 use super::label;
 
 /// Population Stability Index of the window against the baseline.
-pub const DRIFT_PSI: MetricDef = MetricDef {
+pub(crate) const DRIFT_PSI: MetricDef = MetricDef {
     name: "inferwatch_drift_psi",
     otel_name: Some("inferwatch.drift.psi"),
     kind: MetricKind::Gauge,
@@ -16,7 +16,7 @@ pub const DRIFT_PSI: MetricDef = MetricDef {
 };
 
 /// Kolmogorov–Smirnov statistic of the binned distributions.
-pub const DRIFT_KS_STATISTIC: MetricDef = MetricDef {
+pub(crate) const DRIFT_KS_STATISTIC: MetricDef = MetricDef {
     name: "inferwatch_drift_ks_statistic",
     otel_name: Some("inferwatch.drift.ks_statistic"),
     kind: MetricKind::Gauge,
@@ -27,7 +27,7 @@ pub const DRIFT_KS_STATISTIC: MetricDef = MetricDef {
 };
 
 /// Chi-square test p-value.
-pub const DRIFT_CHI_SQUARE_P_VALUE: MetricDef = MetricDef {
+pub(crate) const DRIFT_CHI_SQUARE_P_VALUE: MetricDef = MetricDef {
     name: "inferwatch_drift_chi_square_p_value",
     otel_name: Some("inferwatch.drift.chi_square.p_value"),
     kind: MetricKind::Gauge,
@@ -38,7 +38,7 @@ pub const DRIFT_CHI_SQUARE_P_VALUE: MetricDef = MetricDef {
 };
 
 /// Observations in the window.
-pub const DRIFT_WINDOW_OBSERVATIONS: MetricDef = MetricDef {
+pub(crate) const DRIFT_WINDOW_OBSERVATIONS: MetricDef = MetricDef {
     name: "inferwatch_drift_window_observations",
     otel_name: Some("inferwatch.drift.window.observations"),
     kind: MetricKind::Gauge,
@@ -49,7 +49,7 @@ pub const DRIFT_WINDOW_OBSERVATIONS: MetricDef = MetricDef {
 };
 
 /// Where a baseline came from.
-pub const DRIFT_BASELINE_INFO: MetricDef = MetricDef {
+pub(crate) const DRIFT_BASELINE_INFO: MetricDef = MetricDef {
     name: "inferwatch_drift_baseline_info",
     otel_name: None,
     kind: MetricKind::Gauge,

@@ -6,7 +6,7 @@ use super::def::{MetricDef, MetricKind};
 use super::label;
 
 /// Time requests waited in the engine's admission queue.
-pub const REQUEST_QUEUE_DURATION: MetricDef = MetricDef {
+pub(crate) const REQUEST_QUEUE_DURATION: MetricDef = MetricDef {
     name: "inferwatch_request_queue_duration_seconds",
     otel_name: Some("inferwatch.request.queue.duration"),
     kind: MetricKind::Histogram,
@@ -17,7 +17,7 @@ pub const REQUEST_QUEUE_DURATION: MetricDef = MetricDef {
 };
 
 /// Requests waiting in the admission queue now.
-pub const REQUESTS_WAITING: MetricDef = MetricDef {
+pub(crate) const REQUESTS_WAITING: MetricDef = MetricDef {
     name: "inferwatch_requests_waiting",
     otel_name: Some("inferwatch.requests.waiting"),
     kind: MetricKind::Gauge,
@@ -28,7 +28,7 @@ pub const REQUESTS_WAITING: MetricDef = MetricDef {
 };
 
 /// KV-cache usage the engine reports.
-pub const ENGINE_KV_CACHE_USAGE: MetricDef = MetricDef {
+pub(crate) const ENGINE_KV_CACHE_USAGE: MetricDef = MetricDef {
     name: "inferwatch_engine_kv_cache_usage_ratio",
     otel_name: Some("inferwatch.engine.kv_cache.usage"),
     kind: MetricKind::Gauge,
@@ -39,7 +39,7 @@ pub const ENGINE_KV_CACHE_USAGE: MetricDef = MetricDef {
 };
 
 /// Running batch sizes.
-pub const ENGINE_BATCH_SIZE: MetricDef = MetricDef {
+pub(crate) const ENGINE_BATCH_SIZE: MetricDef = MetricDef {
     name: "inferwatch_engine_batch_size",
     otel_name: Some("inferwatch.engine.batch.size"),
     kind: MetricKind::Histogram,
@@ -50,7 +50,7 @@ pub const ENGINE_BATCH_SIZE: MetricDef = MetricDef {
 };
 
 /// Preempted sequences.
-pub const ENGINE_PREEMPTIONS: MetricDef = MetricDef {
+pub(crate) const ENGINE_PREEMPTIONS: MetricDef = MetricDef {
     name: "inferwatch_engine_preemptions_total",
     otel_name: Some("inferwatch.engine.preemptions"),
     kind: MetricKind::Counter,

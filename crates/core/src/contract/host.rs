@@ -37,7 +37,7 @@ const fn plain(name: &'static str, kind: MetricKind, unit: &'static str, descrip
 }
 
 /// GPU utilisation (NVML percent ÷ 100).
-pub const HW_GPU_UTILIZATION: MetricDef = gpu_gauge(
+pub(crate) const HW_GPU_UTILIZATION: MetricDef = gpu_gauge(
     "hw_gpu_utilization_ratio",
     Some("hw.gpu.utilization"),
     "1",
@@ -45,7 +45,7 @@ pub const HW_GPU_UTILIZATION: MetricDef = gpu_gauge(
 );
 
 /// GPU memory in use.
-pub const HW_GPU_MEMORY_USAGE: MetricDef = gpu_gauge(
+pub(crate) const HW_GPU_MEMORY_USAGE: MetricDef = gpu_gauge(
     "hw_gpu_memory_usage_bytes",
     Some("hw.gpu.memory.usage"),
     "By",
@@ -53,7 +53,7 @@ pub const HW_GPU_MEMORY_USAGE: MetricDef = gpu_gauge(
 );
 
 /// GPU memory installed.
-pub const HW_GPU_MEMORY_LIMIT: MetricDef = gpu_gauge(
+pub(crate) const HW_GPU_MEMORY_LIMIT: MetricDef = gpu_gauge(
     "hw_gpu_memory_limit_bytes",
     Some("hw.gpu.memory.limit"),
     "By",
@@ -61,7 +61,7 @@ pub const HW_GPU_MEMORY_LIMIT: MetricDef = gpu_gauge(
 );
 
 /// Board power draw (NVML mW ÷ 1000).
-pub const HW_POWER: MetricDef = gpu_gauge(
+pub(crate) const HW_POWER: MetricDef = gpu_gauge(
     "hw_power_watts",
     Some("hw.power"),
     "W",
@@ -69,7 +69,7 @@ pub const HW_POWER: MetricDef = gpu_gauge(
 );
 
 /// Energy since the driver loaded (NVML mJ ÷ 1000; Volta or newer).
-pub const HW_ENERGY: MetricDef = MetricDef {
+pub(crate) const HW_ENERGY: MetricDef = MetricDef {
     kind: MetricKind::Counter,
     ..gpu_gauge(
         "hw_energy_joules_total",
@@ -80,7 +80,7 @@ pub const HW_ENERGY: MetricDef = MetricDef {
 };
 
 /// GPU die temperature.
-pub const HW_TEMPERATURE: MetricDef = gpu_gauge(
+pub(crate) const HW_TEMPERATURE: MetricDef = gpu_gauge(
     "hw_temperature_celsius",
     Some("hw.temperature"),
     "Cel",
@@ -88,7 +88,7 @@ pub const HW_TEMPERATURE: MetricDef = gpu_gauge(
 );
 
 /// Streaming-multiprocessor clock (NVML MHz × 10^6).
-pub const GPU_SM_CLOCK: MetricDef = gpu_gauge(
+pub(crate) const GPU_SM_CLOCK: MetricDef = gpu_gauge(
     "inferwatch_gpu_sm_clock_hertz",
     None,
     "Hz",
@@ -96,7 +96,7 @@ pub const GPU_SM_CLOCK: MetricDef = gpu_gauge(
 );
 
 /// 1 while a device answers, 0 once NVML reports it lost.
-pub const GPU_DEVICE_UP: MetricDef = gpu_gauge(
+pub(crate) const GPU_DEVICE_UP: MetricDef = gpu_gauge(
     "inferwatch_gpu_device_up",
     None,
     "1",
@@ -104,7 +104,7 @@ pub const GPU_DEVICE_UP: MetricDef = gpu_gauge(
 );
 
 /// Whether NVML answers at all.
-pub const GPU_SAMPLER_UP: MetricDef = plain(
+pub(crate) const GPU_SAMPLER_UP: MetricDef = plain(
     "inferwatch_gpu_sampler_up",
     MetricKind::Gauge,
     "1",
@@ -112,7 +112,7 @@ pub const GPU_SAMPLER_UP: MetricDef = plain(
 );
 
 /// Readings that failed, by GPU and field.
-pub const GPU_SAMPLE_ERRORS: MetricDef = MetricDef {
+pub(crate) const GPU_SAMPLE_ERRORS: MetricDef = MetricDef {
     labels: &[label::GPU, label::FIELD],
     ..plain(
         "inferwatch_gpu_sample_errors_total",
@@ -123,7 +123,7 @@ pub const GPU_SAMPLE_ERRORS: MetricDef = MetricDef {
 };
 
 /// Host CPU use across all cores.
-pub const SYSTEM_CPU_UTILIZATION: MetricDef = MetricDef {
+pub(crate) const SYSTEM_CPU_UTILIZATION: MetricDef = MetricDef {
     otel_name: Some("system.cpu.utilization"),
     ..plain(
         "system_cpu_utilization_ratio",
@@ -134,7 +134,7 @@ pub const SYSTEM_CPU_UTILIZATION: MetricDef = MetricDef {
 };
 
 /// Host memory in use.
-pub const SYSTEM_MEMORY_USAGE: MetricDef = MetricDef {
+pub(crate) const SYSTEM_MEMORY_USAGE: MetricDef = MetricDef {
     otel_name: Some("system.memory.usage"),
     ..plain(
         "system_memory_usage_bytes",
@@ -145,7 +145,7 @@ pub const SYSTEM_MEMORY_USAGE: MetricDef = MetricDef {
 };
 
 /// Host memory installed.
-pub const SYSTEM_MEMORY_LIMIT: MetricDef = MetricDef {
+pub(crate) const SYSTEM_MEMORY_LIMIT: MetricDef = MetricDef {
     otel_name: Some("system.memory.limit"),
     ..plain(
         "system_memory_limit_bytes",
@@ -156,7 +156,7 @@ pub const SYSTEM_MEMORY_LIMIT: MetricDef = MetricDef {
 };
 
 /// Share of a configured filesystem in use.
-pub const SYSTEM_FILESYSTEM_UTILIZATION: MetricDef = MetricDef {
+pub(crate) const SYSTEM_FILESYSTEM_UTILIZATION: MetricDef = MetricDef {
     otel_name: Some("system.filesystem.utilization"),
     labels: &[label::MOUNTPOINT],
     ..plain(
@@ -171,56 +171,56 @@ pub const SYSTEM_FILESYSTEM_UTILIZATION: MetricDef = MetricDef {
 // they are listed so that dashboards and rules can be checked against one contract.
 
 /// CPU time of the process.
-pub const PROCESS_CPU_SECONDS: MetricDef = plain(
+pub(crate) const PROCESS_CPU_SECONDS: MetricDef = plain(
     "process_cpu_seconds_total",
     MetricKind::Counter,
     "s",
     "Total user and system CPU time spent in seconds (metrics-process).",
 );
 /// Open file descriptors.
-pub const PROCESS_OPEN_FDS: MetricDef = plain(
+pub(crate) const PROCESS_OPEN_FDS: MetricDef = plain(
     "process_open_fds",
     MetricKind::Gauge,
     "{fd}",
     "Number of open file descriptors (metrics-process).",
 );
 /// File descriptor limit.
-pub const PROCESS_MAX_FDS: MetricDef = plain(
+pub(crate) const PROCESS_MAX_FDS: MetricDef = plain(
     "process_max_fds",
     MetricKind::Gauge,
     "{fd}",
     "Maximum number of open file descriptors (metrics-process).",
 );
 /// Virtual memory size.
-pub const PROCESS_VIRTUAL_MEMORY: MetricDef = plain(
+pub(crate) const PROCESS_VIRTUAL_MEMORY: MetricDef = plain(
     "process_virtual_memory_bytes",
     MetricKind::Gauge,
     "By",
     "Virtual memory size in bytes (metrics-process).",
 );
 /// Virtual memory limit.
-pub const PROCESS_VIRTUAL_MEMORY_MAX: MetricDef = plain(
+pub(crate) const PROCESS_VIRTUAL_MEMORY_MAX: MetricDef = plain(
     "process_virtual_memory_max_bytes",
     MetricKind::Gauge,
     "By",
     "Maximum amount of virtual memory available in bytes (metrics-process).",
 );
 /// Resident set size.
-pub const PROCESS_RESIDENT_MEMORY: MetricDef = plain(
+pub(crate) const PROCESS_RESIDENT_MEMORY: MetricDef = plain(
     "process_resident_memory_bytes",
     MetricKind::Gauge,
     "By",
     "Resident memory size in bytes (metrics-process).",
 );
 /// Process start time.
-pub const PROCESS_START_TIME: MetricDef = plain(
+pub(crate) const PROCESS_START_TIME: MetricDef = plain(
     "process_start_time_seconds",
     MetricKind::Gauge,
     "s",
     "Start time of the process since unix epoch in seconds (metrics-process).",
 );
 /// OS threads.
-pub const PROCESS_THREADS: MetricDef = plain(
+pub(crate) const PROCESS_THREADS: MetricDef = plain(
     "process_threads",
     MetricKind::Gauge,
     "{thread}",

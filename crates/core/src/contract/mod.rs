@@ -24,15 +24,15 @@ pub mod label;
 mod quality;
 
 use buckets::*;
-pub use cost::*;
+pub(crate) use cost::*;
 pub use def::{MetricDef, MetricKind};
-pub use drift::*;
-pub use engine::*;
-pub use host::*;
-pub use quality::*;
+pub(crate) use drift::*;
+pub(crate) use engine::*;
+pub(crate) use host::*;
+pub(crate) use quality::*;
 
 /// Requests seen by the layer, by how they ended.
-pub const REQUESTS_TOTAL: MetricDef = MetricDef {
+pub(crate) const REQUESTS_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_requests_total",
     otel_name: Some("inferwatch.requests"),
     kind: MetricKind::Counter,
@@ -43,7 +43,7 @@ pub const REQUESTS_TOTAL: MetricDef = MetricDef {
 };
 
 /// Requests a handler asked the handle of with no layer in front.
-pub const REQUESTS_UNMEASURED: MetricDef = MetricDef {
+pub(crate) const REQUESTS_UNMEASURED: MetricDef = MetricDef {
     name: "inferwatch_requests_unmeasured_total",
     otel_name: Some("inferwatch.requests.unmeasured"),
     kind: MetricKind::Counter,
@@ -54,7 +54,7 @@ pub const REQUESTS_UNMEASURED: MetricDef = MetricDef {
 };
 
 /// Requests whose response has not reached its end yet.
-pub const REQUESTS_IN_FLIGHT: MetricDef = MetricDef {
+pub(crate) const REQUESTS_IN_FLIGHT: MetricDef = MetricDef {
     name: "inferwatch_requests_in_flight",
     otel_name: Some("inferwatch.requests.in_flight"),
     kind: MetricKind::Gauge,
@@ -65,7 +65,7 @@ pub const REQUESTS_IN_FLIGHT: MetricDef = MetricDef {
 };
 
 /// HTTP server duration, to the end of the response body.
-pub const HTTP_SERVER_REQUEST_DURATION: MetricDef = MetricDef {
+pub(crate) const HTTP_SERVER_REQUEST_DURATION: MetricDef = MetricDef {
     name: "http_server_request_duration_seconds",
     otel_name: Some("http.server.request.duration"),
     kind: MetricKind::Histogram,
@@ -80,7 +80,7 @@ pub const HTTP_SERVER_REQUEST_DURATION: MetricDef = MetricDef {
 };
 
 /// gRPC call duration, to the end of the response stream.
-pub const RPC_SERVER_CALL_DURATION: MetricDef = MetricDef {
+pub(crate) const RPC_SERVER_CALL_DURATION: MetricDef = MetricDef {
     name: "rpc_server_call_duration_seconds",
     otel_name: Some("rpc.server.call.duration"),
     kind: MetricKind::Histogram,
@@ -95,7 +95,7 @@ pub const RPC_SERVER_CALL_DURATION: MetricDef = MetricDef {
 };
 
 /// End-to-end duration of inference requests.
-pub const GEN_AI_SERVER_REQUEST_DURATION: MetricDef = MetricDef {
+pub(crate) const GEN_AI_SERVER_REQUEST_DURATION: MetricDef = MetricDef {
     name: "gen_ai_server_request_duration_seconds",
     otel_name: Some("gen_ai.server.request.duration"),
     kind: MetricKind::Histogram,
@@ -110,7 +110,7 @@ pub const GEN_AI_SERVER_REQUEST_DURATION: MetricDef = MetricDef {
 };
 
 /// Time to the first output token.
-pub const GEN_AI_SERVER_TIME_TO_FIRST_TOKEN: MetricDef = MetricDef {
+pub(crate) const GEN_AI_SERVER_TIME_TO_FIRST_TOKEN: MetricDef = MetricDef {
     name: "gen_ai_server_time_to_first_token_seconds",
     otel_name: Some("gen_ai.server.time_to_first_token"),
     kind: MetricKind::Histogram,
@@ -121,7 +121,7 @@ pub const GEN_AI_SERVER_TIME_TO_FIRST_TOKEN: MetricDef = MetricDef {
 };
 
 /// Time per output token after the first.
-pub const GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN: MetricDef = MetricDef {
+pub(crate) const GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN: MetricDef = MetricDef {
     name: "gen_ai_server_time_per_output_token_seconds",
     otel_name: Some("gen_ai.server.time_per_output_token"),
     kind: MetricKind::Histogram,
@@ -132,7 +132,7 @@ pub const GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN: MetricDef = MetricDef {
 };
 
 /// Tokens processed, summed.
-pub const TOKENS_TOTAL: MetricDef = MetricDef {
+pub(crate) const TOKENS_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_tokens_total",
     otel_name: Some("inferwatch.tokens"),
     kind: MetricKind::Counter,
@@ -143,7 +143,7 @@ pub const TOKENS_TOTAL: MetricDef = MetricDef {
 };
 
 /// Tokens per request.
-pub const REQUEST_TOKENS: MetricDef = MetricDef {
+pub(crate) const REQUEST_TOKENS: MetricDef = MetricDef {
     name: "inferwatch_request_tokens",
     otel_name: Some("inferwatch.request.tokens"),
     kind: MetricKind::Histogram,
@@ -154,7 +154,7 @@ pub const REQUEST_TOKENS: MetricDef = MetricDef {
 };
 
 /// Time spent in one stage (tokenize, generate, decode, …) of a request.
-pub const STAGE_DURATION: MetricDef = MetricDef {
+pub(crate) const STAGE_DURATION: MetricDef = MetricDef {
     name: "inferwatch_stage_duration_seconds",
     otel_name: Some("inferwatch.stage.duration"),
     kind: MetricKind::Histogram,
@@ -165,7 +165,7 @@ pub const STAGE_DURATION: MetricDef = MetricDef {
 };
 
 /// Always 1; the label says which inferwatch version records.
-pub const BUILD_INFO: MetricDef = MetricDef {
+pub(crate) const BUILD_INFO: MetricDef = MetricDef {
     name: "inferwatch_build_info",
     otel_name: None,
     kind: MetricKind::Gauge,
@@ -176,7 +176,7 @@ pub const BUILD_INFO: MetricDef = MetricDef {
 };
 
 /// The latest result of each health check.
-pub const HEALTH_STATUS: MetricDef = MetricDef {
+pub(crate) const HEALTH_STATUS: MetricDef = MetricDef {
     name: "inferwatch_health_status",
     otel_name: Some("inferwatch.health.status"),
     kind: MetricKind::Gauge,
@@ -187,7 +187,7 @@ pub const HEALTH_STATUS: MetricDef = MetricDef {
 };
 
 /// Log lines the non-blocking log writer dropped because its queue was full.
-pub const TELEMETRY_LOG_LINES_DROPPED: MetricDef = MetricDef {
+pub(crate) const TELEMETRY_LOG_LINES_DROPPED: MetricDef = MetricDef {
     name: "inferwatch_telemetry_log_lines_dropped_total",
     otel_name: Some("inferwatch.telemetry.log_lines.dropped"),
     kind: MetricKind::Counter,
@@ -198,7 +198,7 @@ pub const TELEMETRY_LOG_LINES_DROPPED: MetricDef = MetricDef {
 };
 
 /// Spans the OTLP exporter sent.
-pub const TELEMETRY_SPANS_EXPORTED: MetricDef = MetricDef {
+pub(crate) const TELEMETRY_SPANS_EXPORTED: MetricDef = MetricDef {
     name: "inferwatch_telemetry_spans_exported_total",
     otel_name: Some("inferwatch.telemetry.spans.exported"),
     kind: MetricKind::Counter,
@@ -209,7 +209,7 @@ pub const TELEMETRY_SPANS_EXPORTED: MetricDef = MetricDef {
 };
 
 /// Spans lost before they reached the collector.
-pub const TELEMETRY_SPANS_DROPPED: MetricDef = MetricDef {
+pub(crate) const TELEMETRY_SPANS_DROPPED: MetricDef = MetricDef {
     name: "inferwatch_telemetry_spans_dropped_total",
     otel_name: Some("inferwatch.telemetry.spans.dropped"),
     kind: MetricKind::Counter,
@@ -220,7 +220,7 @@ pub const TELEMETRY_SPANS_DROPPED: MetricDef = MetricDef {
 };
 
 /// Exports that failed.
-pub const TELEMETRY_EXPORT_ERRORS: MetricDef = MetricDef {
+pub(crate) const TELEMETRY_EXPORT_ERRORS: MetricDef = MetricDef {
     name: "inferwatch_telemetry_export_errors_total",
     otel_name: Some("inferwatch.telemetry.export.errors"),
     kind: MetricKind::Counter,
@@ -230,75 +230,104 @@ pub const TELEMETRY_EXPORT_ERRORS: MetricDef = MetricDef {
     description: "OTLP exports that failed (collector down, unreachable, refusing, timing out), by signal: traces or logs.",
 };
 
-/// Every metric of the contract, in documentation order.
-pub const ALL: &[MetricDef] = &[
-    REQUESTS_TOTAL,
-    REQUESTS_IN_FLIGHT,
-    REQUESTS_UNMEASURED,
-    HTTP_SERVER_REQUEST_DURATION,
-    RPC_SERVER_CALL_DURATION,
-    GEN_AI_SERVER_REQUEST_DURATION,
-    GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
-    GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
-    TOKENS_TOTAL,
-    REQUEST_TOKENS,
-    STAGE_DURATION,
-    FINISH_REASONS_TOTAL,
-    EMPTY_RESPONSES_TOTAL,
-    QUALITY_SCORE,
-    QUALITY_SCORE_REJECTED,
-    FEEDBACK_TOTAL,
-    FEEDBACK_REPEATS,
-    EXPERIMENT_REQUESTS_TOTAL,
-    EXPERIMENT_REQUEST_DURATION,
-    EXPERIMENT_TIME_TO_FIRST_TOKEN,
-    EXPERIMENT_TOKENS_TOTAL,
-    EXPERIMENT_QUALITY_SCORE,
-    EXPERIMENT_FEEDBACK_TOTAL,
-    REQUEST_QUEUE_DURATION,
-    REQUESTS_WAITING,
-    ENGINE_KV_CACHE_USAGE,
-    ENGINE_BATCH_SIZE,
-    ENGINE_PREEMPTIONS,
-    COST_TOTAL,
-    REQUEST_COST,
-    EXPERIMENT_COST_TOTAL,
-    GPU_COST_TOTAL,
-    COST_INFO,
-    DRIFT_PSI,
-    DRIFT_KS_STATISTIC,
-    DRIFT_CHI_SQUARE_P_VALUE,
-    DRIFT_WINDOW_OBSERVATIONS,
-    DRIFT_BASELINE_INFO,
-    BUILD_INFO,
-    HEALTH_STATUS,
-    TELEMETRY_LOG_LINES_DROPPED,
-    TELEMETRY_SPANS_EXPORTED,
-    TELEMETRY_SPANS_DROPPED,
-    TELEMETRY_EXPORT_ERRORS,
-    HW_GPU_UTILIZATION,
-    HW_GPU_MEMORY_USAGE,
-    HW_GPU_MEMORY_LIMIT,
-    HW_POWER,
-    HW_ENERGY,
-    HW_TEMPERATURE,
-    GPU_SM_CLOCK,
-    GPU_DEVICE_UP,
-    GPU_SAMPLER_UP,
-    GPU_SAMPLE_ERRORS,
-    SYSTEM_CPU_UTILIZATION,
-    SYSTEM_MEMORY_USAGE,
-    SYSTEM_MEMORY_LIMIT,
-    SYSTEM_FILESYSTEM_UTILIZATION,
-    PROCESS_CPU_SECONDS,
-    PROCESS_OPEN_FDS,
-    PROCESS_MAX_FDS,
-    PROCESS_VIRTUAL_MEMORY,
-    PROCESS_VIRTUAL_MEMORY_MAX,
-    PROCESS_RESIDENT_MEMORY,
-    PROCESS_START_TIME,
-    PROCESS_THREADS,
-];
+/// Declares [`Metric`] and [`ALL`] from one list, so that the keys and the table cannot disagree.
+macro_rules! metrics {
+    ($($metric:ident = $def:ident,)*) => {
+        /// A metric of the contract, as a key: [`def`](Self::def) gives its name, type, unit, labels, buckets and
+        /// meaning (in `description`); [`ALL`](Self::ALL) lists them in documentation order, and [`find`] looks
+        /// one up by its Prometheus name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        #[allow(missing_docs, reason = "a variant's meaning is its definition's description")]
+        pub enum Metric {
+            $($metric,)*
+        }
+
+        impl Metric {
+            /// Every metric, in documentation order.
+            pub const ALL: &'static [Metric] = &[$(Metric::$metric,)*];
+
+            /// The metric's definition.
+            pub const fn def(self) -> &'static MetricDef {
+                match self {
+                    $(Metric::$metric => &$def,)*
+                }
+            }
+        }
+
+        /// Every metric's definition, in documentation order: the contract as a table.
+        pub const ALL: &[MetricDef] = &[$($def,)*];
+    };
+}
+
+metrics! {
+    RequestsTotal = REQUESTS_TOTAL,
+    RequestsInFlight = REQUESTS_IN_FLIGHT,
+    RequestsUnmeasured = REQUESTS_UNMEASURED,
+    HttpServerRequestDuration = HTTP_SERVER_REQUEST_DURATION,
+    RpcServerCallDuration = RPC_SERVER_CALL_DURATION,
+    GenAiServerRequestDuration = GEN_AI_SERVER_REQUEST_DURATION,
+    GenAiServerTimeToFirstToken = GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+    GenAiServerTimePerOutputToken = GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
+    TokensTotal = TOKENS_TOTAL,
+    RequestTokens = REQUEST_TOKENS,
+    StageDuration = STAGE_DURATION,
+    FinishReasonsTotal = FINISH_REASONS_TOTAL,
+    EmptyResponsesTotal = EMPTY_RESPONSES_TOTAL,
+    QualityScore = QUALITY_SCORE,
+    QualityScoreRejected = QUALITY_SCORE_REJECTED,
+    FeedbackTotal = FEEDBACK_TOTAL,
+    FeedbackRepeats = FEEDBACK_REPEATS,
+    ExperimentRequestsTotal = EXPERIMENT_REQUESTS_TOTAL,
+    ExperimentRequestDuration = EXPERIMENT_REQUEST_DURATION,
+    ExperimentTimeToFirstToken = EXPERIMENT_TIME_TO_FIRST_TOKEN,
+    ExperimentTokensTotal = EXPERIMENT_TOKENS_TOTAL,
+    ExperimentQualityScore = EXPERIMENT_QUALITY_SCORE,
+    ExperimentFeedbackTotal = EXPERIMENT_FEEDBACK_TOTAL,
+    RequestQueueDuration = REQUEST_QUEUE_DURATION,
+    RequestsWaiting = REQUESTS_WAITING,
+    EngineKvCacheUsage = ENGINE_KV_CACHE_USAGE,
+    EngineBatchSize = ENGINE_BATCH_SIZE,
+    EnginePreemptions = ENGINE_PREEMPTIONS,
+    CostTotal = COST_TOTAL,
+    RequestCost = REQUEST_COST,
+    ExperimentCostTotal = EXPERIMENT_COST_TOTAL,
+    GpuCostTotal = GPU_COST_TOTAL,
+    CostInfo = COST_INFO,
+    DriftPsi = DRIFT_PSI,
+    DriftKsStatistic = DRIFT_KS_STATISTIC,
+    DriftChiSquarePValue = DRIFT_CHI_SQUARE_P_VALUE,
+    DriftWindowObservations = DRIFT_WINDOW_OBSERVATIONS,
+    DriftBaselineInfo = DRIFT_BASELINE_INFO,
+    BuildInfo = BUILD_INFO,
+    HealthStatus = HEALTH_STATUS,
+    TelemetryLogLinesDropped = TELEMETRY_LOG_LINES_DROPPED,
+    TelemetrySpansExported = TELEMETRY_SPANS_EXPORTED,
+    TelemetrySpansDropped = TELEMETRY_SPANS_DROPPED,
+    TelemetryExportErrors = TELEMETRY_EXPORT_ERRORS,
+    HwGpuUtilization = HW_GPU_UTILIZATION,
+    HwGpuMemoryUsage = HW_GPU_MEMORY_USAGE,
+    HwGpuMemoryLimit = HW_GPU_MEMORY_LIMIT,
+    HwPower = HW_POWER,
+    HwEnergy = HW_ENERGY,
+    HwTemperature = HW_TEMPERATURE,
+    GpuSmClock = GPU_SM_CLOCK,
+    GpuDeviceUp = GPU_DEVICE_UP,
+    GpuSamplerUp = GPU_SAMPLER_UP,
+    GpuSampleErrors = GPU_SAMPLE_ERRORS,
+    SystemCpuUtilization = SYSTEM_CPU_UTILIZATION,
+    SystemMemoryUsage = SYSTEM_MEMORY_USAGE,
+    SystemMemoryLimit = SYSTEM_MEMORY_LIMIT,
+    SystemFilesystemUtilization = SYSTEM_FILESYSTEM_UTILIZATION,
+    ProcessCpuSeconds = PROCESS_CPU_SECONDS,
+    ProcessOpenFds = PROCESS_OPEN_FDS,
+    ProcessMaxFds = PROCESS_MAX_FDS,
+    ProcessVirtualMemory = PROCESS_VIRTUAL_MEMORY,
+    ProcessVirtualMemoryMax = PROCESS_VIRTUAL_MEMORY_MAX,
+    ProcessResidentMemory = PROCESS_RESIDENT_MEMORY,
+    ProcessStartTime = PROCESS_START_TIME,
+    ProcessThreads = PROCESS_THREADS,
+}
 
 /// Looks a metric up by its Prometheus name.
 pub fn find(name: &str) -> Option<&'static MetricDef> {

@@ -9,7 +9,7 @@ use super::label;
 const VARIANT: &[&str] = &[label::EXPERIMENT, label::VARIANT];
 
 /// Requests of an experiment, by variant and outcome.
-pub const EXPERIMENT_REQUESTS_TOTAL: MetricDef = MetricDef {
+pub(crate) const EXPERIMENT_REQUESTS_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_experiment_requests_total",
     otel_name: Some("inferwatch.experiment.requests"),
     kind: MetricKind::Counter,
@@ -20,7 +20,7 @@ pub const EXPERIMENT_REQUESTS_TOTAL: MetricDef = MetricDef {
 };
 
 /// Duration of an experiment's requests, to the end of the response.
-pub const EXPERIMENT_REQUEST_DURATION: MetricDef = MetricDef {
+pub(crate) const EXPERIMENT_REQUEST_DURATION: MetricDef = MetricDef {
     name: "inferwatch_experiment_request_duration_seconds",
     otel_name: Some("inferwatch.experiment.request.duration"),
     kind: MetricKind::Histogram,
@@ -31,7 +31,7 @@ pub const EXPERIMENT_REQUEST_DURATION: MetricDef = MetricDef {
 };
 
 /// Time to first token of an experiment's requests.
-pub const EXPERIMENT_TIME_TO_FIRST_TOKEN: MetricDef = MetricDef {
+pub(crate) const EXPERIMENT_TIME_TO_FIRST_TOKEN: MetricDef = MetricDef {
     name: "inferwatch_experiment_time_to_first_token_seconds",
     otel_name: Some("inferwatch.experiment.time_to_first_token"),
     kind: MetricKind::Histogram,
@@ -42,7 +42,7 @@ pub const EXPERIMENT_TIME_TO_FIRST_TOKEN: MetricDef = MetricDef {
 };
 
 /// Tokens of an experiment's requests.
-pub const EXPERIMENT_TOKENS_TOTAL: MetricDef = MetricDef {
+pub(crate) const EXPERIMENT_TOKENS_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_experiment_tokens_total",
     otel_name: Some("inferwatch.experiment.tokens"),
     kind: MetricKind::Counter,
@@ -53,7 +53,7 @@ pub const EXPERIMENT_TOKENS_TOTAL: MetricDef = MetricDef {
 };
 
 /// Quality scores of an experiment's answers.
-pub const EXPERIMENT_QUALITY_SCORE: MetricDef = MetricDef {
+pub(crate) const EXPERIMENT_QUALITY_SCORE: MetricDef = MetricDef {
     name: "inferwatch_experiment_quality_score",
     otel_name: Some("inferwatch.experiment.quality.score"),
     kind: MetricKind::Histogram,
@@ -64,7 +64,7 @@ pub const EXPERIMENT_QUALITY_SCORE: MetricDef = MetricDef {
 };
 
 /// Users' feedback on an experiment's answers.
-pub const EXPERIMENT_FEEDBACK_TOTAL: MetricDef = MetricDef {
+pub(crate) const EXPERIMENT_FEEDBACK_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_experiment_feedback_total",
     otel_name: Some("inferwatch.experiment.feedback"),
     kind: MetricKind::Counter,
@@ -75,7 +75,7 @@ pub const EXPERIMENT_FEEDBACK_TOTAL: MetricDef = MetricDef {
 };
 
 /// Quality scores recorded by handlers.
-pub const QUALITY_SCORE: MetricDef = MetricDef {
+pub(crate) const QUALITY_SCORE: MetricDef = MetricDef {
     name: "inferwatch_quality_score",
     otel_name: Some("inferwatch.quality.score"),
     kind: MetricKind::Histogram,
@@ -86,7 +86,7 @@ pub const QUALITY_SCORE: MetricDef = MetricDef {
 };
 
 /// Scores refused for being outside [0, 1].
-pub const QUALITY_SCORE_REJECTED: MetricDef = MetricDef {
+pub(crate) const QUALITY_SCORE_REJECTED: MetricDef = MetricDef {
     name: "inferwatch_quality_score_rejected_total",
     otel_name: Some("inferwatch.quality.score.rejected"),
     kind: MetricKind::Counter,
@@ -97,7 +97,7 @@ pub const QUALITY_SCORE_REJECTED: MetricDef = MetricDef {
 };
 
 /// Users' feedback.
-pub const FEEDBACK_TOTAL: MetricDef = MetricDef {
+pub(crate) const FEEDBACK_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_feedback_total",
     otel_name: Some("inferwatch.feedback"),
     kind: MetricKind::Counter,
@@ -108,7 +108,7 @@ pub const FEEDBACK_TOTAL: MetricDef = MetricDef {
 };
 
 /// Feedback refused because its answer was rated already.
-pub const FEEDBACK_REPEATS: MetricDef = MetricDef {
+pub(crate) const FEEDBACK_REPEATS: MetricDef = MetricDef {
     name: "inferwatch_feedback_repeats_total",
     otel_name: Some("inferwatch.feedback.repeats"),
     kind: MetricKind::Counter,
@@ -119,7 +119,7 @@ pub const FEEDBACK_REPEATS: MetricDef = MetricDef {
 };
 
 /// Finish reasons of inference requests.
-pub const FINISH_REASONS_TOTAL: MetricDef = MetricDef {
+pub(crate) const FINISH_REASONS_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_finish_reasons_total",
     otel_name: Some("inferwatch.finish_reasons"),
     kind: MetricKind::Counter,
@@ -130,7 +130,7 @@ pub const FINISH_REASONS_TOTAL: MetricDef = MetricDef {
 };
 
 /// Answers with no output.
-pub const EMPTY_RESPONSES_TOTAL: MetricDef = MetricDef {
+pub(crate) const EMPTY_RESPONSES_TOTAL: MetricDef = MetricDef {
     name: "inferwatch_empty_responses_total",
     otel_name: Some("inferwatch.empty_responses"),
     kind: MetricKind::Counter,

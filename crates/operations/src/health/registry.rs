@@ -272,7 +272,7 @@ impl Health {
         let inner = &*self.inner;
         for ((observations, gauge), check) in results.iter_mut().zip(&inner.gauges).zip(&inner.checks) {
             let worst = observations.iter().map(|o| o.status).max().unwrap_or(Status::Pass);
-            let gauge = gauge.get_or_init(|| inner.recorder.gauge(&c::HEALTH_STATUS, &[&check.name]));
+            let gauge = gauge.get_or_init(|| inner.recorder.gauge(c::Metric::HealthStatus.def(), &[&check.name]));
             gauge.set(worst.gauge_value());
             for observation in observations.iter_mut() {
                 observation.time.clone_from(&time);

@@ -99,13 +99,13 @@ impl GpuField {
 
     fn def(self) -> &'static c::MetricDef {
         match self {
-            GpuField::Utilization => &c::HW_GPU_UTILIZATION,
-            GpuField::MemoryUsed => &c::HW_GPU_MEMORY_USAGE,
-            GpuField::MemoryTotal => &c::HW_GPU_MEMORY_LIMIT,
-            GpuField::Power => &c::HW_POWER,
-            GpuField::Energy => &c::HW_ENERGY,
-            GpuField::Temperature => &c::HW_TEMPERATURE,
-            GpuField::SmClock => &c::GPU_SM_CLOCK,
+            GpuField::Utilization => c::Metric::HwGpuUtilization.def(),
+            GpuField::MemoryUsed => c::Metric::HwGpuMemoryUsage.def(),
+            GpuField::MemoryTotal => c::Metric::HwGpuMemoryLimit.def(),
+            GpuField::Power => c::Metric::HwPower.def(),
+            GpuField::Energy => c::Metric::HwEnergy.def(),
+            GpuField::Temperature => c::Metric::HwTemperature.def(),
+            GpuField::SmClock => c::Metric::GpuSmClock.def(),
         }
     }
 }
@@ -229,7 +229,7 @@ pub(crate) struct GpuSampling {
 
 impl GpuSampling {
     pub(crate) fn new(source: Box<dyn GpuSource>, recorder: SharedRecorder, retry: Duration) -> Self {
-        let up = recorder.gauge(&c::GPU_SAMPLER_UP, &[]);
+        let up = recorder.gauge(c::Metric::GpuSamplerUp.def(), &[]);
         Self {
             source,
             recorder,
@@ -289,7 +289,7 @@ impl GpuSampling {
 impl DeviceState {
     fn register(device: GpuDevice, recorder: &SharedRecorder) -> Self {
         let labels = [device.uuid.clone(), device.name.clone(), device.index.to_string()];
-        let up = recorder.gauge(&c::GPU_DEVICE_UP, &labels.each_ref().map(String::as_str));
+        let up = recorder.gauge(c::Metric::GpuDeviceUp.def(), &labels.each_ref().map(String::as_str));
         up.set(1.0);
         Self {
             reading: GpuReading {
@@ -322,7 +322,7 @@ impl DeviceState {
         let field = GpuField::ALL.get(slot).map_or("device", |f| f.name());
         let index = self.reading.device.index.to_string();
         self.errors[slot]
-            .get_or_insert_with(|| recorder.counter(&c::GPU_SAMPLE_ERRORS, &[&index, field]))
+            .get_or_insert_with(|| recorder.counter(c::Metric::GpuSampleErrors.def(), &[&index, field]))
             .increment(1);
     }
 }

@@ -43,7 +43,7 @@ impl HostSampling {
                 continue;
             }
             let mount_point = disks.list()[disk].mount_point().to_string_lossy().into_owned();
-            let gauge = recorder.gauge(&c::SYSTEM_FILESYSTEM_UTILIZATION, &[&mount_point]);
+            let gauge = recorder.gauge(c::Metric::SystemFilesystemUtilization.def(), &[&mount_point]);
             filesystems.push(Filesystem {
                 disk,
                 mount_point,
@@ -55,9 +55,9 @@ impl HostSampling {
             system: System::new(),
             disks,
             filesystems,
-            cpu: recorder.gauge(&c::SYSTEM_CPU_UTILIZATION, &[]),
-            memory_used: recorder.gauge(&c::SYSTEM_MEMORY_USAGE, &[]),
-            memory_limit: recorder.gauge(&c::SYSTEM_MEMORY_LIMIT, &[]),
+            cpu: recorder.gauge(c::Metric::SystemCpuUtilization.def(), &[]),
+            memory_used: recorder.gauge(c::Metric::SystemMemoryUsage.def(), &[]),
+            memory_limit: recorder.gauge(c::Metric::SystemMemoryLimit.def(), &[]),
             recorder,
         }
     }

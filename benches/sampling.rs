@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use inferwatch::health::checks::{self, Thresholds};
 use inferwatch::health::{Health, Observation};
 use inferwatch::prometheus::PrometheusBuilder;
-use inferwatch::sampler::Sampler;
+use inferwatch::resources::ResourceSampler;
 use tower::ServiceExt;
 
 fn eight_gpus() -> fake_gpu::FakeGpus {
@@ -26,7 +26,7 @@ fn eight_gpus() -> fake_gpu::FakeGpus {
 fn sampling(c: &mut Criterion) {
     let mut group = c.benchmark_group("sampling_pass");
     let (recorder, _exporter) = PrometheusBuilder::new().build().expect("exporter");
-    let mut gpus = Sampler::builder()
+    let mut gpus = ResourceSampler::builder()
         .without_host()
         .gpu_source(eight_gpus())
         .recorder(recorder)
@@ -34,7 +34,7 @@ fn sampling(c: &mut Criterion) {
     group.bench_function("8_fake_gpus", |b| b.iter(|| gpus.sample()));
 
     let (recorder, _exporter) = PrometheusBuilder::new().build().expect("exporter");
-    let mut host = Sampler::builder()
+    let mut host = ResourceSampler::builder()
         .without_gpu()
         .filesystem("/")
         .recorder(recorder)
@@ -42,7 +42,7 @@ fn sampling(c: &mut Criterion) {
     group.bench_function("host", |b| b.iter(|| host.sample()));
 
     let (recorder, _exporter) = PrometheusBuilder::new().build().expect("exporter");
-    let mut both = Sampler::builder()
+    let mut both = ResourceSampler::builder()
         .gpu_source(eight_gpus())
         .filesystem("/")
         .recorder(recorder)
@@ -56,7 +56,10 @@ fn readyz(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut sampler = Sampler::builder().gpu_source(eight_gpus()).filesystem("/").build();
+    let mut sampler = ResourceSampler::builder()
+        .gpu_source(eight_gpus())
+        .filesystem("/")
+        .build();
     sampler.sample();
     let snapshots = sampler.snapshots();
     let (recorder, _exporter) = PrometheusBuilder::new().build().expect("exporter");

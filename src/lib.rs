@@ -46,7 +46,7 @@
 //! | the root, [`observe`], [`contract`], [`classify`], [`labels`], [`cost`], [`experiment`], `drift`, `feedback` | `inferwatch-core` | the layer, the request handle and stages, the observers, bounded labels, the metric contract, the model half |
 //! | [`prometheus`] (feature `prometheus`) | `inferwatch-prometheus` | the exporter: recorder, `/metrics`, standalone listener |
 //! | [`telemetry`] (feature `telemetry`) | `inferwatch-telemetry` | `init()`: JSON logs, log queue, head sampling, OTLP |
-//! | [`health`] (feature `health`), [`sampler`], [`engine`] | `inferwatch-operations` | health routes, the GPU and host sampler, engine metrics |
+//! | [`health`] (feature `health`), [`resources`], [`engine`] | `inferwatch-operations` | health routes, the GPU and host sampler, engine metrics |
 //! | [`slo`] | `inferwatch-rules` | Prometheus rules: SLO burn rates, experiments, anomalies, cost |
 //!
 //! ## Features
@@ -59,7 +59,7 @@
 //! - `telemetry`: `telemetry::init`, JSON logs with trace ids, and `TelemetryGuard::tracing_observer` (head
 //!   sampling, summary lines straight to the log queue); `otlp` adds OTLP span export (gRPC, HTTP).
 //! - `health`: the [`health`] registry and routes; `grpc-health` adds `grpc.health.v1`.
-//! - `gpu`, `host`: what the [`sampler`] reads (NVML; process and system).
+//! - `gpu`, `host`: what the [`resources`] reads (NVML; process and system).
 //! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
 //! - `feedback`: signed response ids and `POST /v1/feedback`; `cost`: price tables from JSON
 //!   (`cost::Prices::from_json`); `drift`: the drift monitor (`drift::Drift`).
@@ -74,7 +74,7 @@ pub struct ReadmeDoctests;
 pub use inferwatch_core::*;
 #[cfg(feature = "health")]
 pub use inferwatch_operations::health;
-pub use inferwatch_operations::{engine, sampler};
+pub use inferwatch_operations::{engine, resources};
 #[cfg(feature = "prometheus")]
 pub use inferwatch_prometheus as prometheus;
 pub use inferwatch_rules as slo;

@@ -15,7 +15,7 @@ use inferwatch::engine::EngineMetrics;
 use inferwatch::experiment::{Experiment, WithoutKey};
 use inferwatch::health::{Health, Status, checks};
 use inferwatch::prometheus::PrometheusBuilder;
-use inferwatch::sampler::Sampler;
+use inferwatch::resources::ResourceSampler;
 use inferwatch::{InferenceLayer, RequestHandle};
 use support::fake_gpu::{FakeGpus, device};
 use support::{Scrape, client, eventually, scrape, send, serve};
@@ -192,7 +192,7 @@ async fn spend_is_exact_per_model_and_variant_with_the_currency_named() {
 fn gpu_hours_are_charged_for_the_gpus_each_pass_sees() {
     let prices = prices();
     let (recorder, exporter) = PrometheusBuilder::new().prices(&prices).build().expect("exporter");
-    let mut sampler = Sampler::builder()
+    let mut sampler = ResourceSampler::builder()
         .without_host()
         .gpu_source(FakeGpus::new(vec![device(0), device(1)]))
         .recorder(recorder)

@@ -66,8 +66,8 @@ fn errors_read_as_their_message_from_main() {
     let message = rejected.to_string();
     reads_as_its_message(rejected, &message);
     reads_as_its_message(
-        inferwatch::sampler::GpuError::Lost,
-        &inferwatch::sampler::GpuError::Lost.to_string(),
+        inferwatch::resources::GpuError::Lost,
+        &inferwatch::resources::GpuError::Lost.to_string(),
     );
     // A `main` returning the error prints exactly this after "Error: ".
     let from_main = format!("Error: {:?}", TelemetryError::OtlpNotEnabled);

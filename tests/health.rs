@@ -15,7 +15,7 @@ use inferwatch::health::checks::{self, Thresholds};
 use inferwatch::health::{Check, Health, Observation, Status};
 use inferwatch::observe::InFlightCounter;
 use inferwatch::prometheus::PrometheusBuilder;
-use inferwatch::sampler::{GpuField, Sampler};
+use inferwatch::resources::{GpuField, ResourceSampler};
 use serde_json::Value;
 use support::fake_gpu::{FakeGpus, device};
 use support::{client, get, scrape, serve};
@@ -202,7 +202,10 @@ async fn gpu_memory_check_reads_the_sampler_snapshot() {
     let gpus = FakeGpus::new(vec![device(0), device(1)]);
     // GPU 1: 76 of 80 GiB in use, 95 %.
     gpus.set(1, GpuField::MemoryUsed, Ok(76.0 * 1024.0 * 1024.0 * 1024.0));
-    let mut sampler = Sampler::builder().without_host().gpu_source(gpus.clone()).build();
+    let mut sampler = ResourceSampler::builder()
+        .without_host()
+        .gpu_source(gpus.clone())
+        .build();
     sampler.sample();
     let health = Health::builder()
         .add_check(checks::gpu_memory(sampler.snapshots(), Thresholds::default()))
@@ -221,7 +224,7 @@ async fn gpu_memory_check_reads_the_sampler_snapshot() {
     assert_eq!(report.status, Status::Fail);
 
     // No NVML: a warning, so readiness stays up.
-    let mut down = Sampler::builder()
+    let mut down = ResourceSampler::builder()
         .without_host()
         .gpu_source(FakeGpus::unavailable())
         .build();
@@ -238,7 +241,7 @@ async fn gpu_memory_check_reads_the_sampler_snapshot() {
     );
 
     // A sampler that never ran: a warning too.
-    let idle = Sampler::builder()
+    let idle = ResourceSampler::builder()
         .without_host()
         .gpu_source(FakeGpus::unavailable())
         .build();
@@ -253,7 +256,7 @@ async fn gpu_memory_check_reads_the_sampler_snapshot() {
 
 #[tokio::test]
 async fn host_checks_follow_thresholds() {
-    let mut sampler = Sampler::builder().without_gpu().filesystem("/").build();
+    let mut sampler = ResourceSampler::builder().without_gpu().filesystem("/").build();
     sampler.sample();
     let snapshot = sampler.snapshots().latest();
     let host = snapshot.host.as_ref().unwrap();

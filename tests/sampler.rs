@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inferwatch::prometheus::PrometheusBuilder;
-use inferwatch::sampler::{GpuError, GpuField, GpuSource, NvmlSource, Sampler};
+use inferwatch::resources::{GpuError, GpuField, GpuSource, NvmlSource, ResourceSampler};
 use support::fake_gpu::{FakeGpus, device};
-use support::{Scrape, eventually, scrape};
-use tower::{Service, ServiceBuilder, ServiceExt};
+use support::{Scrape, scrape};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
@@ -27,7 +26,7 @@ fn two_fake_gpus_give_exact_values_and_a_lost_gpu_is_reported() {
     gpus.set(1, GpuField::Energy, Err(GpuError::NotSupported));
     gpus.set(1, GpuField::Power, Err(GpuError::Failed("Unknown Error".into())));
     let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
-    let mut sampler = Sampler::builder()
+    let mut sampler = ResourceSampler::builder()
         .without_host()
         .gpu_source(gpus.clone())
         .recorder(recorder)
@@ -118,7 +117,7 @@ impl Write for Lines {
 fn without_nvml_the_sampler_is_down_and_says_so_once() {
     let gpus = FakeGpus::unavailable();
     let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
-    let mut sampler = Sampler::builder()
+    let mut sampler = ResourceSampler::builder()
         .without_host()
         .gpu_source(gpus.clone())
         .recorder(recorder)
@@ -149,7 +148,7 @@ fn without_nvml_the_sampler_is_down_and_says_so_once() {
 #[test]
 fn nvml_retry_happens_after_its_interval() {
     let gpus = FakeGpus::unavailable();
-    let mut sampler = Sampler::builder()
+    let mut sampler = ResourceSampler::builder()
         .without_host()
         .gpu_source(gpus.clone())
         .nvml_retry(Duration::from_millis(30))
@@ -173,7 +172,7 @@ fn nvml_smoke() {
         return;
     }
     let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
-    let mut sampler = Sampler::builder().without_host().recorder(recorder).build();
+    let mut sampler = ResourceSampler::builder().without_host().recorder(recorder).build();
     let snapshot = sampler.sample();
     let gpu = snapshot.gpu.as_ref().expect("gpu part");
     assert!(gpu.up);
@@ -202,7 +201,7 @@ fn nvml_smoke() {
 #[test]
 fn host_sampling_records_process_and_system_metrics() {
     let (recorder, exporter) = PrometheusBuilder::new().build().expect("exporter");
-    let mut sampler = Sampler::builder()
+    let mut sampler = ResourceSampler::builder()
         .without_gpu()
         .filesystem("/")
         .recorder(recorder)
@@ -246,50 +245,10 @@ fn host_sampling_records_process_and_system_metrics() {
     }
 }
 
-#[tokio::test]
-async fn the_layer_runs_the_sampler_as_long_as_the_stack() {
-    let gpus = FakeGpus::new(vec![device(0)]);
-    let layer = Sampler::builder()
-        .without_host()
-        .gpu_source(gpus.clone())
-        .interval(Duration::from_millis(20))
-        .layer();
-    let snapshots = layer.snapshots();
-    assert_eq!(gpus.opens(), 0, "nothing runs before the stack is built");
-
-    let echo = |req: http::Request<String>| async move {
-        Ok::<_, std::convert::Infallible>(http::Response::new(req.into_body()))
-    };
-    let mut service = ServiceBuilder::new().layer(layer.clone()).service_fn(echo);
-    let second = ServiceBuilder::new().layer(layer).service_fn(echo);
-    assert!(eventually(Duration::from_secs(5), || gpus.reads() >= 3 * GpuField::ALL.len()).await);
-    assert_eq!(gpus.opens(), 1, "one sampler for every service the layer wrapped");
-    assert_eq!(snapshots.latest().gpu.as_ref().map(|g| g.devices.len()), Some(1));
-
-    let response = service
-        .ready()
-        .await
-        .unwrap()
-        .call(http::Request::new("unchanged".into()))
-        .await
-        .unwrap();
-    assert_eq!(response.into_body(), "unchanged");
-
-    drop(service);
-    let reads = gpus.reads();
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    assert!(gpus.reads() > reads, "a wrapped service is still alive");
-    drop(second);
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    let reads = gpus.reads();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(gpus.reads(), reads, "the sampler stopped with the stack");
-}
-
 #[test]
 fn a_spawned_sampler_publishes_snapshots_and_stops() {
     let gpus = FakeGpus::new(vec![device(0), device(1)]);
-    let handle = Sampler::builder()
+    let handle = ResourceSampler::builder()
         .without_host()
         .gpu_source(gpus.clone())
         .interval(Duration::from_millis(10))

@@ -43,11 +43,10 @@ use inferwatch::engine::EngineMetrics;
 use inferwatch::health::{Health, Observation, checks};
 use inferwatch::observe::InFlightCounter;
 use inferwatch::prometheus::PrometheusBuilder;
-use inferwatch::sampler::Sampler;
+use inferwatch::resources::ResourceSampler;
 use inferwatch::slo::ExperimentRules;
 use inferwatch::telemetry::TelemetryBuilder;
 use inferwatch::{InferenceLayer, operation};
-use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use engine::{Engine, EngineArgs};
@@ -176,13 +175,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(in_flight.clone())
         .build();
     let feedback = layer.feedback();
-    // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s.
-    let sampling = Sampler::builder()
+    // GPUs through NVML (sampler_up 0 where there is none) and the host, every --sample-interval-s, on a thread
+    // of its own until `sampler` is dropped at the end of `main`.
+    let sampler = ResourceSampler::builder()
         .interval(Duration::from_secs_f64(args.sample_interval_s))
         .filesystem(".")
         .prices(&prices)
-        .layer();
-    let snapshots = sampling.snapshots();
+        .spawn();
+    let snapshots = sampler.snapshots();
     let health = Health::builder()
         .add_check(checks::gpu_memory(snapshots.clone(), Default::default()))
         .add_check(checks::host_memory(snapshots.clone(), Default::default()))
@@ -213,7 +213,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.body_timeout_s,
         )))
         .with_state(state)
-        .layer(ServiceBuilder::new().layer(sampling).layer(layer))
+        .layer(layer)
         // Merged after the layer: scrapes, probes and feedback are not inference traffic.
         .merge(feedback.router())
         .merge(exporter.router())
@@ -250,6 +250,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_secs_f64(args.shutdown_timeout_s),
     )
     .await?;
+    sampler.stop();
     tracing::info!("stopped");
     Ok(())
 }

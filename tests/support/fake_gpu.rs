@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use inferwatch::sampler::{GpuDevice, GpuError, GpuField, GpuSource};
+use inferwatch::resources::{GpuDevice, GpuError, GpuField, GpuSource};
 
 #[derive(Clone, Debug)]
 pub struct FakeDevice {

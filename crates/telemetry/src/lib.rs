@@ -40,11 +40,11 @@ mod otlp;
 mod otlp_logs;
 mod propagators;
 mod queue;
-mod sampler;
 #[cfg(test)]
 mod tests;
 #[cfg(feature = "otlp")]
 mod tls;
+mod trace_sampler;
 #[cfg(feature = "otlp")]
 mod transport;
 
@@ -376,8 +376,8 @@ impl TelemetryBuilder {
     /// default (`tracing::dispatcher::with_default`), or to install it yourself.
     pub fn dispatch(self) -> Result<(Dispatch, TelemetryGuard), TelemetryError> {
         let configured = match self.sampling_ratio {
-            Some(ratio) => sampler::Configured::parent_based_ratio(ratio),
-            None => sampler::from_env(
+            Some(ratio) => trace_sampler::Configured::parent_based_ratio(ratio),
+            None => trace_sampler::from_env(
                 std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
                 std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),
             ),

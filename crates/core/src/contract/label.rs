@@ -34,7 +34,7 @@ pub const HW_ID: &str = "hw_id";
 pub const HW_NAME: &str = "hw_name";
 /// GPU index as NVML numbers devices.
 pub const GPU: &str = "gpu";
-/// Which reading failed: one of `inferwatch_operations::sampler::GpuField`'s names, or `device`.
+/// Which reading failed: one of `inferwatch_operations::resources::GpuField`'s names, or `device`.
 pub const FIELD: &str = "field";
 /// A configured filesystem path.
 pub const MOUNTPOINT: &str = "mountpoint";

@@ -17,7 +17,7 @@
 //! exact: a price is a whole number of micro-units per million tokens, so a token costs a whole number of
 //! picounits (10⁻¹² of the currency), and totals are integers, rendered as decimals. A billion requests add up to
 //! exactly the sum of their costs. `inferwatch_request_cost` is a histogram of each request's cost. With a price
-//! per GPU-hour, the GPU sampler (`inferwatch_operations::sampler::SamplerBuilder::prices`) adds GPUs × time to
+//! per GPU-hour, the GPU sampler (`inferwatch_operations::resources::ResourceSamplerBuilder::prices`) adds GPUs × time to
 //! `inferwatch_gpu_cost_total`. Models without a price cost nothing and are not counted.
 
 mod ledger;

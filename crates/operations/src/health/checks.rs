@@ -12,7 +12,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::check::Check;
 use super::report::{Observation, Status};
-use crate::sampler::{Snapshot, Snapshots};
+use crate::resources::{Snapshot, Snapshots};
 
 /// Ratios above which a check warns and fails (defaults: warn above 70 %, fail above 90 %).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -13,10 +13,10 @@
 //! ```
 //! use std::time::Duration;
 //! use inferwatch_operations::health::{Health, Observation, checks};
-//! use inferwatch_operations::sampler::Sampler;
+//! use inferwatch_operations::resources::ResourceSampler;
 //!
 //! # async fn demo() {
-//! let sampler = Sampler::builder().spawn();
+//! let sampler = ResourceSampler::builder().spawn();
 //! let health = Health::builder()
 //!     .add_check(checks::gpu_memory(sampler.snapshots(), Default::default()))
 //!     .add_check(checks::host_memory(sampler.snapshots(), Default::default()))

@@ -4,14 +4,15 @@
 //! system's CPU, memory and filesystems (`sysinfo`), records them under the [contract](inferwatch_core::contract)'s names,
 //! and publishes a [`Snapshot`] that health checks and the application read through [`Snapshots`].
 //!
-//! Run it as a thread of its own with [`SamplerBuilder::spawn`], as part of a tower stack with
-//! [`SamplingLayer`], or pass by pass from your own scheduler with [`Sampler::sample`].
+//! Start it with [`ResourceSamplerBuilder::spawn`]: it runs on a thread of its own until the
+//! [`ResourceSamplerHandle`] it returns is dropped (keep it in `main`). Or run it pass by pass from your own
+//! scheduler with [`ResourceSampler::sample`].
 //!
 //! ```
 //! use std::time::Duration;
-//! use inferwatch_operations::sampler::Sampler;
+//! use inferwatch_operations::resources::ResourceSampler;
 //!
-//! let sampler = Sampler::builder().interval(Duration::from_secs(10)).filesystem("/").spawn();
+//! let sampler = ResourceSampler::builder().interval(Duration::from_secs(10)).filesystem("/").spawn();
 //! let snapshots = sampler.snapshots();
 //! // ... later, anywhere:
 //! let gpus_up = snapshots.latest().gpu.as_ref().is_some_and(|g| g.up);
@@ -21,13 +22,11 @@
 mod gpu;
 #[cfg(feature = "host")]
 mod host;
-mod layer;
 #[cfg(feature = "gpu")]
 mod nvml;
 mod snapshot;
 
 pub use gpu::{GpuDevice, GpuError, GpuField, GpuReading, GpuSnapshot, GpuSource};
-pub use layer::{Sampled, SamplingLayer};
 #[cfg(feature = "gpu")]
 pub use nvml::NvmlSource;
 pub use snapshot::{FilesystemReading, HostSnapshot, Snapshot, Snapshots};
@@ -48,8 +47,8 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Default time between quiet attempts to load NVML after it was unavailable.
 const DEFAULT_NVML_RETRY: Duration = Duration::from_secs(300);
 
-/// Configures a [`Sampler`]. GPU sampling (with the `gpu` feature) and host sampling (with `host`) are on by default.
-pub struct SamplerBuilder {
+/// Configures a [`ResourceSampler`]. GPU sampling (with the `gpu` feature) and host sampling (with `host`) are on by default.
+pub struct ResourceSamplerBuilder {
     interval: Duration,
     gpu: Option<Box<dyn GpuSource>>,
     host: bool,
@@ -59,9 +58,9 @@ pub struct SamplerBuilder {
     prices: Option<Prices>,
 }
 
-impl fmt::Debug for SamplerBuilder {
+impl fmt::Debug for ResourceSamplerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SamplerBuilder")
+        f.debug_struct("ResourceSamplerBuilder")
             .field("interval", &self.interval)
             .field("gpu", &self.gpu.is_some())
             .field("host", &self.host)
@@ -70,7 +69,7 @@ impl fmt::Debug for SamplerBuilder {
     }
 }
 
-impl Default for SamplerBuilder {
+impl Default for ResourceSamplerBuilder {
     fn default() -> Self {
         Self {
             interval: DEFAULT_INTERVAL,
@@ -94,7 +93,7 @@ fn default_gpu_source() -> Option<Box<dyn GpuSource>> {
     None
 }
 
-impl SamplerBuilder {
+impl ResourceSamplerBuilder {
     /// Time between passes (default 10 s; at least 10 ms).
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval.max(Duration::from_millis(10));
@@ -146,8 +145,8 @@ impl SamplerBuilder {
     }
 
     /// The sampler, to drive pass by pass.
-    pub fn build(self) -> Sampler {
-        Sampler {
+    pub fn build(self) -> ResourceSampler {
+        ResourceSampler {
             prices: self.prices,
             last_pass: None,
             snapshots: Snapshots::new(self.interval),
@@ -162,18 +161,13 @@ impl SamplerBuilder {
     }
 
     /// Starts the sampler on a thread of its own; it stops when the handle is dropped.
-    pub fn spawn(self) -> SamplerHandle {
+    pub fn spawn(self) -> ResourceSamplerHandle {
         self.build().spawn()
-    }
-
-    /// A tower layer that starts the sampler when the stack is built and stops it when the stack is dropped.
-    pub fn layer(self) -> SamplingLayer {
-        SamplingLayer::new(self.build())
     }
 }
 
-/// Reads GPUs and host once per [`sample`](Sampler::sample) call.
-pub struct Sampler {
+/// Reads GPUs and host once per [`sample`](ResourceSampler::sample) call.
+pub struct ResourceSampler {
     snapshots: Snapshots,
     prices: Option<Prices>,
     /// When the previous pass started: GPU time is charged from there.
@@ -183,18 +177,18 @@ pub struct Sampler {
     host: Option<host::HostSampling>,
 }
 
-impl fmt::Debug for Sampler {
+impl fmt::Debug for ResourceSampler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sampler")
+        f.debug_struct("ResourceSampler")
             .field("interval", &self.snapshots.interval())
             .finish_non_exhaustive()
     }
 }
 
-impl Sampler {
+impl ResourceSampler {
     /// A builder with the defaults.
-    pub fn builder() -> SamplerBuilder {
-        SamplerBuilder::default()
+    pub fn builder() -> ResourceSamplerBuilder {
+        ResourceSamplerBuilder::default()
     }
 
     /// Where this sampler publishes its snapshots.
@@ -229,7 +223,7 @@ impl Sampler {
     }
 
     /// Runs a pass every interval on a thread of its own, the first one at once.
-    pub fn spawn(mut self) -> SamplerHandle {
+    pub fn spawn(mut self) -> ResourceSamplerHandle {
         let snapshots = self.snapshots();
         let interval = snapshots.interval();
         let (stop, stopped) = mpsc::channel::<()>();
@@ -249,7 +243,7 @@ impl Sampler {
                 |error| tracing::error!(target: inferwatch_core::contract::LOG_TARGET, %error, "could not start the sampler thread"),
             )
             .ok();
-        SamplerHandle {
+        ResourceSamplerHandle {
             snapshots,
             stop: Some(stop),
             thread,
@@ -258,21 +252,21 @@ impl Sampler {
 }
 
 /// A running sampler. Dropping it stops the thread after its current pass; [`stop`](Self::stop) also waits for it.
-pub struct SamplerHandle {
+pub struct ResourceSamplerHandle {
     snapshots: Snapshots,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl fmt::Debug for SamplerHandle {
+impl fmt::Debug for ResourceSamplerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SamplerHandle")
+        f.debug_struct("ResourceSamplerHandle")
             .field("running", &self.is_running())
             .finish()
     }
 }
 
-impl SamplerHandle {
+impl ResourceSamplerHandle {
     /// Where the sampler publishes its snapshots.
     pub fn snapshots(&self) -> Snapshots {
         self.snapshots.clone()
@@ -292,7 +286,7 @@ impl SamplerHandle {
     }
 }
 
-impl Drop for SamplerHandle {
+impl Drop for ResourceSamplerHandle {
     fn drop(&mut self) {
         // Dropping the sender wakes the thread; not joining keeps a drop on an async runtime from blocking.
         self.stop.take();

@@ -1,5 +1,5 @@
 """Writes crates/core/tests/data/drift-fixtures.rs.txt: PSI, binned KS and chi-square p-values computed with numpy and scipy,
-with the smoothing src/drift/stats.rs documents (an empty bin counts as 1e-4, shares scaled to sum to 1), for the
+with the smoothing crates/core/src/drift/stats.rs documents (an empty bin counts as 1e-4, shares scaled to sum to 1), for the
 Rust tests to match to 1e-9.
 
     python3 scripts/drift_fixtures.py > crates/core/tests/data/drift-fixtures.rs.txt

@@ -28,7 +28,7 @@ def main() -> None:
         h = xxhash.xxh3_64_intdigest(key.encode(), seed=seed)
         lines.append(f"    ({experiment!r}, {key!r}, {h}, {h % 10000}),".replace("'", '"'))
     lines.append("]")
-    path = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "experiment-vectors.rs.txt")
+    path = os.path.join(os.path.dirname(__file__), "..", "crates", "core", "tests", "data", "experiment-vectors.rs.txt")
     with open(path, "w") as out:
         out.write("\n".join(lines) + "\n")
 

@@ -24,8 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # One crate's sources: the one named by `--src DIR` (e.g. crates/core/src), else the facade's.
 SRC = ROOT / (sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv else "src")
-# Mutual dependencies accepted: `InferenceLayer::builder()` and the builder that builds the layer; a sampler's
-# `layer()` and the layer that runs the sampler.
+# Mutual dependencies accepted: `InferenceLayer::builder()` and the builder that builds the layer.
 ALLOWED = [{("layer",), ("layer", "builder")}]
 ITEM = re.compile(
     r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+|const\s+|unsafe\s+)*"

@@ -393,7 +393,9 @@ class Api:
                 use = ci["inner"]["use"]
                 target = self.item(use["id"])
                 if target is None:
-                    visit(None, None, f"{prefix}::{use['name']}", seen, use)
+                    # An item of another crate, which this JSON does not hold: a glob re-exports all of it.
+                    name = "*" if use["is_glob"] else use["name"]
+                    visit(None, None, f"{prefix}::{name}", seen, use)
                     continue
                 if use["is_glob"]:
                     self.walk(use["id"], prefix, seen, visit)
@@ -411,7 +413,8 @@ class Api:
 
     def add(self, it, ident, path, seen, use):
         if it is None:
-            self.lines.add(f"re-export {path} = {use['source']}")
+            source = use["source"] + ("::*" if use["is_glob"] else "")
+            self.lines.add(f"re-export {path} = {source}")
             return
         k = self.kind_of(it)
         if k == "module":

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the OpenTelemetry registries' attribute, metric and event names, one per line, for the test that checks
-every name inferwatch emits (tests/traces.rs, `emitted_names_are_in_the_registry`).
+every name inferwatch emits (tests/semconv.rs, `emitted_names_are_in_the_registry`).
 
 Two sources, as the names are maintained today:
 

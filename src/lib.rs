@@ -59,7 +59,7 @@
 //! - `telemetry`: `telemetry::init`, JSON logs with trace ids, and `TelemetryGuard::tracing_observer` (head
 //!   sampling, summary lines straight to the log queue); `otlp` adds OTLP span export (gRPC, HTTP).
 //! - `health`: the [`health`] registry and routes; `grpc-health` adds `grpc.health.v1`.
-//! - `gpu`, `host`: what the [`resources`] reads (NVML; process and system).
+//! - `gpu`, `host`: what the [`resources`] sampler reads (NVML; process and system).
 //! - `tonic`: [`InferenceRequestExt`] for `tonic::Request`.
 //! - `feedback`: signed response ids and `POST /v1/feedback`; `cost`: price tables from JSON
 //!   (`cost::Prices::from_json`); `drift`: the drift monitor (`drift::Drift`).

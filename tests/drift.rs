@@ -42,7 +42,7 @@ async fn server(baseline: Option<Baseline>) -> (std::net::SocketAddr, Drift, Pro
     let layer = InferenceLayer::builder()
         .recorder(recorder)
         .allowed_models(["toy"])
-        .drift(&drift)
+        .with(drift.clone())
         .build();
     let app = Router::new()
         .route("/v1/{tokens}/{language}", post(complete))

@@ -15,7 +15,7 @@ fn reads_as_its_message<E: std::error::Error>(error: E, message: &str) {
 fn errors_read_as_their_message_from_main() {
     reads_as_its_message(
         TelemetryError::OtlpNotEnabled,
-        "an OTLP endpoint is configured, but inferwatch was built without its `otlp` feature",
+        "OTLP export is configured (an endpoint, or OTEL_LOGS_EXPORTER=otlp), but inferwatch was built without its `otlp` feature",
     );
     reads_as_its_message(
         TelemetryError::UnsupportedProtocol("udp".into()),

@@ -1,6 +1,6 @@
 //! The background sampler: fake GPUs give exact values in the exposition, no NVML gives a sampler that is down
-//! with one log line, the host part records the standard process and system metrics, and the layer runs the
-//! sampler exactly as long as the stack it wraps.
+//! with one log line, the host part records the standard process and system metrics, and a spawned sampler runs
+//! until its handle stops it.
 
 mod support;
 

@@ -138,7 +138,7 @@ async fn emitted_names_are_in_the_registry() {
     let second = String::from_utf8(second.body.to_vec()).expect("id");
     let feedback = layer.feedback();
     feedback.record(&id, Rating::Positive).expect("attributed");
-    feedback.record_score(&second, -0.5).expect("attributed");
+    feedback.record_signed_score(&second, -0.5).expect("attributed");
     assert_eq!(
         feedback.record(&id, Rating::Negative),
         Err(inferwatch::feedback::FeedbackError::Repeated)

@@ -5,7 +5,7 @@
 //! time per output token and client hang-ups behave as they do in front of a real model.
 //!
 //! ```text
-//! cargo run --example axum_server -- --addr 127.0.0.1:8080 --token-delay-ms 10
+//! cargo run --example axum_server --features full -- --addr 127.0.0.1:8080 --token-delay-ms 10
 //! curl -s localhost:8080/v1/completions -H 'content-type: application/json' \
 //!      -d '{"model":"toy","prompt":"Say hello","max_tokens":8}'
 //! curl -sN localhost:8080/v1/completions -H 'content-type: application/json' \
@@ -170,8 +170,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .evaluators([rollout::EVALUATOR])
         .feedback_key(rollout::feedback_key())
         .prices(prices.clone())
-        .drift(&drift)
         .tracing(telemetry.tracing_observer())
+        .with(drift.clone())
         .with(in_flight.clone())
         .build();
     let feedback = layer.feedback();

@@ -1,6 +1,6 @@
 """Talks to examples/axum_server with the official OpenAI Python client, unmodified, and checks what comes back.
 
-    cargo run --example axum_server &
+    cargo run --example axum_server --features full &
     pip install openai
     python3 examples/clients/openai_client.py --base-url http://127.0.0.1:8080/v1
 """

@@ -2,7 +2,7 @@
 grpc.health.v1 client, and checks what comes back: liveness, readiness, metadata, one inference, a decoupled
 token stream ending in triton_final_response, an unknown model, and health.
 
-    cargo run --example tonic_server &
+    cargo run --example tonic_server --features full &
     pip install 'tritonclient[grpc]' grpcio-health-checking grpcio-reflection
     python3 examples/clients/triton_client.py --url 127.0.0.1:50051
 """

@@ -114,11 +114,7 @@ pub fn run(
     let (logs_on, g1) = telemetry("info", None, None);
     let (logs_off, g2) = telemetry("off", None, None);
     let (tenth, g3) = telemetry("info", None, Some(0.1));
-    // The gRPC exporter's connection runs as tasks of the runtime the requests run on.
-    let exporting = collector.map(|endpoint| {
-        let _runtime = runtime.enter();
-        telemetry("info", Some(endpoint), None)
-    });
+    let exporting = collector.map(|endpoint| telemetry("info", Some(endpoint), None));
     // The layer as an application under each subscriber builds it: with that telemetry's tracing observer.
     let layer_for = |guard: &TelemetryGuard| {
         InferenceLayer::builder()

@@ -3,7 +3,7 @@
 //! and health routes on a separate HTTP listener. The model is the same toy as the axum example's.
 //!
 //! ```text
-//! cargo run --example tonic_server -- --addr 127.0.0.1:50051 --metrics-addr 127.0.0.1:9464
+//! cargo run --example tonic_server --features full -- --addr 127.0.0.1:50051 --metrics-addr 127.0.0.1:9464
 //! pip install 'tritonclient[grpc]' && python3 examples/clients/triton_client.py --url 127.0.0.1:50051
 //! curl -s 127.0.0.1:9464/metrics | grep rpc_server_call_duration
 //! ```

@@ -7,12 +7,12 @@
 //! KServe v2 tonic example, it sends `ModelInfer` for whole answers and `ModelStreamInfer` for streams.
 //!
 //! ```text
-//! cargo run --example axum_server &
+//! cargo run --example axum_server --features full &
 //! cargo run --example traffic -- --url http://127.0.0.1:8080 --duration-s 60 --concurrency 8
 //! cargo run --example traffic -- --server-error-rate 0.3   # make the availability alerts fire
 //! cargo run --example traffic -- --url http://127.0.0.1:8080,http://127.0.0.1:8081   # round robin over replicas
 //!
-//! cargo run --example tonic_server -- --model toy,toy-large &
+//! cargo run --example tonic_server --features full -- --model toy,toy-large &
 //! cargo run --example traffic -- --grpc --models toy,toy-large --duration-s 60
 //! ```
 

@@ -661,7 +661,7 @@ mod tests {
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == generated,
-            "{path} is stale: run `INFERWATCH_BLESS=1 cargo test --lib committed_rules`"
+            "{path} is stale: run `INFERWATCH_BLESS=1 cargo test -p inferwatch-rules --lib committed_rules`"
         );
     }
 }

@@ -12,8 +12,9 @@
 //!   Without an endpoint nothing tries to connect. A gRPC exporter's connection runs on a thread of its own
 //!   (`inferwatch-otlp`), never on the application's runtime, so telemetry can be set up outside one.
 //! - Sampling decided when a request arrives: the sampler `OTEL_TRACES_SAMPLER` names (or
-//!   [`TelemetryBuilder::sampling_ratio`]) is given to the tracer provider and to inferwatch's request observer, which
-//!   asks it before building the request span. A request it drops gets no `tracing` span at all; its trace and span
+//!   [`TelemetryBuilder::sampling_ratio`]) is given to the tracer provider and to the request observer
+//!   [`TelemetryGuard::tracing_observer`] returns (give that one to the layer), which asks it before building the
+//!   request span. A request it drops gets no `tracing` span at all; its trace and span
 //!   ids are made anyway and are the current OpenTelemetry context while the request is polled, so its log lines
 //!   (`"span":"request"`, `span_id`, `trace_id`), the spans nested in it and the context it propagates (flags `00`)
 //!   are what they would have been. Inside such a request `tracing::Span::current()` is not the request's span: take
@@ -127,7 +128,8 @@ pub enum TelemetryError {
     SubscriberInstalled(String),
     /// `OTEL_EXPORTER_OTLP_PROTOCOL` names a protocol this build does not speak.
     UnsupportedProtocol(String),
-    /// An OTLP endpoint is configured, but this build has no exporter (feature `otlp`).
+    /// OTLP export is configured (an endpoint, or `OTEL_LOGS_EXPORTER=otlp`), but this build has no exporter (feature
+    /// `otlp`).
     OtlpNotEnabled,
     /// The thread that writes log lines could not be started.
     LogWriter(String),
@@ -149,7 +151,7 @@ impl fmt::Display for TelemetryError {
                 )
             }
             TelemetryError::OtlpNotEnabled => {
-                f.write_str("an OTLP endpoint is configured, but inferwatch was built without its `otlp` feature")
+                f.write_str("OTLP export is configured (an endpoint, or OTEL_LOGS_EXPORTER=otlp), but inferwatch was built without its `otlp` feature")
             }
             TelemetryError::LogWriter(e) => write!(f, "starting the log writer thread: {e}"),
             TelemetryError::Certificate(e) => write!(f, "OTLP CA certificate: {e}"),
@@ -400,6 +402,11 @@ impl TelemetryBuilder {
             .map(|l| otlp_logs::layer(l).with_filter(LogFilter::from_env(&self.default_filter).boxed()));
         #[cfg(not(feature = "otlp"))]
         let exported: Option<tracing_subscriber::layer::Identity> = None;
+        // Asked for log records this build cannot export: said at start, not silently ignored.
+        #[cfg(not(feature = "otlp"))]
+        if std::env::var("OTEL_LOGS_EXPORTER").is_ok_and(|v| v.trim() == "otlp") {
+            return Err(TelemetryError::OtlpNotEnabled);
+        }
 
         let filter = LogFilter::from_env(&self.default_filter);
         let writer = self.writer.unwrap_or_else(|| Box::new(std::io::stdout()));

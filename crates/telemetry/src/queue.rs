@@ -7,9 +7,8 @@
 //!
 //! A request's summary line travels as its values and is written out on the writer thread: formatting it was most
 //! of what the line cost the request's thread. The values travel in the queue's own slot, and are dropped by the
-//! writer once written: the logging thread only writes them, into the slot after the last one it wrote. Recycled
-//! boxes, which it read again to drop the values they held, came back from the writer long out of its cache: over
-//! HTTP at 10 % sampling, those reads were the largest single cost inferwatch added to a request's thread.
+//! writer once written: the logging thread only writes them, into the slot after the last one it wrote, and never
+//! reads back memory the writer thread touched last (which would come back out of its cache).
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -411,7 +411,7 @@ mod tests {
         }
     }
 
-    /// `INFERWATCH_BLESS=1 cargo test docs_metrics_md` rewrites the table between the markers.
+    /// `INFERWATCH_BLESS=1 cargo test -p inferwatch-core docs_metrics_md` rewrites the table between the markers.
     #[test]
     fn docs_metrics_md_embeds_the_contract() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/METRICS.md");

@@ -6,8 +6,8 @@
 //!   ([`Feature::numeric`], [`Feature::numeric_quantiles`], [`Feature::categorical`]) are observed from the
 //!   handler: [`RequestHandle::record_feature`](crate::RequestHandle::record_feature) for numbers,
 //!   [`record_category`](crate::RequestHandle::record_category) for categories. An observation is a few relaxed
-//!   atomic increments (`cargo bench --bench drift`); undeclared names and categories are `_OTHER`, never new
-//!   series.
+//!   atomic increments (`cargo bench --features drift --bench drift`); undeclared names and categories are
+//!   `_OTHER`, never new series.
 //! - **Baseline.** Per feature and model: the first observations (a [`Warmup`] of 1,000 by default, or a
 //!   duration), or a [`Baseline`] document loaded at start-up, so that restarts and replicas judge against the same
 //!   reference. [`Drift::window_as_baseline`] (and the opt-in route `GET /v1/drift/baseline`) turn a known-good
@@ -27,7 +27,8 @@
 //!     .feature(Feature::numeric("retrieval_score", [0.2, 0.4, 0.6, 0.8]))
 //!     .build()
 //!     .expect("valid features");
-//! let layer = InferenceLayer::builder().drift(&drift).build();
+//! // An observer: it sees the handlers' features and every finished inference request.
+//! let layer = InferenceLayer::builder().with(drift.clone()).build();
 //! // In the handler, after naming the model: handle.record_category("language", "fr");
 //! # let _ = layer;
 //! ```
@@ -35,6 +36,7 @@
 mod baseline;
 mod feature;
 mod monitor;
+mod observer;
 #[cfg(feature = "axum")]
 mod route;
 mod series;

@@ -171,8 +171,8 @@ fn spawn(inner: Weak<Inner>, interval: Duration) {
 }
 
 /// Watches the distributions of inference traffic per model: the built-in features (input and output tokens,
-/// finish reason) and the declared ones, each against a baseline (a warm-up, or a file). Give it to the layer
-/// (`InferenceLayerBuilder::drift`); cheap to clone.
+/// finish reason) and the declared ones, each against a baseline (a warm-up, or a file). An observer: add it to
+/// the layer with `InferenceLayer::builder().with(drift.clone())`; cheap to clone.
 #[derive(Clone)]
 pub struct Drift {
     inner: Arc<Inner>,

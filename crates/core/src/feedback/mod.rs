@@ -115,7 +115,7 @@ impl Feedback {
     }
 
     /// Records a score in [-1, 1] (its sign gives the rating) of the answer `response_id` names.
-    pub fn record_score(&self, response_id: &str, score: f64) -> Result<(), FeedbackError> {
+    pub fn record_signed_score(&self, response_id: &str, score: f64) -> Result<(), FeedbackError> {
         let rating = Rating::from_score(score).ok_or(FeedbackError::ScoreOutOfRange(score))?;
         self.record_at(response_id, rating, Some(score), SystemTime::now())
     }

@@ -79,7 +79,7 @@ async fn receive(State(feedback): State<Feedback>, body: Result<Json<Body>, Json
                 );
             }
         },
-        (None, Some(score)) => feedback.record_score(&body.response_id, score),
+        (None, Some(score)) => feedback.record_signed_score(&body.response_id, score),
         _ => return error(StatusCode::BAD_REQUEST, None, "give exactly one of rating and score"),
     };
     match result {

@@ -27,8 +27,10 @@ pub type DefaultObserver = (MetricsObserver, TracingObserver);
 /// Configures an [`InferenceLayer`]: label limits and declarations, and the observers it runs (`O`).
 ///
 /// The default observers' own settings ([`recorder`](Self::recorder), [`prices`](Self::prices),
-/// [`tracing`](Self::tracing), `drift`) exist only while the builder holds the default observers: once
-/// [`observer`](Self::observer) replaces them, those settings would apply to nothing, and do not compile.
+/// [`tracing`](Self::tracing)) exist only while the builder holds the default observers: once
+/// [`observer`](Self::observer) replaces them, those settings would apply to nothing, and do not compile. Other
+/// observers (a drift monitor, an in-flight counter, yours) are added with [`with`](Self::with), after those
+/// settings: `with` makes the observers a tuple, which those settings do not apply to.
 ///
 /// ```
 /// use inferwatch_core::InferenceLayer;
@@ -341,14 +343,6 @@ impl InferenceLayerBuilder<DefaultObserver> {
     /// (see [`crate::cost`]). Applies to the default metrics observer.
     pub fn prices(mut self, prices: Prices) -> Self {
         self.observer.0 = self.observer.0.with_prices(prices);
-        self
-    }
-
-    /// Feeds `drift` (see [`crate::drift`]): the built-in features of every inference request and the handlers'
-    /// observations. Applies to the default metrics observer.
-    #[cfg(feature = "drift")]
-    pub fn drift(mut self, drift: &crate::drift::Drift) -> Self {
-        self.observer.0 = self.observer.0.with_drift(drift.clone());
         self
     }
 

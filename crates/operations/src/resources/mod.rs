@@ -146,6 +146,14 @@ impl ResourceSamplerBuilder {
 
     /// The sampler, to drive pass by pass.
     pub fn build(self) -> ResourceSampler {
+        // Without the `gpu` and `host` features (or with both sources turned off) a pass reads nothing: said once,
+        // rather than a thread that runs and records nothing without a word.
+        if self.gpu.is_none() && !(cfg!(feature = "host") && self.host) {
+            tracing::warn!(
+                target: inferwatch_core::contract::LOG_TARGET,
+                "the resource sampler has nothing to read: build with the `gpu` or `host` feature, or give it a GPU source"
+            );
+        }
         ResourceSampler {
             prices: self.prices,
             last_pass: None,

@@ -52,8 +52,6 @@ struct Instruments {
     quality: QualityInstruments,
     queue: QueueInstruments,
     pricing: std::sync::OnceLock<Pricing>,
-    #[cfg(feature = "drift")]
-    drift: std::sync::OnceLock<crate::drift::Drift>,
 }
 
 impl fmt::Debug for MetricsObserver {
@@ -91,31 +89,17 @@ impl MetricsObserver {
                 quality: QualityInstruments::default(),
                 queue: QueueInstruments::default(),
                 pricing: std::sync::OnceLock::new(),
-                #[cfg(feature = "drift")]
-                drift: std::sync::OnceLock::new(),
             }),
         }
     }
 
-    /// The same settings (prices, drift), recording into `recorder`.
+    /// The same prices, recording into `recorder`.
     pub(crate) fn recording_into(self, recorder: SharedRecorder) -> Self {
         let mut rebuilt = Self::with_recorder(recorder);
         if let Some(pricing) = self.inner.pricing.get() {
             rebuilt = rebuilt.with_prices(pricing.prices.clone());
         }
-        #[cfg(feature = "drift")]
-        if let Some(drift) = self.inner.drift.get() {
-            rebuilt = rebuilt.with_drift(drift.clone());
-        }
         rebuilt
-    }
-
-    /// Feeds `drift` the built-in features of inference requests (input and output tokens, finish reason) and the
-    /// handlers' observations. An observer takes one drift monitor, the first it is given.
-    #[cfg(feature = "drift")]
-    pub fn with_drift(self, drift: crate::drift::Drift) -> Self {
-        let _ = self.inner.drift.set(drift);
-        self
     }
 
     /// Prices inference requests with `prices`: `inferwatch_cost_total` (rendered by an exporter given the same
@@ -289,13 +273,6 @@ impl Observer for MetricsObserver {
             Event::StageEnd(s) => inner.record_stage(s),
             Event::Queue { model, event } => inner.queue.record(&inner.recorder, model, event),
             Event::Score(score) => inner.quality.record_score(&inner.recorder, score),
-            #[cfg(feature = "drift")]
-            Event::Feature { model, name, value } => {
-                if let Some(drift) = inner.drift.get() {
-                    let model = model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
-                    drift.observe(model, name, value);
-                }
-            }
             _ => {}
         }
     }
@@ -327,10 +304,6 @@ impl Observer for MetricsObserver {
         };
         let cost = cost.zip(inner.pricing.get());
         inner.quality.record_finish(&inner.recorder, s, model, seconds, cost);
-        #[cfg(feature = "drift")]
-        if let (Some(drift), true) = (inner.drift.get(), s.is_inference()) {
-            drift.record_finish(model, s);
-        }
     }
 }
 

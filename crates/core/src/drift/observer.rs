@@ -1,0 +1,42 @@
+//! [`Drift`] as an observer: composed into a layer, it sees the features handlers record and the built-in
+//! features of every finished inference request.
+
+use http::HeaderMap;
+
+use super::monitor::Drift;
+use crate::contract::OTHER;
+use crate::labels::LabelValue;
+use crate::observe::{Event, Observer, RequestInfo, RequestSummary};
+
+/// The model key of an observation made before any model was named (label value empty).
+const NO_MODEL: (u32, &str) = (u32::MAX, "");
+
+fn model_key(model: Option<&LabelValue>) -> (u32, &str) {
+    model.map_or(NO_MODEL, |m| (m.id(), m.as_str()))
+}
+
+/// Feeds the monitor: the handler's features as they are recorded, and input tokens, output tokens and finish
+/// reason when an inference request finishes. Add it with `InferenceLayer::builder().with(drift.clone())`.
+impl Observer for Drift {
+    type RequestData = ();
+
+    fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {}
+
+    fn on_event(&self, _: &(), event: &Event<'_>) {
+        if let Event::Feature { model, name, value } = *event {
+            self.observe(model_key(model), name, value);
+        }
+    }
+
+    fn on_finish(&self, _: &(), summary: &RequestSummary<'_>) {
+        if !summary.is_inference() {
+            return;
+        }
+        // Tokens without a named model are the catch-all's, as in the metrics.
+        let model = match summary.reported.model {
+            Some(model) => model_key(Some(model)),
+            None => (0, OTHER),
+        };
+        self.record_finish(model, summary);
+    }
+}

@@ -14,7 +14,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::routing::post;
 use criterion::{Criterion, criterion_group, criterion_main};
-use inferwatch::cost::Prices;
+use inferwatch::cost::{CostObserver, Prices};
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::{InferenceLayer, RequestHandle, operation};
 use support::{ANSWER, call, plain, sample};
@@ -43,9 +43,12 @@ fn layers(c: &mut Criterion) {
 
     let prices = Prices::builder("USD").model("toy", 0.15, 0.6).build().expect("prices");
     let (recorder, priced_exporter) = PrometheusBuilder::new().prices(&prices).build().expect("exporter");
-    let priced = Router::new()
-        .route("/v1/completions", post(reporting))
-        .layer(InferenceLayer::builder().recorder(recorder).prices(prices).build());
+    let priced = Router::new().route("/v1/completions", post(reporting)).layer(
+        InferenceLayer::builder()
+            .recorder(recorder.clone())
+            .with(CostObserver::new(&prices).recorder(recorder))
+            .build(),
+    );
 
     // The unpriced layer again, built the same way: the priced one is compared with both, and the difference
     // between the two unpriced copies says how much of it is measurement (layout, caches).

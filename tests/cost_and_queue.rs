@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Extension, Path};
 use axum::routing::post;
-use inferwatch::cost::{PriceError, Prices};
+use inferwatch::cost::{CostObserver, PriceError, Prices};
 use inferwatch::engine::EngineMetrics;
 use inferwatch::experiment::{Experiment, WithoutKey};
 use inferwatch::health::{Health, Status, checks};
@@ -63,10 +63,10 @@ async fn spend_is_exact_per_model_and_variant_with_the_currency_named() {
         .build()
         .expect("exporter");
     let layer = InferenceLayer::builder()
-        .recorder(recorder)
+        .recorder(recorder.clone())
         .allowed_models(["toy", "toy-large", "free"])
         .experiment(&experiment)
-        .prices(prices.clone())
+        .with(CostObserver::new(&prices).recorder(recorder))
         .build();
     let app = Router::new()
         .route("/v1/{model}/{input}", post(complete))

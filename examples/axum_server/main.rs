@@ -37,7 +37,7 @@ use axum::http::HeaderValue;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use clap::Parser;
-use inferwatch::cost::Prices;
+use inferwatch::cost::{CostObserver, Prices};
 use inferwatch::drift::{Baseline, Drift, Feature, Warmup};
 use inferwatch::engine::EngineMetrics;
 use inferwatch::health::{Health, Observation, checks};
@@ -169,8 +169,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .experiment(&rollout)
         .evaluators([rollout::EVALUATOR])
         .feedback_key(rollout::feedback_key())
-        .prices(prices.clone())
         .tracing(telemetry.tracing_observer())
+        .with(CostObserver::new(&prices))
         .with(drift.clone())
         .with(in_flight.clone())
         .build();

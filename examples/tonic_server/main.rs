@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use engine::{Engine, EngineArgs};
-use inferwatch::cost::Prices;
+use inferwatch::cost::{CostObserver, Prices};
 use inferwatch::engine::EngineMetrics;
 use inferwatch::health::{Health, Observation, checks};
 use inferwatch::prometheus::PrometheusBuilder;
@@ -109,8 +109,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
             tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
         ])?
-        .prices(prices)
         .tracing(telemetry.tracing_observer())
+        .with(CostObserver::new(&prices))
         .build();
 
     let http: axum::Router = exporter.router().merge(health.router());

@@ -1,15 +1,16 @@
 //! What inference costs: prices per model (per million input and output tokens) and per GPU-hour, in one
 //! currency, turned into exact running totals.
 //!
-//! Give the same [`Prices`] to the layer (which prices each inference request from its token counts) and to the
-//! Prometheus exporter (`inferwatch_prometheus::PrometheusBuilder::prices`, which renders the totals):
+//! Give the same [`Prices`] to a [`CostObserver`] on the layer (which prices each inference request from its token
+//! counts) and to the Prometheus exporter (`inferwatch_prometheus::PrometheusBuilder::prices`, which renders the
+//! totals):
 //!
 //! ```
 //! use inferwatch_core::InferenceLayer;
-//! use inferwatch_core::cost::Prices;
+//! use inferwatch_core::cost::{CostObserver, Prices};
 //!
 //! let prices = Prices::builder("USD").model("llama-3-8b", 0.05, 0.25).build().expect("valid prices");
-//! let layer = InferenceLayer::builder().prices(prices.clone()).build();
+//! let layer = InferenceLayer::builder().with(CostObserver::new(&prices)).build();
 //! # let _ = layer;
 //! ```
 //!
@@ -22,10 +23,12 @@
 
 mod ledger;
 mod money;
+mod observer;
 mod prices;
 mod spend;
 
 pub(crate) use money::Money;
+pub use observer::CostObserver;
 pub(crate) use prices::ModelPrice;
 pub use prices::{PriceError, Prices, PricesBuilder};
 pub(crate) use spend::ModelSpend;

@@ -8,7 +8,6 @@ use super::InferenceLayer;
 #[cfg(feature = "tonic")]
 use super::descriptors::GrpcDescriptorError;
 use super::shared::LayerState;
-use crate::cost::Prices;
 use crate::experiment::Experiment;
 use crate::labels::MAX_NAME_BYTES;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
@@ -26,10 +25,9 @@ pub type DefaultObserver = (MetricsObserver, TracingObserver);
 
 /// Configures an [`InferenceLayer`]: label limits and declarations, and the observers it runs (`O`).
 ///
-/// The default observers' own settings ([`recorder`](Self::recorder), [`prices`](Self::prices),
-/// [`tracing`](Self::tracing)) exist only while the builder holds the default observers: once
+/// The default observers' own settings ([`recorder`](Self::recorder), [`tracing`](Self::tracing)) exist only while the builder holds the default observers: once
 /// [`observer`](Self::observer) replaces them, those settings would apply to nothing, and do not compile. Other
-/// observers (a drift monitor, an in-flight counter, yours) are added with [`with`](Self::with), after those
+/// observers (prices, a drift monitor, an in-flight counter, yours) are added with [`with`](Self::with), after those
 /// settings: `with` makes the observers a tuple, which those settings do not apply to.
 ///
 /// ```
@@ -334,15 +332,7 @@ impl Settings {
 impl InferenceLayerBuilder<DefaultObserver> {
     /// Where the default metrics observer records (default: the global `metrics` recorder).
     pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
-        self.observer.0 = self.observer.0.recording_into(recorder);
-        self
-    }
-
-    /// Prices inference requests from their token counts: `inferwatch_request_cost`, and the exact totals
-    /// (`inferwatch_cost_total`, `inferwatch_experiment_cost_total`) that an exporter given the same table renders
-    /// (see [`crate::cost`]). Applies to the default metrics observer.
-    pub fn prices(mut self, prices: Prices) -> Self {
-        self.observer.0 = self.observer.0.with_prices(prices);
+        self.observer.0 = MetricsObserver::with_recorder(recorder);
         self
     }
 

@@ -4,7 +4,6 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Histogram};
 
-use super::cost::ModelCost;
 use crate::contract as c;
 use crate::shared_recorder::SharedRecorder;
 
@@ -19,8 +18,6 @@ pub(super) struct InferenceHandles {
     time_per_output_token: OnceLock<Histogram>,
     tokens: [OnceLock<Counter>; 2],
     request_tokens: [OnceLock<Histogram>; 2],
-    /// The model's pricing, looked up once: `None` for a model without a price.
-    cost: OnceLock<Option<ModelCost>>,
 }
 
 /// The label values of an [`InferenceHandles`].
@@ -54,10 +51,6 @@ impl InferenceHandles {
 
     pub(super) fn tokens(&self, l: &Labels<'_>, kind: usize) -> &Counter {
         self.tokens[kind].get_or_init(|| l.recorder.counter(&c::TOKENS_TOTAL, &[l.model, TOKEN_TYPES[kind]]))
-    }
-
-    pub(super) fn cost(&self, register: impl FnOnce() -> Option<ModelCost>) -> Option<&ModelCost> {
-        self.cost.get_or_init(register).as_ref()
     }
 
     pub(super) fn request_tokens(&self, l: &Labels<'_>, kind: usize) -> &Histogram {

@@ -1,7 +1,6 @@
 //! [`MetricsObserver`]: records the metric contract for every request and stage.
 
 pub(crate) mod cache;
-mod cost;
 mod inference;
 mod quality;
 mod queue;
@@ -15,12 +14,10 @@ use metrics::{Counter, Gauge, Histogram};
 use super::{Event, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary, StageSummary};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
-use crate::cost::Prices;
 use crate::labels::LabelValue;
 use crate::operation;
 use crate::shared_recorder::SharedRecorder;
 use cache::HandleCache;
-use cost::Pricing;
 use inference::InferenceHandles;
 use quality::QualityInstruments;
 use queue::QueueInstruments;
@@ -51,7 +48,6 @@ struct Instruments {
     stages: HandleCache<(u32, u32), Histogram>,
     quality: QualityInstruments,
     queue: QueueInstruments,
-    pricing: std::sync::OnceLock<Pricing>,
 }
 
 impl fmt::Debug for MetricsObserver {
@@ -88,26 +84,8 @@ impl MetricsObserver {
                 stages: HandleCache::default(),
                 quality: QualityInstruments::default(),
                 queue: QueueInstruments::default(),
-                pricing: std::sync::OnceLock::new(),
             }),
         }
-    }
-
-    /// The same prices, recording into `recorder`.
-    pub(crate) fn recording_into(self, recorder: SharedRecorder) -> Self {
-        let mut rebuilt = Self::with_recorder(recorder);
-        if let Some(pricing) = self.inner.pricing.get() {
-            rebuilt = rebuilt.with_prices(pricing.prices.clone());
-        }
-        rebuilt
-    }
-
-    /// Prices inference requests with `prices`: `inferwatch_cost_total` (rendered by an exporter given the same
-    /// prices), `inferwatch_request_cost`, and the experiments' costs. Call before the layer is built; an
-    /// observer takes one price table, the first it is given.
-    pub fn with_prices(self, prices: Prices) -> Self {
-        let _ = self.inner.pricing.set(Pricing { prices });
-        self
     }
 }
 
@@ -140,8 +118,8 @@ impl Instruments {
         }
     }
 
-    /// Records the inference metrics; returns the request's cost in picounits when its model has a price.
-    fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) -> Option<u128> {
+    /// Records the inference metrics.
+    fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) {
         let operation = s.reported.operation;
         let op = (operation.map_or(0, |o| o.id()), operation.map_or(OTHER, |o| o.as_str()));
         let labels = inference::Labels {
@@ -176,13 +154,6 @@ impl Instruments {
                         handles.request_tokens(&labels, kind).record(count as f64);
                     }
                 }
-                // A request that produced no token (refused, failed early) cost nothing and is no observation.
-                if usage.input_tokens == 0 && usage.output_tokens == 0 {
-                    return None;
-                }
-                let pricing = self.pricing.get()?;
-                let cost = handles.cost(|| pricing.model(model.1))?;
-                Some(cost.record(usage.input_tokens, usage.output_tokens))
             })
     }
 }
@@ -209,9 +180,6 @@ impl MetricsObserver {
         }
         self.inner.quality.create_known(r, known);
         self.inner.queue.create_known(r, &known.models);
-        if let Some(pricing) = self.inner.pricing.get() {
-            pricing.create_known(r, known);
-        }
         for model in &models {
             for kind in inference::TOKEN_TYPES {
                 r.counter(&c::TOKENS_TOTAL, &[model, kind]).increment(0);
@@ -297,13 +265,10 @@ impl Observer for MetricsObserver {
             .requests
             .with((route.id(), model.0, outcome as u8), register, |h| h.increment(1));
         inner.record_protocol_duration(s, seconds);
-        let cost = if s.is_inference() {
-            inner.record_inference(s, model, seconds)
-        } else {
-            None
-        };
-        let cost = cost.zip(inner.pricing.get());
-        inner.quality.record_finish(&inner.recorder, s, model, seconds, cost);
+        if s.is_inference() {
+            inner.record_inference(s, model, seconds);
+        }
+        inner.quality.record_finish(&inner.recorder, s, model, seconds);
     }
 }
 

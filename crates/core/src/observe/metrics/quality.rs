@@ -6,11 +6,9 @@ use std::sync::{Arc, OnceLock};
 use metrics::{Counter, Histogram};
 
 use super::cache::HandleCache;
-use super::cost::Pricing;
 use super::inference::TOKEN_TYPES;
 use crate::classify::Outcome;
 use crate::contract::{self as c, OTHER};
-use crate::cost::Money;
 use crate::labels::LabelValue;
 use crate::request::{FeedbackEvent, KnownLabels, Rating, RequestSummary, Score};
 use crate::shared_recorder::SharedRecorder;
@@ -48,7 +46,6 @@ struct ExperimentHandles {
     time_to_first_token: OnceLock<Histogram>,
     tokens: [OnceLock<Counter>; 2],
     feedback: [OnceLock<Counter>; 3],
-    cost: OnceLock<Arc<Money>>,
 }
 
 /// A model as a cache key and a label value: `u32::MAX` and empty when none was named.
@@ -107,16 +104,8 @@ impl QualityInstruments {
         }
     }
 
-    /// Finish reasons, empty answers and the experiment family (with the request's cost, when it was priced), at
-    /// the end of a request.
-    pub(super) fn record_finish(
-        &self,
-        r: &SharedRecorder,
-        s: &RequestSummary<'_>,
-        model: Model<'_>,
-        seconds: f64,
-        cost: Option<(u128, &Pricing)>,
-    ) {
+    /// Finish reasons, empty answers and the experiment family, at the end of a request.
+    pub(super) fn record_finish(&self, r: &SharedRecorder, s: &RequestSummary<'_>, model: Model<'_>, seconds: f64) {
         let reported = &s.reported;
         if s.is_inference() {
             let reason = match (reported.finish_reason, s.outcome) {
@@ -153,9 +142,6 @@ impl QualityInstruments {
                     h.time_to_first_token
                         .get_or_init(|| r.histogram(&c::EXPERIMENT_TIME_TO_FIRST_TOKEN, &ev))
                         .record(ttft.as_secs_f64());
-                }
-                if let Some((picos, pricing)) = cost {
-                    h.cost.get_or_init(|| pricing.variant(experiment, variant)).add(picos);
                 }
                 let usage = [reported.usage.input_tokens, reported.usage.output_tokens];
                 for (kind, count) in usage.into_iter().enumerate() {

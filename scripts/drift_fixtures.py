@@ -1,8 +1,8 @@
-"""Writes crates/core/tests/data/drift-fixtures.rs.txt: PSI, binned KS and chi-square p-values computed with numpy and scipy,
-with the smoothing crates/core/src/drift/stats.rs documents (an empty bin counts as 1e-4, shares scaled to sum to 1), for the
+"""Writes crates/model/tests/data/drift-fixtures.rs.txt: PSI, binned KS and chi-square p-values computed with numpy and scipy,
+with the smoothing crates/model/src/drift/stats.rs documents (an empty bin counts as 1e-4, shares scaled to sum to 1), for the
 Rust tests to match to 1e-9.
 
-    python3 scripts/drift_fixtures.py > crates/core/tests/data/drift-fixtures.rs.txt
+    python3 scripts/drift_fixtures.py > crates/model/tests/data/drift-fixtures.rs.txt
 """
 
 import numpy as np

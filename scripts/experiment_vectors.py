@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes crates/core/tests/data/experiment-vectors.rs.txt: experiment assignment test vectors from Python's `xxhash`, the
+"""Writes crates/model/tests/data/experiment-vectors.rs.txt: experiment assignment test vectors from Python's `xxhash`, the
 reference for inferwatch::experiment's hash (seed = xxh3_64(experiment), bucket = xxh3_64(key, seed) % 10000).
 
     pip install xxhash && python3 scripts/experiment_vectors.py
@@ -28,7 +28,7 @@ def main() -> None:
         h = xxhash.xxh3_64_intdigest(key.encode(), seed=seed)
         lines.append(f"    ({experiment!r}, {key!r}, {h}, {h % 10000}),".replace("'", '"'))
     lines.append("]")
-    path = os.path.join(os.path.dirname(__file__), "..", "crates", "core", "tests", "data", "experiment-vectors.rs.txt")
+    path = os.path.join(os.path.dirname(__file__), "..", "crates", "model", "tests", "data", "experiment-vectors.rs.txt")
     with open(path, "w") as out:
         out.write("\n".join(lines) + "\n")
 

@@ -43,7 +43,8 @@
 //!
 //! | path | crate | what |
 //! |---|---|---|
-//! | the root, [`observe`], [`contract`], [`classify`], [`labels`], [`cost`], [`experiment`], `drift`, `feedback` | `inferwatch-core` | the layer, the request handle and stages, the observers, bounded labels, the metric contract, the model half |
+//! | the root, [`observe`], [`contract`], [`classify`], [`labels`], `feedback` | `inferwatch-core` | the layer, the request handle and stages, the observers, bounded labels, the metric contract, signed feedback |
+//! | [`experiment`], [`cost`], `drift` | `inferwatch-model` | A/B experiments, exact cost, drift against a baseline |
 //! | [`prometheus`] (feature `prometheus`) | `inferwatch-prometheus` | the exporter: recorder, `/metrics`, standalone listener |
 //! | [`telemetry`] (feature `telemetry`) | `inferwatch-telemetry` | `init()`: JSON logs, log queue, head sampling, OTLP |
 //! | [`health`] (feature `health`), [`resources`], [`engine`] | `inferwatch-operations` | health routes, the GPU and host sampler, engine metrics |
@@ -72,6 +73,9 @@
 pub struct ReadmeDoctests;
 
 pub use inferwatch_core::*;
+#[cfg(feature = "drift")]
+pub use inferwatch_model::drift;
+pub use inferwatch_model::{cost, experiment};
 #[cfg(feature = "health")]
 pub use inferwatch_operations::health;
 pub use inferwatch_operations::{engine, resources};

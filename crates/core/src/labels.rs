@@ -12,7 +12,7 @@ use rustc_hash::FxBuildHasher;
 use crate::contract::OTHER;
 
 /// Longest model or operation name kept as a label value, in bytes.
-pub(crate) const MAX_NAME_BYTES: usize = 128;
+pub const MAX_NAME_BYTES: usize = 128;
 
 /// Longest route (template or gRPC method path) kept as a label value, in bytes.
 pub(crate) const MAX_ROUTE_BYTES: usize = 256;
@@ -38,7 +38,7 @@ impl LabelValue {
     }
 
     /// The value itself, shared (for exporters that keep it: no copy).
-    pub(crate) fn shared(&self) -> Arc<str> {
+    pub fn shared(&self) -> Arc<str> {
         self.value.clone()
     }
 

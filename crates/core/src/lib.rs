@@ -11,8 +11,8 @@
 //! - Everything the layer learns goes to its [observers](observe): [`observe::MetricsObserver`] records the
 //!   [contract] into a [`SharedRecorder`], [`observe::TracingObserver`] makes spans and the summary log line, and
 //!   your own observers see the same lifecycle.
-//! - The model half: [`experiment`]s and quality scores, [`cost`] (prices, exact spend), `drift` and `feedback`
-//!   (features of the same names).
+//! - Quality scores, and `feedback` on earlier answers through signed response ids (feature `feedback`); the
+//!   rest of the model half (experiments, cost, drift) is in `inferwatch-model`, observers you compose in.
 //!
 //! The layer itself needs no feature: it wraps any `Service<http::Request<B>>` returning `http::Response`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -23,10 +23,6 @@ mod macros;
 
 pub mod classify;
 pub mod contract;
-pub mod cost;
-#[cfg(feature = "drift")]
-pub mod drift;
-pub mod experiment;
 #[cfg(feature = "feedback")]
 pub mod feedback;
 pub mod labels;
@@ -43,7 +39,7 @@ pub use layer::{
     DefaultObserver, InferenceLayer, InferenceLayerBuilder, InferenceService, ResponseBody, ResponseFuture,
 };
 pub use request::{
-    EnteredStage, FinishReason, InferenceRequestExt, QueueWait, Rating, RejectedScore, RequestHandle, Stage,
-    StageFuture, TokenUsage, operation, stage_name,
+    EnteredStage, ExperimentDeclaration, FinishReason, InferenceRequestExt, QueueWait, Rating, RejectedScore,
+    RequestHandle, Stage, StageFuture, TokenUsage, operation, stage_name,
 };
 pub use shared_recorder::SharedRecorder;

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use inferwatch_core::SharedRecorder;
 use inferwatch_core::contract::{self, LOG_TARGET, MetricKind};
-use inferwatch_core::cost::Prices;
+use inferwatch_model::cost::Prices;
 use recorder::{PerThreadRecorder, Series};
 
 mod cells;

@@ -16,7 +16,7 @@
 //! experiment and the worse variant.
 //!
 //! ```
-//! use inferwatch_core::experiment::Experiment;
+//! use inferwatch_model::experiment::Experiment;
 //! use inferwatch_rules::ExperimentRules;
 //!
 //! let rollout = Experiment::builder("rollout").variant("control", 0.9).variant("treatment", 0.1).build().unwrap();
@@ -26,7 +26,7 @@
 
 use super::rules::{self, DEFAULT_RUNBOOK_URL, Rule, RuleGroup};
 use inferwatch_core::contract as c;
-use inferwatch_core::experiment::Experiment;
+use inferwatch_model::experiment::Experiment;
 
 /// Renders the rules of declared experiments.
 #[derive(Clone, Debug)]

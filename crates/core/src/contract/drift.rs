@@ -1,5 +1,5 @@
 //! Drift of the inputs and outputs against their baseline, per feature and model: computed by the drift monitor's
-//! background evaluation over its sliding window (see [`crate::drift`]).
+//! background evaluation over its sliding window (see `inferwatch_model::drift`).
 
 use super::def::{MetricDef, MetricKind};
 use super::label;

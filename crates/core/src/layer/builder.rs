@@ -8,12 +8,11 @@ use super::InferenceLayer;
 #[cfg(feature = "tonic")]
 use super::descriptors::GrpcDescriptorError;
 use super::shared::LayerState;
-use crate::experiment::Experiment;
 use crate::labels::MAX_NAME_BYTES;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
 use crate::observe::{KnownLabels, LayerEvent, MetricsObserver, Observer, TracingObserver};
 use crate::request::state::{DEFAULT_MAX_EVALUATORS, DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, RequestLabels};
-use crate::request::{Declared, ExperimentLabels};
+use crate::request::{Declared, ExperimentDeclaration, ExperimentLabels};
 use crate::shared_recorder::SharedRecorder;
 
 /// Default cap on distinct routes (gRPC method paths are chosen by clients, so they need one).
@@ -130,13 +129,15 @@ impl<O> InferenceLayerBuilder<O> {
         self
     }
 
-    /// Declares an experiment: its name and its variants' become the only experiment and variant labels (any
-    /// other is `_OTHER`), and its series exist at zero from the start. Put its
-    /// [`layer`](Experiment::layer) inside this one to assign requests, or call
+    /// Declares an experiment (`inferwatch_model::experiment::Experiment`, say): its name and its variants' become
+    /// the only experiment and variant labels (any other is `_OTHER`), and its series exist at zero from the start.
+    /// Put the experiment's layer inside this one to assign requests, or call
     /// [`RequestHandle::set_variant`](crate::RequestHandle::set_variant). Call once per experiment.
-    pub fn experiment(mut self, experiment: &Experiment) -> Self {
-        let variants = experiment.variants().map(str::to_owned).collect();
-        self.settings.experiments.push((experiment.name().to_owned(), variants));
+    pub fn experiment(mut self, experiment: &impl ExperimentDeclaration) -> Self {
+        let variants = experiment.variant_names().into_iter().map(str::to_owned).collect();
+        self.settings
+            .experiments
+            .push((experiment.experiment_name().to_owned(), variants));
         self
     }
 

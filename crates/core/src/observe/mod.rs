@@ -48,8 +48,7 @@ mod observer;
 mod tracing;
 
 pub use self::metrics::MetricsObserver;
-#[cfg_attr(not(feature = "drift"), allow(unused_imports))]
-pub(crate) use self::metrics::cache::HandleCache;
+pub use self::metrics::cache::HandleCache;
 /// What other crates' tests need of the summary line: lines with every kind of field set, logged as the observer
 /// logs them (feature `test-util`; not part of the API).
 #[cfg(feature = "test-util")]

@@ -8,6 +8,16 @@ use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
 /// An experiment's name and its variants' names, as declared.
 pub(crate) type Declared = (String, Vec<String>);
 
+/// An A/B experiment as a layer declares it
+/// ([`InferenceLayerBuilder::experiment`](crate::InferenceLayerBuilder::experiment)): its name and its variants'
+/// become the only experiment and variant labels. `inferwatch_model::experiment::Experiment` is one.
+pub trait ExperimentDeclaration {
+    /// The experiment's name.
+    fn experiment_name(&self) -> &str;
+    /// Its variants' names, in declaration order.
+    fn variant_names(&self) -> Vec<&str>;
+}
+
 #[derive(Debug)]
 pub(crate) struct ExperimentLabels {
     experiments: BoundedLabels,

@@ -7,7 +7,7 @@ use super::quality::Score;
 
 impl RequestHandle {
     /// Puts the request into `variant` of `experiment`, for handlers that assign by their own logic (the
-    /// [`ExperimentLayer`](crate::experiment::ExperimentLayer) does it for the others). Names the layer was not
+    /// `inferwatch_model::experiment::ExperimentLayer` does it for the others). Names the layer was not
     /// given with [`experiment`](crate::InferenceLayerBuilder::experiment) are `_OTHER`; so is a variant not
     /// declared for that experiment. The last call wins.
     pub fn set_variant(&self, experiment: &str, variant: &str) {

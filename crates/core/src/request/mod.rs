@@ -17,6 +17,7 @@ pub(crate) mod state;
 mod vocabulary;
 
 pub use event::{Event, LayerEvent};
+pub use experiment_labels::ExperimentDeclaration;
 pub(crate) use experiment_labels::{Declared, ExperimentLabels};
 pub use ext::InferenceRequestExt;
 pub use handle::RequestHandle;

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use gpu::GpuSampling;
 use inferwatch_core::SharedRecorder;
-use inferwatch_core::cost::Prices;
+use inferwatch_model::cost::Prices;
 
 /// Default time between passes.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);

@@ -13,7 +13,10 @@ use rustc_hash::FxBuildHasher;
 const SLOTS: usize = 256;
 const PROBES: usize = 32;
 
-pub(crate) struct HandleCache<K, H> {
+/// Metric handles (or anything cheap to clone) by a small key of label ids, found without a lock: what an observer
+/// keeps so that a request costs a few atomic loads rather than a recorder lookup. Bounded label sets keep the keys
+/// few.
+pub struct HandleCache<K, H> {
     slots: Box<[OnceLock<(K, H)>]>,
     overflow: RwLock<HashMap<K, H, FxBuildHasher>>,
 }
@@ -30,7 +33,7 @@ impl<K, H> Default for HandleCache<K, H> {
 impl<K: Eq + Hash + Copy, H: Clone> HandleCache<K, H> {
     /// Runs `f` on the handle for `key`, registering it with `register` the first time. `register` may run more
     /// than once under a race; registering a key twice gives the same series.
-    pub(crate) fn with<R>(&self, key: K, register: impl Fn() -> H, f: impl FnOnce(&H) -> R) -> R {
+    pub fn with<R>(&self, key: K, register: impl Fn() -> H, f: impl FnOnce(&H) -> R) -> R {
         let start = FxBuildHasher.hash_one(key) as usize;
         for probe in 0..PROBES {
             let slot = &self.slots[(start + probe) % SLOTS];

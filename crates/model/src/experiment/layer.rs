@@ -7,7 +7,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::definition::Experiment;
-use crate::RequestHandle;
+use inferwatch_core::RequestHandle;
 
 impl Experiment {
     /// The [`ExperimentLayer`] that assigns this experiment's variants to requests.
@@ -18,7 +18,7 @@ impl Experiment {
 
 /// Assigns requests a variant of one [`Experiment`]: puts the [`Assignment`](super::definition::Assignment) into the request's
 /// extensions and onto its [`RequestHandle`], so the handler can route to the variant's model and the
-/// [`InferenceLayer`](crate::InferenceLayer) records it. Place it inside the `InferenceLayer` (whose handle it
+/// [`InferenceLayer`](inferwatch_core::InferenceLayer) records it. Place it inside the `InferenceLayer` (whose handle it
 /// reads); a request outside the experiment (no key, and [`WithoutKey::Unassigned`](super::definition::WithoutKey)) passes
 /// untouched. Nothing of the response is touched.
 #[derive(Clone, Debug)]

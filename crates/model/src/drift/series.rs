@@ -15,7 +15,7 @@ pub(crate) const SLOTS: usize = 12;
 /// Values a learned feature's warm-up keeps to learn its edges from, at most.
 pub(crate) const QUANTILE_SAMPLE: usize = 65_536;
 
-pub(crate) use crate::request::FeatureValue as Value;
+pub(crate) use inferwatch_core::observe::FeatureValue as Value;
 
 /// When a warm-up ends and becomes the baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 use http::HeaderMap;
 
 use super::monitor::Drift;
-use crate::contract::OTHER;
-use crate::labels::LabelValue;
-use crate::observe::{Event, Observer, RequestInfo, RequestSummary};
+use inferwatch_core::contract::OTHER;
+use inferwatch_core::labels::LabelValue;
+use inferwatch_core::observe::{Event, Observer, RequestInfo, RequestSummary};
 
 /// The model key of an observation made before any model was named (label value empty).
 const NO_MODEL: (u32, &str) = (u32::MAX, "");

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::money::{Money, decimal};
 use super::spend::ModelSpend;
-use crate::contract::{self as c, label};
+use inferwatch_core::contract::{self as c, label};
 
 /// An experiment's variant: (experiment, variant) label values.
 type Variant = (Arc<str>, Arc<str>);
@@ -56,19 +56,19 @@ impl Ledger {
         let models = self.models.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if !models.is_empty() {
             let labels = |model: &str| format!("{prefix}{}=\"{}\"", label::GEN_AI_REQUEST_MODEL, escape(model));
-            header(&mut out, &c::COST_TOTAL, currency);
+            header(&mut out, c::Metric::CostTotal.def(), currency);
             for (model, spend) in &models {
                 let total = decimal(spend.total().picos());
-                let _ = writeln!(out, "{}{{{}}} {total}", c::COST_TOTAL.name, labels(model));
+                let _ = writeln!(out, "{}{{{}}} {total}", c::Metric::CostTotal.def().name, labels(model));
             }
-            header(&mut out, &c::REQUEST_COST, currency);
+            header(&mut out, c::Metric::RequestCost.def(), currency);
             for (model, spend) in &models {
-                spend.render_histogram(&mut out, c::REQUEST_COST.name, &labels(model));
+                spend.render_histogram(&mut out, c::Metric::RequestCost.def().name, &labels(model));
             }
         }
         let experiments = self.experiments.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if !experiments.is_empty() {
-            header(&mut out, &c::EXPERIMENT_COST_TOTAL, currency);
+            header(&mut out, c::Metric::ExperimentCostTotal.def(), currency);
             for ((experiment, variant), money) in &experiments {
                 let labels = format!(
                     "{prefix}{}=\"{}\",{}=\"{}\"",
@@ -80,13 +80,13 @@ impl Ledger {
                 let _ = writeln!(
                     out,
                     "{}{{{labels}}} {}",
-                    c::EXPERIMENT_COST_TOTAL.name,
+                    c::Metric::ExperimentCostTotal.def().name,
                     decimal(money.picos())
                 );
             }
         }
         if let Some(price) = gpu_hour_micros {
-            header(&mut out, &c::GPU_COST_TOTAL, currency);
+            header(&mut out, c::Metric::GpuCostTotal.def(), currency);
             // micro-units per hour × nanoseconds: 10⁻⁶ × 1/3.6·10¹² units; in picounits, ÷ 3.6·10⁶.
             let picos = u128::from(price) * u128::from(self.gpu_nanos.load(Ordering::Relaxed)) / 3_600_000;
             let labels = prefix.trim_end_matches(',');
@@ -95,7 +95,7 @@ impl Ledger {
             } else {
                 format!("{{{labels}}}")
             };
-            let _ = writeln!(out, "{}{labels} {}", c::GPU_COST_TOTAL.name, decimal(picos));
+            let _ = writeln!(out, "{}{labels} {}", c::Metric::GpuCostTotal.def().name, decimal(picos));
         }
         out
     }

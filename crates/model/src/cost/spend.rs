@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::money::{Money, decimal};
-use crate::contract as c;
+use inferwatch_core::contract as c;
 
 /// The contract's request-cost bucket bounds in picounits: 10⁻⁶ of the currency, × 4 each (a test checks them
 /// against the contract).
@@ -47,7 +47,8 @@ impl ModelSpend {
     /// The histogram's lines for the series labelled `labels` (already rendered, without braces).
     pub(crate) fn render_histogram(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0u64;
-        let les = c::REQUEST_COST
+        let les = c::Metric::RequestCost
+            .def()
             .buckets
             .iter()
             .map(|b| b.to_string())
@@ -68,7 +69,8 @@ mod tests {
 
     #[test]
     fn bounds_are_the_contracts() {
-        let contract: Vec<u64> = c::REQUEST_COST
+        let contract: Vec<u64> = c::Metric::RequestCost
+            .def()
             .buckets
             .iter()
             .map(|b| (b * PICOS_PER_UNIT as f64).round() as u64)

@@ -58,7 +58,7 @@ impl std::error::Error for PriceError {}
 /// renders.
 ///
 /// ```
-/// use inferwatch_core::cost::Prices;
+/// use inferwatch_model::cost::Prices;
 ///
 /// let prices = Prices::builder("USD")
 ///     .model("llama-3-8b", 0.05, 0.25)     // per million input tokens, per million output tokens
@@ -211,7 +211,10 @@ impl PricesBuilder {
         }
         let mut models = HashMap::new();
         for (name, input, output) in self.models {
-            if name.is_empty() || name.len() > crate::labels::MAX_NAME_BYTES || name.chars().any(char::is_control) {
+            if name.is_empty()
+                || name.len() > inferwatch_core::labels::MAX_NAME_BYTES
+                || name.chars().any(char::is_control)
+            {
                 return Err(PriceError::Model(name));
             }
             let input = micros(&format!("{name} input"), input)?;

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use inferwatch_core::InferenceLayer;
-//! use inferwatch_core::cost::{CostObserver, Prices};
+//! use inferwatch_model::cost::{CostObserver, Prices};
 //!
 //! let prices = Prices::builder("USD").model("llama-3-8b", 0.05, 0.25).build().expect("valid prices");
 //! let layer = InferenceLayer::builder().with(CostObserver::new(&prices)).build();

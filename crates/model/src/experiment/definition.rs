@@ -9,7 +9,7 @@ use http::HeaderName;
 use http::request::Parts;
 
 use super::assign;
-use crate::labels::MAX_NAME_BYTES;
+use inferwatch_core::labels::MAX_NAME_BYTES;
 
 /// A variant of an experiment, as a request was assigned it: in the request's extensions, and on its handle.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -121,6 +121,17 @@ impl fmt::Debug for Experiment {
             .field("key", &key)
             .field("without_key", &d.without_key)
             .finish()
+    }
+}
+
+/// What the layer declares of it: the only experiment and variant labels.
+impl inferwatch_core::ExperimentDeclaration for Experiment {
+    fn experiment_name(&self) -> &str {
+        self.name()
+    }
+
+    fn variant_names(&self) -> Vec<&str> {
+        self.variants().collect()
     }
 }
 

@@ -3,12 +3,12 @@
 //! quality scores and feedback are recorded in a family of metrics of their own
 //! (`inferwatch_experiment_*`), so the main metrics keep their labels.
 //!
-//! Declare the experiment once; tell the [`InferenceLayer`](crate::InferenceLayer) about it (its names become
+//! Declare the experiment once; tell the [`InferenceLayer`](inferwatch_core::InferenceLayer) about it (its names become
 //! the only admitted label values) and put its [`ExperimentLayer`] inside:
 //!
 //! ```
 //! use inferwatch_core::InferenceLayer;
-//! use inferwatch_core::experiment::Experiment;
+//! use inferwatch_model::experiment::Experiment;
 //! use tower::ServiceBuilder;
 //!
 //! let rollout = Experiment::builder("model-rollout")

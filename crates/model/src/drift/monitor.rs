@@ -11,8 +11,8 @@ use super::baseline::{Baseline, SeriesBaseline};
 use super::feature::{DriftError, Feature, Kind};
 use super::series::{SLOTS, Series, Value, Warmup};
 use super::stats;
-use crate::contract::{self as c, OTHER};
-use crate::shared_recorder::SharedRecorder;
+use inferwatch_core::SharedRecorder;
+use inferwatch_core::contract::{self as c, OTHER};
 
 /// The undeclared feature names' pseudo-feature: counted (`inferwatch_drift_window_observations{feature="_OTHER"}`),
 /// never compared.
@@ -110,7 +110,7 @@ impl DriftBuilder {
             current: AtomicUsize::new(0),
             rotated: Mutex::new(Instant::now()),
             series: Mutex::new(Vec::new()),
-            lookup: crate::observe::HandleCache::default(),
+            lookup: inferwatch_core::observe::HandleCache::default(),
             loaded,
             recorder: self.recorder,
         });
@@ -200,7 +200,7 @@ struct Inner {
     current: AtomicUsize,
     rotated: Mutex<Instant>,
     series: Mutex<Vec<Listed>>,
-    lookup: crate::observe::HandleCache<(u16, u32), Arc<Series>>,
+    lookup: inferwatch_core::observe::HandleCache<(u16, u32), Arc<Series>>,
     loaded: HashMap<(String, String), (Vec<f64>, Vec<u64>)>,
     recorder: SharedRecorder,
 }
@@ -230,7 +230,7 @@ impl Drift {
     }
 
     /// The built-in features of a finished inference request.
-    pub(crate) fn record_finish(&self, model: (u32, &str), s: &crate::request::RequestSummary<'_>) {
+    pub(crate) fn record_finish(&self, model: (u32, &str), s: &inferwatch_core::observe::RequestSummary<'_>) {
         let usage = s.reported.usage;
         if usage.input_tokens > 0 {
             self.observe(model, super::INPUT_TOKENS, Value::Number(usage.input_tokens as f64));
@@ -240,7 +240,7 @@ impl Drift {
         }
         let reason = match (s.reported.finish_reason, s.outcome) {
             (Some(reason), _) => Some(reason.as_str()),
-            (None, crate::classify::Outcome::Cancelled) => Some("cancelled"),
+            (None, inferwatch_core::classify::Outcome::Cancelled) => Some("cancelled"),
             (None, _) => None,
         };
         if let Some(reason) = reason {
@@ -346,19 +346,22 @@ impl Inner {
                 series.end_warmup_if_due(self.warmup);
             }
             let window = series.window_counts();
-            r.gauge(&c::DRIFT_WINDOW_OBSERVATIONS, &labels)
+            r.gauge(c::Metric::DriftWindowObservations.def(), &labels)
                 .set(window.iter().sum::<u64>() as f64);
             let Some(baseline) = series.baseline() else { continue };
-            r.gauge(&c::DRIFT_BASELINE_INFO, &[name, &**model, baseline.source.as_str()])
-                .set(1.0);
+            r.gauge(
+                c::Metric::DriftBaselineInfo.def(),
+                &[name, &**model, baseline.source.as_str()],
+            )
+            .set(1.0);
             let nan = f64::NAN;
-            r.gauge(&c::DRIFT_PSI, &labels)
+            r.gauge(c::Metric::DriftPsi.def(), &labels)
                 .set(stats::psi(&baseline.counts, &window).unwrap_or(nan));
             if series.feature.is_numeric() {
-                r.gauge(&c::DRIFT_KS_STATISTIC, &labels)
+                r.gauge(c::Metric::DriftKsStatistic.def(), &labels)
                     .set(stats::ks(&baseline.counts, &window).unwrap_or(nan));
             } else {
-                r.gauge(&c::DRIFT_CHI_SQUARE_P_VALUE, &labels)
+                r.gauge(c::Metric::DriftChiSquarePValue.def(), &labels)
                     .set(stats::chi_square_p_value(&baseline.counts, &window).unwrap_or(nan));
             }
         }

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::contract::OTHER;
-use crate::request::FinishReason;
+use inferwatch_core::FinishReason;
+use inferwatch_core::contract::OTHER;
 
 /// Built-in numeric feature: input tokens of each inference request.
 pub const INPUT_TOKENS: &str = "input_tokens";

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use super::{ModelPrice, ModelSpend, Money, Prices};
-use crate::contract::{self as c, OTHER};
-use crate::labels::LabelValue;
-use crate::observe::{HandleCache, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary};
-use crate::shared_recorder::SharedRecorder;
+use inferwatch_core::SharedRecorder;
+use inferwatch_core::contract::{self as c, OTHER};
+use inferwatch_core::labels::LabelValue;
+use inferwatch_core::observe::{HandleCache, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary};
 
 /// Prices every inference request of the layer it is added to from its token counts, into the exact totals
 /// of its [`Prices`]: the model's spend (`inferwatch_cost_total`, `inferwatch_request_cost`) and its experiment
@@ -18,7 +18,7 @@ use crate::shared_recorder::SharedRecorder;
 ///
 /// ```
 /// use inferwatch_core::InferenceLayer;
-/// use inferwatch_core::cost::{CostObserver, Prices};
+/// use inferwatch_model::cost::{CostObserver, Prices};
 ///
 /// let prices = Prices::builder("USD").model("llama-3-8b", 0.05, 0.25).build().expect("valid prices");
 /// let layer = InferenceLayer::builder().with(CostObserver::new(&prices)).build();
@@ -78,7 +78,7 @@ impl CostObserver {
     /// The currency as a label, and every priced allowed model's and declared variant's total at zero.
     fn create_known(&self, known: &KnownLabels) {
         let currency = self.prices.currency();
-        self.recorder.gauge(&c::COST_INFO, &[currency]).set(1.0);
+        self.recorder.gauge(c::Metric::CostInfo.def(), &[currency]).set(1.0);
         for model in &known.models {
             let _ = self.model(model.as_str());
         }

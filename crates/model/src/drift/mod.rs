@@ -4,8 +4,8 @@
 //! - **Features.** Built in, with no handler work: `input_tokens` and `output_tokens` of every inference request
 //!   (numeric, bins learned from the warm-up) and `finish_reason` (categorical). Declared ones
 //!   ([`Feature::numeric`], [`Feature::numeric_quantiles`], [`Feature::categorical`]) are observed from the
-//!   handler: [`RequestHandle::record_feature`](crate::RequestHandle::record_feature) for numbers,
-//!   [`record_category`](crate::RequestHandle::record_category) for categories. An observation is a few relaxed
+//!   handler: [`RequestHandle::record_feature`](inferwatch_core::RequestHandle::record_feature) for numbers,
+//!   [`record_category`](inferwatch_core::RequestHandle::record_category) for categories. An observation is a few relaxed
 //!   atomic increments (`cargo bench --features drift --bench drift`); undeclared names and categories are
 //!   `_OTHER`, never new series.
 //! - **Baseline.** Per feature and model: the first observations (a [`Warmup`] of 1,000 by default, or a
@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use inferwatch_core::InferenceLayer;
-//! use inferwatch_core::drift::{Drift, Feature};
+//! use inferwatch_model::drift::{Drift, Feature};
 //!
 //! let drift = Drift::builder()
 //!     .feature(Feature::categorical("language", ["en", "fr", "de"]))

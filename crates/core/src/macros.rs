@@ -1,7 +1,9 @@
 //! The crate's own macros, declared before every module that uses them.
 
 /// `Debug` as the `Display` message, for the public errors: `?` in `main` prints an error's `Debug`, and whoever
-/// reads it wants the message, not the variant's name.
+/// reads it wants the message, not the variant's name. Exported (hidden) for the workspace's other crates' errors.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! debug_is_display {
     ($($error:ty),*) => {$(
         impl ::std::fmt::Debug for $error {

@@ -25,9 +25,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-#[macro_use]
-mod macros;
-
 pub mod cost;
 #[cfg(feature = "drift")]
 pub mod drift;

@@ -55,13 +55,7 @@ impl fmt::Display for PrometheusError {
     }
 }
 
-/// The message, as `Display` gives it: `?` in `main` prints an error's `Debug`, and whoever reads it wants the
-/// message, not the variant's name.
-impl fmt::Debug for PrometheusError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+inferwatch_core::debug_is_display!(PrometheusError);
 
 impl std::error::Error for PrometheusError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -87,13 +87,7 @@ impl fmt::Display for SloError {
     }
 }
 
-/// The message, as `Display` gives it: `?` in `main` prints an error's `Debug`, and whoever reads it wants the
-/// message, not the variant's name.
-impl fmt::Debug for SloError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+inferwatch_core::debug_is_display!(SloError);
 
 impl std::error::Error for SloError {}
 

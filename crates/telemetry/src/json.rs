@@ -55,19 +55,13 @@ pub(super) fn number(out: &mut Vec<u8>, value: f64) {
     }
 }
 
-/// What `micros` microseconds are in milliseconds, as the summary event carries them
-/// ([`SummaryLine::duration_ms`]).
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
-}
-
-/// `micros` microseconds in milliseconds: the digits ryu writes for [`ms`]`(micros)`, the number the summary event
-/// carries, without its float formatting (a third of a line's cost).
+/// `micros` microseconds in milliseconds: the digits ryu writes for
+/// [`SummaryLine::ms_from_micros`]`(micros)`, the number the summary event carries, without its float formatting (a third of a line's cost).
 pub(super) fn millis(out: &mut Vec<u8>, micros: u64) {
     // A decimal of at most 15 significant digits is what its nearest float prints back as; longer ones may not be
     // (a request would have to last 31 years).
     if micros >= 1_000_000_000_000_000 {
-        return number(out, ms(micros));
+        return number(out, SummaryLine::ms_from_micros(micros));
     }
     let (whole, frac) = (micros / 1000, micros % 1000);
     out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
@@ -372,7 +366,7 @@ mod tests {
             let mut written = Vec::new();
             millis(&mut written, micros);
             let mut float = Vec::new();
-            number(&mut float, ms(micros));
+            number(&mut float, SummaryLine::ms_from_micros(micros));
             proptest::prop_assert_eq!(String::from_utf8(written).unwrap(), String::from_utf8(float).unwrap());
         }
 

@@ -162,13 +162,7 @@ impl fmt::Display for TelemetryError {
     }
 }
 
-/// The message, as `Display` gives it: `?` in `main` prints an error's `Debug`, and whoever reads it wants the
-/// message, not the variant's name.
-impl fmt::Debug for TelemetryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+inferwatch_core::debug_is_display!(TelemetryError);
 
 impl std::error::Error for TelemetryError {}
 

@@ -7,6 +7,7 @@ use http::{Method, StatusCode};
 
 use super::vocabulary::{FinishReason, TokenUsage};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
+use crate::contract::OTHER;
 use crate::labels::LabelValue;
 
 /// What the layer knows when a request arrives.
@@ -113,6 +114,17 @@ impl RequestSummary<'_> {
     /// True when the handler named a model or reported tokens: the `gen_ai_*` and token metrics apply.
     pub fn is_inference(&self) -> bool {
         self.reported.model.is_some() || self.reported.usage != TokenUsage::default()
+    }
+
+    /// The model an inference request counts under, as its label's id and value (a key for caches of handles):
+    /// the model named, or `_OTHER` (id 0) for tokens reported without one. `None` when the request is not
+    /// inference.
+    pub fn inference_model(&self) -> Option<(u32, &str)> {
+        match self.reported.model {
+            Some(model) => Some((model.id(), model.as_str())),
+            None if self.is_inference() => Some((0, OTHER)),
+            None => None,
+        }
     }
 }
 

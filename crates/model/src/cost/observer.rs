@@ -7,7 +7,7 @@ use http::HeaderMap;
 
 use super::{ModelPrice, ModelSpend, Money, Prices};
 use inferwatch_core::SharedRecorder;
-use inferwatch_core::contract::{self as c, OTHER};
+use inferwatch_core::contract as c;
 use inferwatch_core::labels::LabelValue;
 use inferwatch_core::observe::{HandleCache, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary};
 
@@ -104,11 +104,10 @@ impl Observer for CostObserver {
     fn on_finish(&self, _: &(), s: &RequestSummary<'_>) {
         let usage = s.reported.usage;
         // A request that produced no token (refused, failed early) cost nothing and is no observation.
-        if !s.is_inference() || (usage.input_tokens == 0 && usage.output_tokens == 0) {
+        let Some(model) = s.inference_model() else { return };
+        if usage.input_tokens == 0 && usage.output_tokens == 0 {
             return;
         }
-        // Tokens without a named model are the catch-all's, as in the metrics.
-        let model = s.reported.model.map_or((0, OTHER), |m| (m.id(), m.as_str()));
         let record = |cost: &Option<ModelCost>| {
             let cost = cost.as_ref()?;
             let picos = cost.price.picos(usage.input_tokens, usage.output_tokens);

@@ -48,7 +48,7 @@ impl fmt::Display for PriceError {
     }
 }
 
-debug_is_display!(PriceError);
+inferwatch_core::debug_is_display!(PriceError);
 
 impl std::error::Error for PriceError {}
 

@@ -66,7 +66,7 @@ impl fmt::Display for DriftError {
     }
 }
 
-debug_is_display!(DriftError);
+inferwatch_core::debug_is_display!(DriftError);
 
 impl std::error::Error for DriftError {}
 

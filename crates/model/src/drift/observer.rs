@@ -4,16 +4,10 @@
 use http::HeaderMap;
 
 use super::monitor::Drift;
-use inferwatch_core::contract::OTHER;
-use inferwatch_core::labels::LabelValue;
 use inferwatch_core::observe::{Event, Observer, RequestInfo, RequestSummary};
 
 /// The model key of an observation made before any model was named (label value empty).
 const NO_MODEL: (u32, &str) = (u32::MAX, "");
-
-fn model_key(model: Option<&LabelValue>) -> (u32, &str) {
-    model.map_or(NO_MODEL, |m| (m.id(), m.as_str()))
-}
 
 /// Feeds the monitor: the handler's features as they are recorded, and input tokens, output tokens and finish
 /// reason when an inference request finishes. Add it with `InferenceLayer::builder().with(drift.clone())`.
@@ -24,19 +18,14 @@ impl Observer for Drift {
 
     fn on_event(&self, _: &(), event: &Event<'_>) {
         if let Event::Feature { model, name, value } = *event {
-            self.observe(model_key(model), name, value);
+            let model = model.map_or(NO_MODEL, |m| (m.id(), m.as_str()));
+            self.observe(model, name, value);
         }
     }
 
     fn on_finish(&self, _: &(), summary: &RequestSummary<'_>) {
-        if !summary.is_inference() {
-            return;
+        if let Some(model) = summary.inference_model() {
+            self.record_finish(model, summary);
         }
-        // Tokens without a named model are the catch-all's, as in the metrics.
-        let model = match summary.reported.model {
-            Some(model) => model_key(Some(model)),
-            None => (0, OTHER),
-        };
-        self.record_finish(model, summary);
     }
 }

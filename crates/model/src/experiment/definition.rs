@@ -75,7 +75,7 @@ impl fmt::Display for ExperimentError {
     }
 }
 
-debug_is_display!(ExperimentError);
+inferwatch_core::debug_is_display!(ExperimentError);
 
 impl std::error::Error for ExperimentError {}
 

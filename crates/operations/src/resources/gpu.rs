@@ -135,13 +135,7 @@ impl fmt::Display for GpuError {
     }
 }
 
-/// The message, as `Display` gives it: `?` in `main` prints an error's `Debug`, and whoever reads it wants the
-/// message, not the variant's name.
-impl fmt::Debug for GpuError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
+inferwatch_core::debug_is_display!(GpuError);
 
 impl std::error::Error for GpuError {}
 

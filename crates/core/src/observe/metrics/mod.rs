@@ -249,11 +249,7 @@ impl Observer for MetricsObserver {
         let inner = &*self.inner;
         in_flight.decrement(1.0);
         let seconds = s.duration.as_secs_f64();
-        let model = match s.reported.model {
-            Some(model) => (model.id(), model.as_str()),
-            None if s.is_inference() => (0, OTHER),
-            None => (NO_MODEL, ""),
-        };
+        let model = s.inference_model().unwrap_or((NO_MODEL, ""));
         let route = &s.info.route;
         let outcome = s.outcome;
         let register = || {

@@ -40,12 +40,13 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// What `micros` microseconds are in milliseconds, as the event carries it.
-pub fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
-}
-
 impl SummaryLine {
+    /// `micros` microseconds in milliseconds: the number `duration_ms` and `ttft_ms` carry. A writer that prints
+    /// them from the integer must print the digits of this number.
+    pub fn ms_from_micros(micros: u64) -> f64 {
+        micros as f64 / 1000.0
+    }
+
     /// The line of `summary`, with the ids of the request's span.
     pub fn new(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) -> Self {
         let r = &s.reported;
@@ -70,7 +71,7 @@ impl SummaryLine {
 
     /// `duration_ms`: to the end of the response, in milliseconds (to the microsecond).
     pub fn duration_ms(&self) -> f64 {
-        ms(self.duration_us())
+        Self::ms_from_micros(self.duration_us())
     }
     /// The duration in whole microseconds.
     pub fn duration_us(&self) -> u64 {
@@ -138,7 +139,7 @@ impl SummaryLine {
     }
     /// `ttft_ms`: time to first token in milliseconds; NaN without a first token (JSON writers print null).
     pub fn ttft_ms(&self) -> f64 {
-        self.ttft_us().map_or(f64::NAN, ms)
+        self.ttft_us().map_or(f64::NAN, Self::ms_from_micros)
     }
     /// Time to first token in whole microseconds.
     pub fn ttft_us(&self) -> Option<u64> {

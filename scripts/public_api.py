@@ -302,11 +302,14 @@ class Api:
 
     # Members of a type or trait.
 
-    def fields(self, ids) -> list:
+    def fields(self, ids, variant=False) -> list:
+        """The public fields among `ids`; an enum variant's fields are as public as the enum (rustdoc marks them
+        `default`)."""
+        visible = {"public", "default"} if variant else {"public"}
         out = []
         for f in ids:
             fi = self.item(f)
-            if fi and fi["visibility"] == "public":
+            if fi and fi["visibility"] in visible:
                 out.append((fi["name"], self.type(fi["inner"]["struct_field"])))
         return out
 
@@ -336,7 +339,7 @@ class Api:
                     body = "(" + ", ".join(self.type(self.item(f)["inner"]["struct_field"]) if f is not None
                                            else "_" for f in vk["tuple"]) + ")"
                 else:
-                    fields = [f"{n}: {t}" for n, t in self.fields(vk["struct"]["fields"])]
+                    fields = [f"{n}: {t}" for n, t in self.fields(vk["struct"]["fields"], variant=True)]
                     if vk["struct"].get("has_stripped_fields"):
                         fields.append("..")
                     body = " { " + ", ".join(fields) + " }"

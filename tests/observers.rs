@@ -1,4 +1,5 @@
 //! The observer pipeline on a real server: a user's observer sees every signal (request, polls, stages, content,
+//! queue, features, scores,
 //! finish); observers are chosen at run time (metrics only, spans only, switched off), and stages reach every
 //! observer.
 
@@ -76,19 +77,37 @@ impl Observer for Recording {
             }
             Event::StageEnter(id) => self.push(format!("stage-enter {}", stages[&id])),
             Event::StageExit(id) => self.push(format!("stage-exit {}", stages[&id])),
-            Event::StageEnd(summary) => {
-                let stage = stages.remove(&summary.id).expect("a stage ends once, after it started");
-                let model = summary.model.map_or("-", LabelValue::as_str);
-                assert_eq!(stage, summary.name.as_str(), "the stage's id leads back to its start");
+            Event::StageEnd { id, name, model, .. } => {
+                let stage = stages.remove(&id).expect("a stage ends once, after it started");
+                let model = model.map_or("-", LabelValue::as_str);
+                assert_eq!(stage, name.as_str(), "the stage's id leads back to its start");
                 self.push(format!("stage-end {stage} model={model}"));
             }
-            Event::Content { kind, text } => self.push(format!("content {kind:?} {text}")),
+            Event::Prompt(text) => self.push(format!("content Prompt {text}")),
+            Event::Completion(text) => self.push(format!("content Completion {text}")),
+            Event::Serving => self.push("serving".into()),
+            Event::QueueEntered { model } => self.push(format!("queue-entered model={}", label(model))),
+            Event::QueueScheduled { model, waited } => {
+                assert!(waited < Duration::from_secs(1), "{waited:?}");
+                self.push(format!("queue-scheduled model={}", label(model)));
+            }
+            Event::QueueAbandoned { model, .. } => self.push(format!("queue-abandoned model={}", label(model))),
+            Event::Feature { model, name, value } => {
+                self.push(format!("feature {name}={value:?} model={}", label(model)));
+            }
+            Event::Score(score) => self.push(format!(
+                "score {}={} accepted={} model={}",
+                score.evaluator,
+                score.value,
+                score.accepted,
+                label(score.model)
+            )),
             _ => {}
         }
     }
 
     fn on_finish(&self, request: &Followed, s: &RequestSummary<'_>) {
-        let usage = s.reported.usage;
+        let usage = s.usage;
         assert!(
             request.stages.lock().expect("lock").is_empty(),
             "every stage ended before the request"
@@ -103,13 +122,24 @@ impl Observer for Recording {
     }
 }
 
-/// Three stages, three ways (guard, future, another thread), a prompt, and a streamed body of three chunks.
+fn label(value: Option<&LabelValue>) -> &str {
+    value.map_or("-", LabelValue::as_str)
+}
+
+/// Three stages, three ways (guard, future, another thread), a wait in the queue, the prompt and the completion, a
+/// drift feature, a quality score, and a streamed body of three chunks.
 async fn staged(handle: RequestHandle) -> Body {
     {
         let _tokenize = handle.stage("tokenize").entered();
     }
     handle.set_model("toy");
+    handle.enter_queue().scheduled();
     handle.record_prompt("the prompt");
+    handle.record_completion("the answer");
+    handle.record_feature("prompt_chars", 10.0);
+    handle.record_category("language", "en");
+    assert!(handle.record_score("judge", 0.5).is_ok());
+    assert!(handle.record_score("judge", 2.0).is_err());
     handle.add_input_tokens(2);
     handle
         .stage("generate")
@@ -164,6 +194,39 @@ async fn a_users_observer_sees_every_signal() {
     assert_eq!(recording.count("stage-end generate model=toy"), 1, "{events:?}");
     assert_eq!(recording.count("stage-end decode model=toy"), 1, "{events:?}");
     assert_eq!(recording.count("content Prompt the prompt"), 1);
+    assert_eq!(recording.count("content Completion the answer"), 1);
+    // Serving once, when the first stage started (before the model was named).
+    assert_eq!(recording.count("serving"), 1);
+    let serving = events.iter().position(|e| e == "serving").expect("serving");
+    let first_stage = events
+        .iter()
+        .position(|e| e.starts_with("stage-start"))
+        .expect("a stage");
+    assert!(serving < first_stage, "{events:?}");
+    assert_eq!(recording.count("queue-entered model=toy"), 1, "{events:?}");
+    assert_eq!(recording.count("queue-scheduled model=toy"), 1, "{events:?}");
+    assert_eq!(recording.count("queue-abandoned"), 0, "{events:?}");
+    assert_eq!(recording.count("stage-end queue model=toy"), 1, "{events:?}");
+    assert_eq!(
+        recording.count("feature prompt_chars=Number(10.0) model=toy"),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        recording.count("feature language=Category(\"en\") model=toy"),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        recording.count("score judge=0.5 accepted=true model=toy"),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        recording.count("score judge=2 accepted=false model=toy"),
+        1,
+        "{events:?}"
+    );
     // The request finishes inside its scope: the last events are the finish, then the scope's exit.
     let tail: Vec<&str> = events.iter().rev().take(2).rev().map(String::as_str).collect();
     assert_eq!(tail, ["finish /staged ok in=2 out=3", "exit"]);

@@ -71,7 +71,7 @@ use tracing_subscriber::{Layer, Registry};
 use filter::LogFilter;
 use inferwatch_core::SharedRecorder;
 use inferwatch_core::contract::{self as c, LOG_TARGET};
-use inferwatch_core::observe::{HeadSampler, PresetIds, SummaryLine, SummaryWriter, TracingObserver};
+use inferwatch_core::observe::{HeadSampler, SummaryLine, SummaryWriter, TracingObserver};
 use queue::{LogQueue, LogWriterGuard};
 
 /// Log lines waiting for the writer at most, by default.
@@ -381,7 +381,7 @@ impl TelemetryBuilder {
         #[cfg(feature = "otlp")]
         let mut export_runtime = transport::ExportRuntime::default();
         let provider = self.tracer_provider(
-            configured.sampler.clone(),
+            configured.head.sampler().clone(),
             #[cfg(feature = "otlp")]
             &mut export_runtime,
         )?;
@@ -436,8 +436,7 @@ impl TelemetryBuilder {
             }
         };
         // Request spans are INFO: below that level no request has a span to sample.
-        let head =
-            (self.span_level >= LevelFilter::INFO).then(|| HeadSampler::new(configured.sampler, configured.roots));
+        let head = (self.span_level >= LevelFilter::INFO).then_some(configured.head);
         let otel = opentelemetry_layer(provider.tracer("inferwatch"), self.span_level);
         let layers = Registry::default()
             .with(otel)
@@ -479,7 +478,7 @@ impl TelemetryBuilder {
         let provider = SdkTracerProvider::builder()
             .with_resource(self.resource())
             .with_sampler(sampler)
-            .with_id_generator(PresetIds::default());
+            .with_id_generator(HeadSampler::id_generator());
         let endpoint_in_env = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
             .iter()
             .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));

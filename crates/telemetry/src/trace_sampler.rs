@@ -3,13 +3,12 @@
 
 use opentelemetry_sdk::trace::Sampler;
 
-use inferwatch_core::observe::Roots;
+use inferwatch_core::observe::HeadSampler;
 
-/// A sampler the environment named, and how it judges new traces.
+/// A sampler the environment named.
 #[derive(Debug)]
 pub(super) struct Configured {
-    pub(super) sampler: Sampler,
-    pub(super) roots: Roots,
+    pub(super) head: HeadSampler,
     /// What was wrong with the variables, to be logged once the subscriber is up.
     pub(super) warning: Option<String>,
 }
@@ -18,8 +17,7 @@ impl Configured {
     /// `parentbased_traceidratio` at `ratio` (already checked to lie in [0, 1]).
     pub(super) fn parent_based_ratio(ratio: f64) -> Self {
         Self {
-            sampler: Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
-            roots: Roots::ByTraceId(ratio),
+            head: HeadSampler::parent_based(Sampler::TraceIdRatioBased(ratio)),
             warning: None,
         }
     }
@@ -28,75 +26,85 @@ impl Configured {
 /// The sampler `OTEL_TRACES_SAMPLER` names (default `parentbased_always_on`), as the OpenTelemetry specification
 /// lists them; an unknown name or a ratio that is not a number in [0, 1] falls back to the default, with a warning.
 pub(super) fn from_env(name: Option<&str>, arg: Option<&str>) -> Configured {
-    let parent_based = |root: Sampler| Sampler::ParentBased(Box::new(root));
     let ratio = arg
         .map(str::trim)
         .and_then(|a| a.parse::<f64>().ok())
         .filter(|r| (0.0..=1.0).contains(r));
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     let ratio_or_warn = |name: &str| match ratio {
-        Some(r) => (Sampler::TraceIdRatioBased(r), Roots::ByTraceId(r), None),
+        Some(r) => (Sampler::TraceIdRatioBased(r), None),
         None => (
             Sampler::TraceIdRatioBased(1.0),
-            Roots::ByTraceId(1.0),
             Some(format!(
                 "OTEL_TRACES_SAMPLER={name} needs OTEL_TRACES_SAMPLER_ARG, a ratio from 0 to 1 (got {arg:?}); sampling every trace"
             )),
         ),
     };
-    let (sampler, roots, warning) = match name {
-        None | Some("parentbased_always_on") => (parent_based(Sampler::AlwaysOn), Roots::Sampled, None),
-        Some("always_on") => (Sampler::AlwaysOn, Roots::Sampled, None),
-        Some("always_off") => (Sampler::AlwaysOff, Roots::Other, None),
-        Some("parentbased_always_off") => (parent_based(Sampler::AlwaysOff), Roots::Other, None),
-        Some(n @ "traceidratio") => ratio_or_warn(n),
+    let (head, warning) = match name {
+        None | Some("parentbased_always_on") => (HeadSampler::parent_based(Sampler::AlwaysOn), None),
+        Some("always_on") => (HeadSampler::new(Sampler::AlwaysOn), None),
+        Some("always_off") => (HeadSampler::new(Sampler::AlwaysOff), None),
+        Some("parentbased_always_off") => (HeadSampler::parent_based(Sampler::AlwaysOff), None),
+        Some(n @ "traceidratio") => {
+            let (sampler, warning) = ratio_or_warn(n);
+            (HeadSampler::new(sampler), warning)
+        }
         Some(n @ "parentbased_traceidratio") => {
-            let (root, roots, warning) = ratio_or_warn(n);
-            (parent_based(root), roots, warning)
+            let (root, warning) = ratio_or_warn(n);
+            (HeadSampler::parent_based(root), warning)
         }
         Some(other) => (
-            parent_based(Sampler::AlwaysOn),
-            Roots::Sampled,
+            HeadSampler::parent_based(Sampler::AlwaysOn),
             Some(format!(
                 "OTEL_TRACES_SAMPLER={other:?} is not a sampler inferwatch has; using parentbased_always_on"
             )),
         ),
     };
-    Configured {
-        sampler,
-        roots,
-        warning,
-    }
+    Configured { head, warning }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The sampler named, and how it judges new traces (`roots` in the head sampler's `Debug`).
+    fn judged(c: &Configured) -> (String, String) {
+        let debug = format!("{:?}", c.head);
+        let roots = debug
+            .split("roots: ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap_or_default();
+        (format!("{:?}", c.head.sampler()), roots.to_owned())
+    }
+
     #[test]
     fn names_and_ratios() {
+        let parent_based = |root: Sampler| format!("{:?}", Sampler::ParentBased(Box::new(root)));
         let c = from_env(None, None);
-        assert!(c.roots == Roots::Sampled && c.warning.is_none());
-        assert_eq!(
-            format!("{:?}", c.sampler),
-            format!("{:?}", Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
-        );
+        assert!(c.warning.is_none());
+        assert_eq!(judged(&c), (parent_based(Sampler::AlwaysOn), "Sampled".into()));
         let c = from_env(Some("parentbased_traceidratio"), Some(" 0.1 "));
-        assert!(c.roots == Roots::ByTraceId(0.1) && c.warning.is_none());
+        assert!(c.warning.is_none());
         assert_eq!(
-            format!("{:?}", c.sampler),
-            format!("{:?}", Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))))
+            judged(&c),
+            (parent_based(Sampler::TraceIdRatioBased(0.1)), "ByTraceId(0.1)".into())
         );
         let c = from_env(Some("traceidratio"), Some("1.5"));
-        assert!(c.warning.is_some() && c.roots == Roots::ByTraceId(1.0));
+        assert!(c.warning.is_some());
         assert_eq!(
-            format!("{:?}", c.sampler),
-            format!("{:?}", Sampler::TraceIdRatioBased(1.0))
+            judged(&c),
+            (
+                format!("{:?}", Sampler::TraceIdRatioBased(1.0)),
+                "ByTraceId(1.0)".into()
+            )
         );
         let c = from_env(Some("always_off"), None);
-        assert_eq!(c.roots, Roots::Other);
-        assert_eq!(format!("{:?}", c.sampler), format!("{:?}", Sampler::AlwaysOff));
+        assert_eq!(judged(&c), (format!("{:?}", Sampler::AlwaysOff), "Other".into()));
+        let c = from_env(Some("parentbased_always_off"), None);
+        assert_eq!(judged(&c), (parent_based(Sampler::AlwaysOff), "Other".into()));
         let c = from_env(Some("jaeger_remote"), None);
-        assert!(c.warning.is_some() && c.roots == Roots::Sampled);
+        assert!(c.warning.is_some());
+        assert_eq!(judged(&c), (parent_based(Sampler::AlwaysOn), "Sampled".into()));
     }
 }

@@ -119,8 +119,14 @@ impl<O: Observer> InFlight<O> {
             duration: now.saturating_duration_since(info.start),
             time_to_first_token: first_token.map(|t| t.saturating_duration_since(info.start)),
             time_per_output_token,
-            reported,
             streamed,
+            model: reported.model,
+            response_model: reported.response_model,
+            response_id: reported.response_id,
+            experiment: reported.experiment,
+            operation: reported.operation,
+            finish_reason: reported.finish_reason,
+            usage: reported.usage,
         };
         request.hooks.layer.observer.on_finish(&request.hooks.data, &summary);
     }

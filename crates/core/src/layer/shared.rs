@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use crate::labels::BoundedLabels;
-use crate::observe::{Event, Observer, TraceIds};
+use opentelemetry::trace::{SpanId, TraceId};
+
+use crate::observe::{Event, Observer};
 use crate::request::state::{ObserverHooks, RequestLabels, RequestState};
 
 /// Shared by every request of one layer.
@@ -39,7 +41,7 @@ impl<O: Observer> ObserverHooks for Hooks<O> {
         self.observer().on_event(&self.data, event);
     }
 
-    fn trace_ids(&self) -> Option<TraceIds> {
+    fn trace_ids(&self) -> Option<(TraceId, SpanId)> {
         self.observer().trace_ids(&self.data)
     }
 }

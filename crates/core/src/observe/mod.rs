@@ -8,7 +8,8 @@
 //!
 //! Observers compose: `(A, B)` calls both, `Option<O>` calls `O` when it is `Some` (a choice made at run time),
 //! `()` does nothing. [`MetricsObserver`] records the metric contract, [`TracingObserver`]
-//! makes spans and the summary log line, [`InFlightCounter`] counts requests in flight for a readiness check.
+//! makes spans and the summary log line; other crates add theirs (cost, drift, requests in flight for a readiness
+//! check).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -42,7 +43,6 @@
 //! [`InferenceLayerBuilder::observer`](crate::InferenceLayerBuilder::observer) replaces the default
 //! observers instead, for a choice made at run time (metrics only, say).
 
-mod in_flight_counter;
 mod metrics;
 mod observer;
 mod tracing;
@@ -57,14 +57,12 @@ pub mod testing {
     pub use super::tracing::{log_visited, route_shared, test_values};
 }
 pub use self::tracing::{
-    HeadSampler, PresetIds, REQUEST_SPAN_NAME, RequestSpan, Roots, SUMMARY_MESSAGE, SummaryLine, SummaryWriter,
-    TracingObserver,
+    HeadSampler, REQUEST_SPAN_NAME, RequestSpan, SUMMARY_MESSAGE, SummaryLine, SummaryWriter, TracingObserver,
 };
 pub use crate::request::{
-    ContentKind, Event, FeatureValue, FeedbackEvent, KnownLabels, LayerEvent, QueueEvent, Reported, RequestInfo,
-    RequestSummary, Score, StageId, StageSummary, TraceIds, Unattributed,
+    Event, FeatureValue, FeedbackEvent, KnownLabels, LayerEvent, RequestInfo, RequestSummary, Score, StageId,
+    Unattributed,
 };
 /// The request and response headers observers see (re-exported, so that an observer needs no `http` dependency).
 pub use http::HeaderMap;
-pub use in_flight_counter::InFlightCounter;
 pub use observer::Observer;

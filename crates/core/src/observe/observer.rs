@@ -2,7 +2,9 @@
 
 use http::HeaderMap;
 
-use crate::request::{Event, LayerEvent, RequestInfo, RequestSummary, TraceIds};
+use opentelemetry::trace::{SpanId, TraceId};
+
+use crate::request::{Event, LayerEvent, RequestInfo, RequestSummary};
 
 /// Callbacks for the request lifecycle. Only [`on_request`](Self::on_request) and [`on_finish`](Self::on_finish)
 /// must be written; the rest do nothing by default.
@@ -38,7 +40,7 @@ pub trait Observer: Send + Sync + 'static {
 
     /// The ids of the request's span, if this observer made one: they go into response ids, so that feedback
     /// can link to the request.
-    fn trace_ids(&self, _request: &Self::RequestData) -> Option<TraceIds> {
+    fn trace_ids(&self, _request: &Self::RequestData) -> Option<(TraceId, SpanId)> {
         None
     }
 
@@ -85,7 +87,7 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
         }
     }
 
-    fn trace_ids(&self, (a, b): &Self::RequestData) -> Option<TraceIds> {
+    fn trace_ids(&self, (a, b): &Self::RequestData) -> Option<(TraceId, SpanId)> {
         self.0.trace_ids(a).or_else(|| self.1.trace_ids(b))
     }
 
@@ -133,7 +135,7 @@ impl<O: Observer> Observer for Option<O> {
         }
     }
 
-    fn trace_ids(&self, request: &Self::RequestData) -> Option<TraceIds> {
+    fn trace_ids(&self, request: &Self::RequestData) -> Option<(TraceId, SpanId)> {
         match (self, request) {
             (Some(o), Some(r)) => o.trace_ids(r),
             _ => None,
@@ -184,7 +186,7 @@ impl<O: Observer> Observer for std::sync::Arc<O> {
         (**self).on_event(request, event);
     }
 
-    fn trace_ids(&self, request: &Self::RequestData) -> Option<TraceIds> {
+    fn trace_ids(&self, request: &Self::RequestData) -> Option<(TraceId, SpanId)> {
         (**self).trace_ids(request)
     }
 

@@ -1,8 +1,10 @@
 //! [`Event`]: what a handler reports during a request, as observers are told; [`LayerEvent`]: what happens to a
 //! layer outside any request.
 
+use std::time::Duration;
+
 use super::quality::{FeedbackEvent, Score};
-use super::report::{ContentKind, FeatureValue, KnownLabels, QueueEvent, StageId, StageSummary};
+use super::report::{FeatureValue, KnownLabels, StageId};
 use crate::labels::LabelValue;
 
 /// Something a handler reported during a request, in the order it happened. Observers match the variants they
@@ -26,21 +28,43 @@ pub enum Event<'a> {
     /// The code that [`StageEnter`](Self::StageEnter) announced is over.
     StageExit(StageId),
     /// A stage ended (dropped, ended, or its future completed).
-    StageEnd(&'a StageSummary<'a>),
-    /// The handler reported prompt or completion text. Nothing inferwatch ships keeps it unless asked to.
-    Content {
-        /// Prompt or completion.
-        kind: ContentKind,
-        /// The text, as reported.
-        text: &'a str,
+    StageEnd {
+        /// The stage, as [`StageStart`](Self::StageStart) named it.
+        id: StageId,
+        /// The bounded stage name.
+        name: &'a LabelValue,
+        /// The model the handler had named when the stage ended.
+        model: Option<&'a LabelValue>,
+        /// From the stage's start to its end.
+        duration: Duration,
     },
-    /// The request entered the engine's admission queue, or left it (scheduled or abandoned), under `model` (the
-    /// one named when it entered). Every `Entered` is followed by exactly one of the others.
-    Queue {
+    /// The handler reported the prompt's text ([`RequestHandle::record_prompt`](crate::RequestHandle::record_prompt),
+    /// `gen_ai.input.messages`). Nothing inferwatch ships keeps it unless asked to.
+    Prompt(&'a str),
+    /// The handler reported the completion's text
+    /// ([`RequestHandle::record_completion`](crate::RequestHandle::record_completion), `gen_ai.output.messages`).
+    /// Nothing inferwatch ships keeps it unless asked to.
+    Completion(&'a str),
+    /// The request entered the engine's admission queue
+    /// ([`RequestHandle::enter_queue`](crate::RequestHandle::enter_queue)). Exactly one [`QueueScheduled`](Self::QueueScheduled) or [`QueueAbandoned`](Self::QueueAbandoned) follows,
+    /// with the same model.
+    QueueEntered {
         /// The model named when the request entered the queue.
         model: Option<&'a LabelValue>,
-        /// Entered, scheduled or abandoned.
-        event: QueueEvent,
+    },
+    /// The engine took the request from the queue.
+    QueueScheduled {
+        /// The model named when the request entered the queue.
+        model: Option<&'a LabelValue>,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// The request left the queue without being served (the client hung up, the handler failed or panicked).
+    QueueAbandoned {
+        /// The model named when the request entered the queue.
+        model: Option<&'a LabelValue>,
+        /// How long it waited.
+        waited: Duration,
     },
     /// The handler recorded a drift feature (`RequestHandle::record_feature`, `record_category`) under `model`
     /// (the one named so far).

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::event::Event;
-use super::report::{ContentKind, Reported, RequestInfo};
+use super::report::RequestInfo;
 use super::stage::Stage;
 use super::state::{NoHooks, RequestLabels, RequestState};
 use super::vocabulary::FinishReason;
@@ -120,11 +120,6 @@ impl RequestHandle {
         self.state.output_tokens()
     }
 
-    /// Everything reported so far.
-    pub fn reported(&self) -> Reported<'_> {
-        self.state.reported()
-    }
-
     /// Starts a stage of this request (`tokenize`, `generate`, `decode`, or a name of the application's). The
     /// layer's observers see it start and end: with the defaults, a child span of the request span and an
     /// `inferwatch_stage_duration_seconds` observation.
@@ -139,14 +134,12 @@ impl RequestHandle {
     /// [`capture_content`](crate::observe::TracingObserver::capture_content); otherwise it goes nowhere. Never
     /// logged.
     pub fn record_prompt(&self, text: &str) {
-        let kind = ContentKind::Prompt;
-        self.state.hooks.event(&Event::Content { kind, text });
+        self.state.hooks.event(&Event::Prompt(text));
     }
 
     /// Reports the completion text; see [`record_prompt`](Self::record_prompt).
     pub fn record_completion(&self, text: &str) {
-        let kind = ContentKind::Completion;
-        self.state.hooks.event(&Event::Content { kind, text });
+        self.state.hooks.event(&Event::Completion(text));
     }
 }
 
@@ -159,14 +152,14 @@ mod tests {
     fn first_mark_wins_and_tokens_accumulate() {
         let h = RequestHandle::detached();
         h.mark_first_token();
-        let first = h.reported().first_token;
+        let first = h.state.reported().first_token;
         std::thread::sleep(std::time::Duration::from_millis(2));
         h.mark_first_token();
-        assert_eq!(h.reported().first_token, first);
+        assert_eq!(h.state.reported().first_token, first);
         h.add_output_tokens(2);
         h.clone().add_output_tokens(3);
         assert_eq!(
-            h.reported().usage,
+            h.state.reported().usage,
             TokenUsage {
                 input_tokens: 0,
                 output_tokens: 5
@@ -181,8 +174,8 @@ mod tests {
         h.set_finish_reason(FinishReason::Length);
         h.stage("tokenize").in_scope(|| ());
         h.record_prompt("text");
-        assert_eq!(h.reported().model.map(|m| m.as_str()), Some("m"));
-        assert_eq!(h.reported().finish_reason, Some(FinishReason::Length));
+        assert_eq!(h.state.reported().model.map(|m| m.as_str()), Some("m"));
+        assert_eq!(h.state.reported().finish_reason, Some(FinishReason::Length));
         assert!(h.info().route.is_other());
     }
 }

@@ -22,10 +22,8 @@ pub(crate) use experiment_labels::{Declared, ExperimentLabels};
 pub use ext::InferenceRequestExt;
 pub use handle::RequestHandle;
 pub use handle_quality::RejectedScore;
-pub use quality::{FeedbackEvent, Rating, Score, TraceIds, Unattributed};
+pub use quality::{FeedbackEvent, Rating, Score, Unattributed};
 pub use queue::QueueWait;
-pub use report::{
-    ContentKind, FeatureValue, KnownLabels, QueueEvent, Reported, RequestInfo, RequestSummary, StageId, StageSummary,
-};
+pub use report::{FeatureValue, KnownLabels, RequestInfo, RequestSummary, StageId};
 pub use stage::{EnteredStage, Stage, StageFuture};
 pub use vocabulary::{FinishReason, TokenUsage, operation, stage_name};

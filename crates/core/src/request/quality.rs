@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use opentelemetry::trace::{SpanId, TraceId};
+
 use crate::labels::LabelValue;
 
 /// A user's verdict on an answer.
@@ -42,15 +44,6 @@ impl Rating {
             Rating::Neutral => "neutral",
         }
     }
-}
-
-/// The ids of a request's span, for links from later spans (feedback) and for the response id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct TraceIds {
-    /// The W3C trace id.
-    pub trace_id: [u8; 16],
-    /// The request span's id.
-    pub span_id: [u8; 8],
 }
 
 /// A quality score a handler recorded for the request it serves
@@ -106,7 +99,7 @@ pub struct FeedbackEvent<'a> {
     /// The experiment and variant of the answer, when it was in one.
     pub experiment: Option<(&'a LabelValue, &'a LabelValue)>,
     /// The answer's request span, to link to.
-    pub trace: Option<TraceIds>,
+    pub trace: Option<(TraceId, SpanId)>,
     /// How long after the answer the feedback came.
     pub age: Option<Duration>,
     /// Why it could not be attributed, if it could not.

@@ -4,7 +4,6 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::event::Event;
-use super::report::QueueEvent;
 
 use super::handle::RequestHandle;
 use super::stage::Stage;
@@ -46,11 +45,7 @@ impl RequestHandle {
     /// The request joins the engine's admission queue now, under the model named so far (name it first).
     pub fn enter_queue(&self) -> QueueWait {
         let model = self.state.model().cloned();
-        let event = QueueEvent::Entered;
-        self.state.hooks.event(&Event::Queue {
-            model: model.as_ref(),
-            event,
-        });
+        self.state.hooks.event(&Event::QueueEntered { model: model.as_ref() });
         QueueWait {
             stage: Some(self.stage(stage_name::QUEUE)),
             handle: self.clone(),
@@ -64,15 +59,14 @@ impl QueueWait {
     /// The engine took the request: its wait ends now. Returns how long it waited.
     pub fn scheduled(mut self) -> Duration {
         let waited = self.start.elapsed();
-        self.leave(QueueEvent::Scheduled(waited));
+        self.leave(|model| Event::QueueScheduled { model, waited });
         waited
     }
 
-    fn leave(&mut self, event: QueueEvent) {
+    fn leave(&mut self, event: impl for<'a> FnOnce(Option<&'a LabelValue>) -> Event<'a>) {
         if let Some(stage) = self.stage.take() {
             stage.end();
-            let model = self.model.as_ref();
-            self.handle.state.hooks.event(&Event::Queue { model, event });
+            self.handle.state.hooks.event(&event(self.model.as_ref()));
         }
     }
 }
@@ -80,6 +74,6 @@ impl QueueWait {
 impl Drop for QueueWait {
     fn drop(&mut self) {
         let waited = self.start.elapsed();
-        self.leave(QueueEvent::Abandoned(waited));
+        self.leave(|model| Event::QueueAbandoned { model, waited });
     }
 }

@@ -1,5 +1,5 @@
 //! What observers are told about a request and its stages: [`RequestInfo`] at the start, [`RequestSummary`] at
-//! the end, [`StageSummary`] when a stage ends, and [`Reported`], what the handler said along the way.
+//! the end.
 
 use std::time::{Duration, Instant};
 
@@ -58,32 +58,6 @@ pub struct KnownLabels {
     pub evaluators: Vec<LabelValue>,
 }
 
-/// What the handler reported, read when the request finishes.
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct Reported<'a> {
-    /// The bounded model label, if the handler named a model.
-    pub model: Option<&'a LabelValue>,
-    /// The bounded model that answered, when the handler named one different from the request's
-    /// (`gen_ai.response.model`: a version, a fallback).
-    pub response_model: Option<&'a LabelValue>,
-    /// The response id the handler asked for ([`RequestHandle::response_id`](crate::RequestHandle), feature
-    /// `feedback`), as `gen_ai.response.id`.
-    pub response_id: Option<&'a str>,
-    /// The bounded experiment and variant the request was assigned, if any.
-    pub experiment: Option<(&'a LabelValue, &'a LabelValue)>,
-    /// The bounded operation label, if the handler named one (or the layer's default operation).
-    pub operation: Option<&'a LabelValue>,
-    /// The finish reason, if set.
-    pub finish_reason: Option<FinishReason>,
-    /// When the handler marked the first token.
-    pub first_token: Option<Instant>,
-    /// Whether the handler declared the response streamed.
-    pub stream: Option<bool>,
-    /// Tokens reported through the handle, completed from a [`TokenUsage`] response extension.
-    pub usage: TokenUsage,
-}
-
 /// Everything measured about a finished request.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -104,23 +78,37 @@ pub struct RequestSummary<'a> {
     pub time_to_first_token: Option<Duration>,
     /// `(end - first token) / (output tokens - 1)`, when there were at least 2 output tokens.
     pub time_per_output_token: Option<Duration>,
-    /// What the handler reported.
-    pub reported: Reported<'a>,
     /// Whether the response was streamed (declared by the handler, or more than one data frame).
     pub streamed: bool,
+    /// The bounded model label, if the handler named a model.
+    pub model: Option<&'a LabelValue>,
+    /// The bounded model that answered, when the handler named one different from the request's
+    /// (`gen_ai.response.model`: a version, a fallback).
+    pub response_model: Option<&'a LabelValue>,
+    /// The response id the handler asked for ([`RequestHandle::response_id`](crate::RequestHandle), feature
+    /// `feedback`), as `gen_ai.response.id`.
+    pub response_id: Option<&'a str>,
+    /// The bounded experiment and variant the request was assigned, if any.
+    pub experiment: Option<(&'a LabelValue, &'a LabelValue)>,
+    /// The bounded operation label, if the handler named one (or the layer's default operation).
+    pub operation: Option<&'a LabelValue>,
+    /// The finish reason, if the handler set one.
+    pub finish_reason: Option<FinishReason>,
+    /// Tokens reported through the handle, completed from a [`TokenUsage`] response extension.
+    pub usage: TokenUsage,
 }
 
 impl RequestSummary<'_> {
     /// True when the handler named a model or reported tokens: the `gen_ai_*` and token metrics apply.
     pub fn is_inference(&self) -> bool {
-        self.reported.model.is_some() || self.reported.usage != TokenUsage::default()
+        self.model.is_some() || self.usage != TokenUsage::default()
     }
 
     /// The model an inference request counts under, as its label's id and value (a key for caches of handles):
     /// the model named, or `_OTHER` (id 0) for tokens reported without one. `None` when the request is not
     /// inference.
     pub fn inference_model(&self) -> Option<(u32, &str)> {
-        match self.reported.model {
+        match self.model {
             Some(model) => Some((model.id(), model.as_str())),
             None if self.is_inference() => Some((0, OTHER)),
             None => None,
@@ -128,50 +116,26 @@ impl RequestSummary<'_> {
     }
 }
 
+/// What the handler reported so far, read when the request finishes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Reported<'a> {
+    pub(crate) model: Option<&'a LabelValue>,
+    pub(crate) response_model: Option<&'a LabelValue>,
+    pub(crate) response_id: Option<&'a str>,
+    pub(crate) experiment: Option<(&'a LabelValue, &'a LabelValue)>,
+    pub(crate) operation: Option<&'a LabelValue>,
+    pub(crate) finish_reason: Option<FinishReason>,
+    /// When the handler marked the first token.
+    pub(crate) first_token: Option<Instant>,
+    /// Whether the handler declared the response streamed.
+    pub(crate) stream: Option<bool>,
+    pub(crate) usage: TokenUsage,
+}
+
 /// One stage of a request, among the stages of that request: the key under which an observer keeps a stage's
 /// state (its span, say) from [`Event::StageStart`](super::Event::StageStart) to [`Event::StageEnd`](super::Event::StageEnd).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StageId(pub(crate) u32);
-
-/// A stage that ended.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct StageSummary<'a> {
-    /// The stage, as [`Event::StageStart`](super::Event::StageStart) named it.
-    pub id: StageId,
-    /// The request the stage belongs to.
-    pub request: &'a RequestInfo,
-    /// The bounded stage name.
-    pub name: &'a LabelValue,
-    /// The model the handler had named when the stage ended.
-    pub model: Option<&'a LabelValue>,
-    /// From the stage's start to its end.
-    pub duration: Duration,
-}
-
-/// Which text a handler reported with [`RequestHandle::record_prompt`](crate::RequestHandle::record_prompt) or
-/// [`record_completion`](crate::RequestHandle::record_completion).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ContentKind {
-    /// The prompt (`gen_ai.input.messages`).
-    Prompt,
-    /// The completion (`gen_ai.output.messages`).
-    Completion,
-}
-
-/// How a request's wait in the queue ended, as observers are told.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum QueueEvent {
-    /// The request joined the queue.
-    Entered,
-    /// The engine took it after this long.
-    Scheduled(Duration),
-    /// It left the queue without being served (the client hung up, the handler failed or panicked), after this
-    /// long.
-    Abandoned(Duration),
-}
 
 /// An observation of a drift feature, as the handler reported it.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -17,7 +17,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::quality::{TraceIds, Unattributed};
+use opentelemetry::trace::{SpanId, TraceId};
+
+use super::quality::Unattributed;
 
 const PREFIX: &str = "resp-";
 const VERSION: u8 = 1;
@@ -66,7 +68,7 @@ pub(crate) struct Attribution {
     pub(crate) issued: SystemTime,
     /// The first bytes of the id's signature: tells ids apart (a client cannot make two ids share it).
     pub(crate) fingerprint: u64,
-    pub(crate) trace: Option<TraceIds>,
+    pub(crate) trace: Option<(TraceId, SpanId)>,
     pub(crate) model: String,
     pub(crate) experiment: Option<(String, String)>,
 }
@@ -86,7 +88,7 @@ impl FeedbackKey {
     pub(crate) fn mint(
         &self,
         issued: SystemTime,
-        trace: Option<TraceIds>,
+        trace: Option<(TraceId, SpanId)>,
         model: &str,
         experiment: Option<(&str, &str)>,
     ) -> String {
@@ -94,9 +96,9 @@ impl FeedbackKey {
         payload.push(VERSION);
         let seconds = issued.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         payload.extend_from_slice(&seconds.to_be_bytes());
-        let ids = trace.unwrap_or_else(unique);
-        payload.extend_from_slice(&ids.trace_id);
-        payload.extend_from_slice(&ids.span_id);
+        let (trace_id, span_id) = trace.unwrap_or_else(unique);
+        payload.extend_from_slice(&trace_id.to_bytes());
+        payload.extend_from_slice(&span_id.to_bytes());
         let (e, v) = experiment.unwrap_or(("", ""));
         for name in [model, e, v] {
             // Label values are at most 128 bytes; a longer one is cut at a character boundary.
@@ -148,9 +150,8 @@ fn parse(payload: &[u8], fingerprint: u64) -> Option<Attribution> {
         return None;
     }
     let seconds = u64::from_be_bytes(rest[..8].try_into().ok()?);
-    let mut ids = TraceIds::default();
-    ids.trace_id.copy_from_slice(&rest[8..24]);
-    ids.span_id.copy_from_slice(&rest[24..32]);
+    let trace_id = TraceId::from_bytes(rest[8..24].try_into().ok()?);
+    let span_id = SpanId::from_bytes(rest[24..32].try_into().ok()?);
     let mut rest = &rest[32..];
     let mut names = Vec::with_capacity(3);
     for _ in 0..3 {
@@ -165,7 +166,7 @@ fn parse(payload: &[u8], fingerprint: u64) -> Option<Attribution> {
     Some(Attribution {
         issued: UNIX_EPOCH.checked_add(Duration::from_secs(seconds))?,
         fingerprint,
-        trace: (ids.span_id != [0; 8]).then_some(ids),
+        trace: (span_id != SpanId::INVALID).then_some((trace_id, span_id)),
         model,
         experiment: (!experiment.is_empty()).then_some((experiment, variant)),
     })
@@ -173,7 +174,7 @@ fn parse(payload: &[u8], fingerprint: u64) -> Option<Attribution> {
 
 /// Ids for an answer without a span: this process's random number and a count, in the trace id's place, and no
 /// span id (a span's is never zero).
-fn unique() -> TraceIds {
+fn unique() -> (TraceId, SpanId) {
     use std::hash::{BuildHasher, RandomState};
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -181,10 +182,9 @@ fn unique() -> TraceIds {
     static COUNT: AtomicU64 = AtomicU64::new(0);
     // RandomState's keys come from the operating system's random source.
     let process = *PROCESS.get_or_init(|| RandomState::new().hash_one(std::process::id()));
-    let mut ids = TraceIds::default();
-    ids.trace_id[..8].copy_from_slice(&process.to_be_bytes());
-    ids.trace_id[8..].copy_from_slice(&COUNT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-    ids
+    let count = COUNT.fetch_add(1, Ordering::Relaxed);
+    let trace_id = (u128::from(process) << 64) | u128::from(count);
+    (TraceId::from(trace_id), SpanId::INVALID)
 }
 
 fn cut(s: &str, max: usize) -> &str {
@@ -211,10 +211,7 @@ mod tests {
     #[test]
     fn ids_round_trip_across_keys_that_are_equal() {
         let now = SystemTime::now();
-        let trace = TraceIds {
-            trace_id: [7; 16],
-            span_id: [9; 8],
-        };
+        let trace = (TraceId::from_bytes([7; 16]), SpanId::from_bytes([9; 8]));
         let id = key(1).mint(now, Some(trace), "toy", Some(("rollout", "treatment")));
         assert!(id.starts_with("resp-") && id.len() < 120, "{id}");
         // Another replica, same key.

@@ -12,7 +12,6 @@ use pin_project_lite::pin_project;
 
 use super::event::Event;
 use super::report::StageId;
-use super::report::StageSummary;
 use super::state::RequestState;
 use crate::labels::LabelValue;
 
@@ -122,14 +121,12 @@ impl Drop for Stage {
         if std::mem::replace(&mut self.ended, true) {
             return;
         }
-        let summary = StageSummary {
+        self.request.hooks.event(&Event::StageEnd {
             id: self.id,
-            request: &self.request.info,
             name: &self.name,
             model: self.request.model(),
             duration: self.start.elapsed(),
-        };
-        self.request.hooks.event(&Event::StageEnd(&summary));
+        });
     }
 }
 

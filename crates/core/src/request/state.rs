@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use super::event::Event;
 use super::experiment_labels::ExperimentLabels;
-use super::quality::TraceIds;
 use super::report::StageId;
 use super::report::{Reported, RequestInfo};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
+use opentelemetry::trace::{SpanId, TraceId};
 
 /// Default cap on distinct model names.
 pub(crate) const DEFAULT_MAX_MODELS: usize = 32;
@@ -83,7 +83,7 @@ impl Default for RequestLabels {
 pub(crate) trait ObserverHooks: Send + Sync + 'static {
     fn event(&self, event: &Event<'_>);
     #[cfg_attr(not(feature = "feedback"), allow(dead_code))]
-    fn trace_ids(&self) -> Option<TraceIds>;
+    fn trace_ids(&self) -> Option<(TraceId, SpanId)>;
 }
 
 /// The hooks of a handle that no layer observes.
@@ -91,7 +91,7 @@ pub(crate) struct NoHooks;
 
 impl ObserverHooks for NoHooks {
     fn event(&self, _: &Event<'_>) {}
-    fn trace_ids(&self) -> Option<TraceIds> {
+    fn trace_ids(&self) -> Option<(TraceId, SpanId)> {
         None
     }
 }

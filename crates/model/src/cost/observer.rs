@@ -102,7 +102,7 @@ impl Observer for CostObserver {
     fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {}
 
     fn on_finish(&self, _: &(), s: &RequestSummary<'_>) {
-        let usage = s.reported.usage;
+        let usage = s.usage;
         // A request that produced no token (refused, failed early) cost nothing and is no observation.
         let Some(model) = s.inference_model() else { return };
         if usage.input_tokens == 0 && usage.output_tokens == 0 {
@@ -117,7 +117,7 @@ impl Observer for CostObserver {
         let Some(picos) = self.models.with(model.0, || self.model(model.1), record) else {
             return;
         };
-        if let Some((experiment, variant)) = s.reported.experiment {
+        if let Some((experiment, variant)) = s.experiment {
             let key = (experiment.id(), variant.id());
             self.variants
                 .with(key, || self.variant(experiment, variant), |total| total.add(picos));

@@ -231,14 +231,14 @@ impl Drift {
 
     /// The built-in features of a finished inference request.
     pub(crate) fn record_finish(&self, model: (u32, &str), s: &inferwatch_core::observe::RequestSummary<'_>) {
-        let usage = s.reported.usage;
+        let usage = s.usage;
         if usage.input_tokens > 0 {
             self.observe(model, super::INPUT_TOKENS, Value::Number(usage.input_tokens as f64));
         }
         if usage.output_tokens > 0 {
             self.observe(model, super::OUTPUT_TOKENS, Value::Number(usage.output_tokens as f64));
         }
-        let reason = match (s.reported.finish_reason, s.outcome) {
+        let reason = match (s.finish_reason, s.outcome) {
             (Some(reason), _) => Some(reason.as_str()),
             (None, inferwatch_core::classify::Outcome::Cancelled) => Some("cancelled"),
             (None, _) => None,

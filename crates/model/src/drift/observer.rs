@@ -17,7 +17,7 @@ impl Observer for Drift {
     fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {}
 
     fn on_event(&self, _: &(), event: &Event<'_>) {
-        if let Event::Feature { model, name, value } = *event {
+        if let Event::Feature { model, name, value, .. } = *event {
             let model = model.map_or(NO_MODEL, |m| (m.id(), m.as_str()));
             self.observe(model, name, value);
         }

@@ -161,8 +161,7 @@ fn host_check(
 ///
 /// ```
 /// use inferwatch_core::InferenceLayer;
-/// use inferwatch_operations::health::{Health, checks};
-/// use inferwatch_core::observe::InFlightCounter;
+/// use inferwatch_operations::health::{Health, InFlightCounter, checks};
 ///
 /// let in_flight = InFlightCounter::new();
 /// let layer = InferenceLayer::builder().with(in_flight.clone()).build();

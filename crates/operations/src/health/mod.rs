@@ -32,10 +32,12 @@ mod check;
 pub mod checks;
 #[cfg(feature = "grpc-health")]
 mod grpc;
+mod in_flight;
 mod registry;
 mod report;
 mod routes;
 
 pub use check::{Check, CheckFuture, HealthCheck, IntoObservations};
+pub use in_flight::InFlightCounter;
 pub use registry::{Health, HealthBuilder};
 pub use report::{CONTENT_TYPE, Observation, Report, Status};

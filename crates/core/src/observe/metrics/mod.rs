@@ -7,11 +7,12 @@ mod queue;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{Event, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary, StageSummary};
+use super::{Event, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
 use crate::labels::LabelValue;
@@ -20,7 +21,7 @@ use crate::shared_recorder::SharedRecorder;
 use cache::HandleCache;
 use inference::InferenceHandles;
 use quality::QualityInstruments;
-use queue::QueueInstruments;
+use queue::{QueueChange, QueueInstruments};
 
 /// Model key of requests whose handler named no model (label value empty).
 const NO_MODEL: u32 = u32::MAX;
@@ -120,7 +121,7 @@ impl Instruments {
 
     /// Records the inference metrics.
     fn record_inference(&self, s: &RequestSummary<'_>, model: (u32, &str), seconds: f64) {
-        let operation = s.reported.operation;
+        let operation = s.operation;
         let op = (operation.map_or(0, |o| o.id()), operation.map_or(OTHER, |o| o.as_str()));
         let labels = inference::Labels {
             recorder: &self.recorder,
@@ -147,7 +148,7 @@ impl Instruments {
                 if let Some(tpot) = s.time_per_output_token {
                     handles.time_per_output_token(&labels).record(tpot.as_secs_f64());
                 }
-                let usage = s.reported.usage;
+                let usage = s.usage;
                 for (kind, count) in [usage.input_tokens, usage.output_tokens].into_iter().enumerate() {
                     if count > 0 {
                         handles.tokens(&labels, kind).increment(count);
@@ -200,18 +201,12 @@ impl MetricsObserver {
 }
 
 impl Instruments {
-    fn record_stage(&self, s: &StageSummary<'_>) {
+    fn record_stage(&self, name: &LabelValue, model: Option<&LabelValue>, duration: Duration) {
         let inner = self;
-        let model = s.model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
-        let register = || {
-            inner
-                .recorder
-                .histogram(&c::STAGE_DURATION, &[s.name.as_str(), model.1])
-        };
-        let seconds = s.duration.as_secs_f64();
-        inner
-            .stages
-            .with((s.name.id(), model.0), register, |h| h.record(seconds));
+        let model = model.map_or((NO_MODEL, ""), |m| (m.id(), m.as_str()));
+        let register = || inner.recorder.histogram(&c::STAGE_DURATION, &[name.as_str(), model.1]);
+        let seconds = duration.as_secs_f64();
+        inner.stages.with((name.id(), model.0), register, |h| h.record(seconds));
     }
 }
 
@@ -238,8 +233,16 @@ impl Observer for MetricsObserver {
     fn on_event(&self, _request: &Gauge, event: &Event<'_>) {
         let inner = &*self.inner;
         match *event {
-            Event::StageEnd(s) => inner.record_stage(s),
-            Event::Queue { model, event } => inner.queue.record(&inner.recorder, model, event),
+            Event::StageEnd {
+                name, model, duration, ..
+            } => inner.record_stage(name, model, duration),
+            Event::QueueEntered { model, .. } => inner.queue.record(&inner.recorder, model, QueueChange::Entered),
+            Event::QueueScheduled { model, waited, .. } => {
+                inner
+                    .queue
+                    .record(&inner.recorder, model, QueueChange::Scheduled(waited));
+            }
+            Event::QueueAbandoned { model, .. } => inner.queue.record(&inner.recorder, model, QueueChange::Abandoned),
             Event::Score(score) => inner.quality.record_score(&inner.recorder, score),
             _ => {}
         }

@@ -106,9 +106,8 @@ impl QualityInstruments {
 
     /// Finish reasons, empty answers and the experiment family, at the end of a request.
     pub(super) fn record_finish(&self, r: &SharedRecorder, s: &RequestSummary<'_>, model: Model<'_>, seconds: f64) {
-        let reported = &s.reported;
         if s.is_inference() {
-            let reason = match (reported.finish_reason, s.outcome) {
+            let reason = match (s.finish_reason, s.outcome) {
                 (Some(reason), _) => Some(reason.index()),
                 (None, Outcome::Cancelled) => Some(FINISH_REASONS.len() - 1),
                 (None, _) => None,
@@ -118,12 +117,12 @@ impl QualityInstruments {
                 self.finish_reasons
                     .with((model.0, i as u8), register, |h| h.increment(1));
             }
-            if s.outcome == Outcome::Ok && reported.usage.output_tokens == 0 {
+            if s.outcome == Outcome::Ok && s.usage.output_tokens == 0 {
                 let register = || r.counter(&c::EMPTY_RESPONSES_TOTAL, &[model.1]);
                 self.empty.with(model.0, register, |h| h.increment(1));
             }
         }
-        let Some((experiment, variant)) = reported.experiment else {
+        let Some((experiment, variant)) = s.experiment else {
             return;
         };
         let ev = [experiment.as_str(), variant.as_str()];
@@ -143,7 +142,7 @@ impl QualityInstruments {
                         .get_or_init(|| r.histogram(&c::EXPERIMENT_TIME_TO_FIRST_TOKEN, &ev))
                         .record(ttft.as_secs_f64());
                 }
-                let usage = [reported.usage.input_tokens, reported.usage.output_tokens];
+                let usage = [s.usage.input_tokens, s.usage.output_tokens];
                 for (kind, count) in usage.into_iter().enumerate() {
                     if count > 0 {
                         h.tokens[kind]

@@ -1,12 +1,20 @@
 //! The admission queue: requests waiting now, by model, and how long the scheduled ones waited.
 
+use std::time::Duration;
+
 use metrics::{Gauge, Histogram};
 
 use super::cache::HandleCache;
 use crate::contract as c;
 use crate::labels::LabelValue;
-use crate::request::QueueEvent;
 use crate::shared_recorder::SharedRecorder;
+
+/// A request joined the queue, or left it: scheduled after this long, or abandoned.
+pub(super) enum QueueChange {
+    Entered,
+    Scheduled(Duration),
+    Abandoned,
+}
 
 #[derive(Default)]
 pub(super) struct QueueInstruments {
@@ -15,17 +23,17 @@ pub(super) struct QueueInstruments {
 }
 
 impl QueueInstruments {
-    pub(super) fn record(&self, r: &SharedRecorder, model: Option<&LabelValue>, event: QueueEvent) {
+    pub(super) fn record(&self, r: &SharedRecorder, model: Option<&LabelValue>, change: QueueChange) {
         let (id, name) = model.map_or((u32::MAX, ""), |m| (m.id(), m.as_str()));
         let waiting = || r.gauge(&c::REQUESTS_WAITING, &[name]);
-        match event {
-            QueueEvent::Entered => self.waiting.with(id, waiting, |g| g.increment(1.0)),
-            QueueEvent::Scheduled(waited) => {
+        match change {
+            QueueChange::Entered => self.waiting.with(id, waiting, |g| g.increment(1.0)),
+            QueueChange::Scheduled(waited) => {
                 self.waiting.with(id, waiting, |g| g.decrement(1.0));
                 let register = || r.histogram(&c::REQUEST_QUEUE_DURATION, &[name]);
                 self.waited.with(id, register, |h| h.record(waited.as_secs_f64()));
             }
-            QueueEvent::Abandoned(_) => self.waiting.with(id, waiting, |g| g.decrement(1.0)),
+            QueueChange::Abandoned => self.waiting.with(id, waiting, |g| g.decrement(1.0)),
         }
     }
 

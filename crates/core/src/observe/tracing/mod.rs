@@ -9,7 +9,7 @@ mod sampling;
 mod span;
 mod summary;
 
-pub use sampling::{HeadSampler, PresetIds, Roots};
+pub use sampling::HeadSampler;
 pub use span::REQUEST_SPAN_NAME;
 pub use summary::{SUMMARY_MESSAGE, SummaryLine, SummaryWriter};
 #[cfg(feature = "test-util")]
@@ -26,9 +26,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use sampling::Decision;
 
-use super::{
-    ContentKind, Event, FeedbackEvent, LayerEvent, Observer, RequestInfo, RequestSummary, Score, StageId, TraceIds,
-};
+use super::{Event, FeedbackEvent, LayerEvent, Observer, RequestInfo, RequestSummary, Score, StageId};
 
 /// Creates a server span per request and a child span per stage, ends the request span at the end of the
 /// response body, and logs one summary line per request.
@@ -115,7 +113,7 @@ impl TracingObserver {
 
     /// Asks `head` whether a request is sampled before building its span (a request it drops gets none). Use it
     /// under a subscriber whose OpenTelemetry layer makes an entered span's context the current one, with a tracer
-    /// provider that has `head`'s sampler and generates ids with [`PresetIds`], as telemetry's does.
+    /// provider that has `head`'s sampler and generates ids with [`HeadSampler::id_generator`], as telemetry's does.
     pub fn head_sampler(mut self, head: HeadSampler) -> Self {
         self.head = Some(head);
         self
@@ -128,14 +126,11 @@ impl TracingObserver {
         self
     }
 
-    fn record_content(&self, request: &RequestSpan, kind: ContentKind, text: &str) {
+    /// `key`: `gen_ai.input.messages` or `gen_ai.output.messages`.
+    fn record_content(&self, request: &RequestSpan, key: &'static str, text: &str) {
         let Some(max_chars) = self.capture_content else { return };
         let Some(span) = request.span().filter(|s| !s.is_disabled()) else {
             return;
-        };
-        let key = match kind {
-            ContentKind::Prompt => "gen_ai.input.messages",
-            ContentKind::Completion => "gen_ai.output.messages",
         };
         let cut: String = text.chars().take(max_chars).collect();
         span.set_attribute(key, cut);
@@ -298,23 +293,21 @@ impl Observer for TracingObserver {
             Event::StageStart { id, name } => request.start_stage(id, name.as_str()),
             Event::StageEnter(id) => request.with_stage(id, enter),
             Event::StageExit(id) => request.with_stage(id, exit),
-            Event::StageEnd(stage) => request.end_stage(stage.id),
-            Event::Content { kind, text } => self.record_content(request, kind, text),
+            Event::StageEnd { id, .. } => request.end_stage(id),
+            Event::Prompt(text) => self.record_content(request, "gen_ai.input.messages", text),
+            Event::Completion(text) => self.record_content(request, "gen_ai.output.messages", text),
             Event::Score(score) => record_score(request, score),
             _ => {}
         }
     }
 
-    fn trace_ids(&self, request: &RequestSpan) -> Option<TraceIds> {
+    fn trace_ids(&self, request: &RequestSpan) -> Option<(TraceId, SpanId)> {
         let ids = match &request.tracked {
             Tracked::Span { span, .. } if span.is_disabled() => return None,
             Tracked::Span { span, .. } => span.context().span().span_context().clone(),
             Tracked::Unsampled(cx) => cx.span().span_context().clone(),
         };
-        ids.is_valid().then(|| TraceIds {
-            trace_id: ids.trace_id().to_bytes(),
-            span_id: ids.span_id().to_bytes(),
-        })
+        ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
     }
 
     fn on_layer_event(&self, event: &LayerEvent<'_>) {

@@ -9,8 +9,8 @@
 //! unsampled trace they saw before.
 //!
 //! The sampler sees the trace id it will see again when the span is built: for a new trace the id chosen here is
-//! handed to the tracer through [`PresetIds`], the provider's id generator, so that a ratio sampler never judges a
-//! request twice on two different ids.
+//! handed to the tracer through [`HeadSampler::id_generator`], the provider's id generator, so that no sampler judges
+//! a request on two different ids.
 use std::cell::{Cell, RefCell};
 
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId, TraceState};
@@ -18,7 +18,21 @@ use opentelemetry::{Context, ContextGuard};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _};
 
 /// The tracer provider's sampler, asked by [`TracingObserver`](super::TracingObserver) before it builds a request
-/// span. The provider must generate ids with [`PresetIds`], so that a new trace is judged on the id it keeps.
+/// span. The provider must have the same sampler ([`sampler`](Self::sampler)) and generate ids with
+/// [`HeadSampler::id_generator`], so that a new trace is judged on the id it keeps.
+///
+/// ```
+/// use inferwatch_core::observe::HeadSampler;
+/// use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+///
+/// // `parentbased_traceidratio` at 10 %.
+/// let head = HeadSampler::parent_based(Sampler::TraceIdRatioBased(0.1));
+/// let provider = SdkTracerProvider::builder()
+///     .with_sampler(head.sampler().clone())
+///     .with_id_generator(HeadSampler::id_generator())
+///     .build();
+/// # let _ = provider;
+/// ```
 #[derive(Clone, Debug)]
 pub struct HeadSampler {
     sampler: Sampler,
@@ -28,33 +42,65 @@ pub struct HeadSampler {
 
 /// How the sampler judges a new trace (a request without a valid incoming parent).
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Roots {
-    /// Every one is sampled (`always_on`, `parentbased_always_on`, the default): nothing to decide.
+enum Roots {
+    /// Every one is sampled (`always_on`, `parentbased_always_on`): nothing to decide.
     Sampled,
-    /// By its trace id, at this ratio (`TraceIdRatioBased`, alone or as `ParentBased`'s root): the tracer must be
-    /// handed the id that was judged.
+    /// By its trace id, at this ratio (`TraceIdRatioBased`, alone or as `ParentBased`'s root), by the SDK's rule
+    /// applied in place.
     ByTraceId(f64),
-    /// Otherwise (`always_off`): ask the sampler.
+    /// Otherwise: ask the sampler.
     Other,
+}
+
+impl Roots {
+    /// How `sampler`, judging a trace with no parent, decides: known for the SDK's own rules, asked otherwise.
+    fn of(sampler: &Sampler) -> Self {
+        match sampler {
+            Sampler::AlwaysOn => Self::Sampled,
+            Sampler::TraceIdRatioBased(ratio) => Self::ByTraceId(*ratio),
+            _ => Self::Other,
+        }
+    }
 }
 
 /// What the sampler decided for a request.
 pub(super) enum Decision {
-    /// Build the span; for a new trace judged by its id, with this trace id.
+    /// Build the span; for a new trace, with the trace id it was judged on.
     Sample { preset: Option<TraceId> },
     /// No span: this context (the parent's baggage, and a non-recording span with the request's ids) stands in.
     Drop(Context),
 }
 
 impl HeadSampler {
-    /// `roots` must say how `sampler` judges new traces (for a ratio, at which ratio).
-    pub fn new(sampler: Sampler, roots: Roots) -> Self {
+    /// `sampler` judges every request (`always_on`, `always_off`, `traceidratio`, or one of the application's).
+    pub fn new(sampler: Sampler) -> Self {
         Self {
+            roots: Roots::of(&sampler),
             sampler,
-            roots,
             ids: RandomIdGenerator::default(),
         }
+    }
+
+    /// A request with an incoming parent is sampled as its parent was; `root` judges the others (the
+    /// `parentbased_*` samplers). `ParentBased` hides its root, so a new trace is judged by the SDK's rule in place
+    /// only when it is built here.
+    pub fn parent_based(root: Sampler) -> Self {
+        Self {
+            roots: Roots::of(&root),
+            sampler: Sampler::ParentBased(Box::new(root)),
+            ids: RandomIdGenerator::default(),
+        }
+    }
+
+    /// The sampler, for the tracer provider.
+    pub fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+
+    /// The id generator the tracer provider must have: random ids, except that a new trace a `HeadSampler` judged
+    /// keeps the id it was judged on.
+    pub fn id_generator() -> impl IdGenerator {
+        PresetIds::default()
     }
 
     /// Asks the sampler about a server span named `name` under `parent` (a remote one, or none).
@@ -82,22 +128,19 @@ impl HeadSampler {
         let trace_id = self.ids.new_trace_id();
         // A ratio sampler's rule, applied here rather than through `ParentBased` and a `SamplingResult`: a third of
         // what deciding cost an unsampled request. Without a valid parent the SDK's trace state is the empty one.
-        // Only a ratio's tracer must be handed the id it judged.
-        let (sampled, preset, trace_state) = match self.roots {
-            Roots::ByTraceId(ratio) => (
-                below_ratio(trace_id, ratio_bound(ratio)),
-                Some(trace_id),
-                TraceState::NONE,
-            ),
+        // The tracer is handed the id that was judged: a sampler that judges by id must see the same one again.
+        let (sampled, trace_state) = match self.roots {
+            Roots::ByTraceId(ratio) => (below_ratio(trace_id, ratio_bound(ratio)), TraceState::NONE),
+            // `Sampled` returned above.
             Roots::Sampled | Roots::Other => {
                 let result = self
                     .sampler
                     .should_sample(parent, trace_id, name, &SpanKind::Server, &[], &[]);
-                (records(result.decision), None, result.trace_state)
+                (records(result.decision), result.trace_state)
             }
         };
         if sampled {
-            return Decision::Sample { preset };
+            return Decision::Sample { preset: Some(trace_id) };
         }
         self.drop(parent, trace_id, TraceFlags::default(), trace_state)
     }
@@ -147,10 +190,9 @@ thread_local! {
     static ATTACHED: RefCell<Vec<ContextGuard>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The tracer provider's id generator under head sampling: random ids, except that a new trace the
-/// [`HeadSampler`] judged keeps the id it was judged on.
+/// The tracer provider's id generator under head sampling (see [`HeadSampler::id_generator`]).
 #[derive(Debug, Default)]
-pub struct PresetIds(RandomIdGenerator);
+struct PresetIds(RandomIdGenerator);
 
 impl IdGenerator for PresetIds {
     fn new_trace_id(&self) -> TraceId {
@@ -225,10 +267,8 @@ mod tests {
     #[test]
     fn new_traces_are_judged_on_the_id_they_keep() {
         let ratio = 0.25;
-        let head = HeadSampler::new(
-            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
-            Roots::ByTraceId(ratio),
-        );
+        let head = HeadSampler::parent_based(Sampler::TraceIdRatioBased(ratio));
+        assert_eq!(head.roots, Roots::ByTraceId(ratio));
         let baggage = Context::new().with_baggage([opentelemetry::KeyValue::new("tenant", "a")]);
         let (mut sampled, mut dropped) = (0, 0);
         for i in 0..4000 {
@@ -251,5 +291,44 @@ mod tests {
         }
         // 1000 expected; the binomial's standard deviation is about 27.
         assert!((850..1150).contains(&sampled), "{sampled} sampled, {dropped} dropped");
+    }
+
+    /// A sampler whose root it cannot see (`ParentBased` built by the application) is asked, and a new trace it
+    /// samples hands the tracer the id it judged, which the provider's id generator gives the span, once.
+    #[test]
+    fn an_opaque_samplers_new_traces_keep_the_judged_id() {
+        let ratio = 0.25;
+        let head = HeadSampler::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))));
+        assert_eq!(head.roots, Roots::Other);
+        let ids = PresetIds::default();
+        let mut sampled = 0;
+        for _ in 0..4000 {
+            match head.decide(None, "POST /v1/completions") {
+                Decision::Sample { preset } => {
+                    let trace_id = preset.expect("a new trace hands its id over");
+                    assert!(sdk_samples(ratio, trace_id));
+                    let mut built = None;
+                    with_trace_id(trace_id, || built = Some(ids.new_trace_id()));
+                    assert_eq!(built, Some(trace_id));
+                    assert_ne!(ids.new_trace_id(), trace_id, "the preset id is used once");
+                    sampled += 1;
+                }
+                Decision::Drop(cx) => assert!(!sdk_samples(ratio, cx.span().span_context().trace_id())),
+            }
+        }
+        assert!((850..1150).contains(&sampled), "{sampled} sampled");
+    }
+
+    #[test]
+    fn the_sdks_own_rules_are_applied_in_place() {
+        assert_eq!(HeadSampler::new(Sampler::AlwaysOn).roots, Roots::Sampled);
+        assert_eq!(HeadSampler::parent_based(Sampler::AlwaysOn).roots, Roots::Sampled);
+        assert_eq!(
+            HeadSampler::new(Sampler::TraceIdRatioBased(0.5)).roots,
+            Roots::ByTraceId(0.5)
+        );
+        assert_eq!(HeadSampler::parent_based(Sampler::AlwaysOff).roots, Roots::Other);
+        let never = HeadSampler::new(Sampler::AlwaysOff);
+        assert!((0..100).all(|_| matches!(never.decide(None, "GET /"), Decision::Drop(_))));
     }
 }

@@ -4,9 +4,7 @@
 //! OpenTelemetry span in one call at the end, with values shared rather than copied (label values are `Arc<str>`,
 //! codes are static), and only when the span is recording: an unsampled span is never exported.
 
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanRef, Status, TraceContextExt as _, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{SpanContext, SpanRef, Status, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use tracing::Span;
 use tracing::field::Empty;
@@ -93,34 +91,33 @@ pub(super) fn stage_span(request: &Span, name: &str) -> Span {
 
 /// Sets what the request ended with on its (recording) OpenTelemetry span, and its status.
 pub(super) fn record_finish(span: &SpanRef<'_>, s: &RequestSummary<'_>) {
-    let r = &s.reported;
     let shared = |label: &LabelValue| StringValue::from(label.shared());
     let http_status = match (s.info.protocol, s.status) {
         (Protocol::Http, Some(status)) => Some(i64::from(status.as_u16())),
         _ => None,
     };
     let inference = s.is_inference();
-    let (experiment, variant) = r.experiment.map_or((None, None), |(e, v)| (Some(e), Some(v)));
+    let (experiment, variant) = s.experiment.map_or((None, None), |(e, v)| (Some(e), Some(v)));
     // On the stack rather than in a `Vec`: one allocation less per request.
     let mut attributes = [
         http_status.map(|code| KeyValue::new("http.response.status_code", code)),
         s.grpc_code
             .map(|code| KeyValue::new("rpc.response.status_code", code.as_str())),
-        r.operation.map(|op| KeyValue::new("gen_ai.operation.name", shared(op))),
-        r.model
+        s.operation.map(|op| KeyValue::new("gen_ai.operation.name", shared(op))),
+        s.model
             .map(|model| KeyValue::new("gen_ai.request.model", shared(model))),
-        r.response_model
+        s.response_model
             .map(|model| KeyValue::new("gen_ai.response.model", shared(model))),
-        r.response_id
+        s.response_id
             .map(|id| KeyValue::new("gen_ai.response.id", id.to_owned())),
         experiment.map(|e| KeyValue::new("inferwatch.experiment.name", shared(e))),
         variant.map(|v| KeyValue::new("inferwatch.experiment.variant", shared(v))),
         inference.then(|| KeyValue::new("gen_ai.request.stream", s.streamed)),
-        inference.then(|| KeyValue::new("gen_ai.usage.input_tokens", as_i64(r.usage.input_tokens))),
-        inference.then(|| KeyValue::new("gen_ai.usage.output_tokens", as_i64(r.usage.output_tokens))),
+        inference.then(|| KeyValue::new("gen_ai.usage.input_tokens", as_i64(s.usage.input_tokens))),
+        inference.then(|| KeyValue::new("gen_ai.usage.output_tokens", as_i64(s.usage.output_tokens))),
         s.time_to_first_token
             .map(|ttft| KeyValue::new("gen_ai.response.time_to_first_chunk", ttft.as_secs_f64())),
-        r.finish_reason.map(|reason| {
+        s.finish_reason.map(|reason| {
             let reasons = Array::String(vec![StringValue::from(reason.as_str())]);
             KeyValue::new("gen_ai.response.finish_reasons", Value::Array(reasons))
         }),
@@ -163,14 +160,8 @@ pub(super) fn feedback_span(f: &FeedbackEvent<'_>) {
     }
     let span =
         tracing::info_span!(target: LOG_TARGET, parent: None, "feedback", otel.name = "feedback", otel.kind = "server");
-    if let Some(ids) = f.trace {
-        let linked = SpanContext::new(
-            TraceId::from_bytes(ids.trace_id),
-            SpanId::from_bytes(ids.span_id),
-            TraceFlags::SAMPLED,
-            true,
-            TraceState::default(),
-        );
+    if let Some((trace_id, span_id)) = f.trace {
+        let linked = SpanContext::new(trace_id, span_id, TraceFlags::SAMPLED, true, TraceState::default());
         span.add_link(linked);
     }
     let cx = span.context();

@@ -49,18 +49,17 @@ impl SummaryLine {
 
     /// The line of `summary`, with the ids of the request's span.
     pub fn new(s: &RequestSummary<'_>, ids: Option<(TraceId, SpanId)>) -> Self {
-        let r = &s.reported;
         Self {
             duration_us: micros(s.duration),
             error_type: s.error_type,
-            experiment: r.experiment.map(|(e, v)| (e.clone(), v.clone())),
-            finish_reason: r.finish_reason,
-            input_tokens: r.usage.input_tokens,
+            experiment: s.experiment.map(|(e, v)| (e.clone(), v.clone())),
+            finish_reason: s.finish_reason,
+            input_tokens: s.usage.input_tokens,
             method: s.info.method.clone(),
-            model: r.model.cloned(),
+            model: s.model.cloned(),
             outcome: s.outcome,
-            output_tokens: r.usage.output_tokens,
-            response_model: r.response_model.cloned(),
+            output_tokens: s.usage.output_tokens,
+            response_model: s.response_model.cloned(),
             route: s.info.route.clone(),
             status: s.status,
             grpc_code: s.grpc_code,

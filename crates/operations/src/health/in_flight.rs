@@ -3,17 +3,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-use http::HeaderMap;
+use inferwatch_core::observe::{Event, HeaderMap, Observer, RequestInfo, RequestSummary};
 
-use super::{Event, Observer, RequestInfo, RequestSummary};
-
-/// Counts the layer's requests in flight, for `checks::saturation` or
+/// Counts the layer's requests in flight, for [`checks::saturation`](super::checks::saturation) or
 /// anything else that wants the number. Add it to the layer with
-/// [`InferenceLayerBuilder::with`](crate::InferenceLayerBuilder::with).
+/// [`InferenceLayerBuilder::with`](inferwatch_core::InferenceLayerBuilder::with).
 ///
 /// ```
 /// use inferwatch_core::InferenceLayer;
-/// use inferwatch_core::observe::InFlightCounter;
+/// use inferwatch_operations::health::InFlightCounter;
 ///
 /// let in_flight = InFlightCounter::new();
 /// let layer = InferenceLayer::builder().with(in_flight.clone()).build();

@@ -112,6 +112,15 @@ impl Observer for Recording {
             request.stages.lock().expect("lock").is_empty(),
             "every stage ended before the request"
         );
+        self.push(match s.span_context() {
+            Some(cx) => format!(
+                "span-context {} {} sampled={}",
+                cx.trace_id(),
+                cx.span_id(),
+                cx.is_sampled()
+            ),
+            None => "span-context none".into(),
+        });
         self.push(format!(
             "finish {} {} in={} out={}",
             request.route,
@@ -195,6 +204,8 @@ async fn a_users_observer_sees_every_signal() {
     assert_eq!(recording.count("stage-end decode model=toy"), 1, "{events:?}");
     assert_eq!(recording.count("content Prompt the prompt"), 1);
     assert_eq!(recording.count("content Completion the answer"), 1);
+    // No observer of this layer makes spans.
+    assert_eq!(recording.count("span-context none"), 1, "{events:?}");
     // Serving once, when the first stage started (before the model was named).
     assert_eq!(recording.count("serving"), 1);
     let serving = events.iter().position(|e| e == "serving").expect("serving");
@@ -312,4 +323,16 @@ async fn an_observer_added_to_the_defaults_keeps_them_and_is_shared_with_the_app
         s.name == "POST /added" || ["tokenize", "generate", "decode"].contains(&s.name.as_str())
     });
     assert_eq!(spans.len(), 4, "{spans:?}");
+    // The added observer finds the request span the tracing observer made, as it was exported.
+    let request = spans
+        .iter()
+        .find(|s| s.name == "POST /added")
+        .expect("the request span");
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let expected = format!(
+        "span-context {} {} sampled=true",
+        hex(&request.trace_id),
+        hex(&request.span_id)
+    );
+    assert_eq!(recording.count(&expected), 1, "{:?}", recording.events());
 }

@@ -10,7 +10,7 @@ use super::shared::{Hooks, LayerState, ObservedRequest};
 use crate::classify::{self, End, GrpcCode, Outcome, Protocol};
 use crate::observe::{Observer, RequestInfo, RequestSummary};
 use crate::request::state::RequestState;
-use crate::request::{RequestHandle, TokenUsage};
+use crate::request::{Observers, RequestHandle, TokenUsage};
 
 /// Kept small: it travels inside the response future and body, which servers move around; what is fixed for
 /// the request lives in the request state's allocation, shared with the handle.
@@ -127,6 +127,7 @@ impl<O: Observer> InFlight<O> {
             operation: reported.operation,
             finish_reason: reported.finish_reason,
             usage: reported.usage,
+            observers: Observers(&request.hooks),
         };
         request.hooks.layer.observer.on_finish(&request.hooks.data, &summary);
     }

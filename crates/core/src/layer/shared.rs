@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::labels::BoundedLabels;
-use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry::trace::SpanContext;
 
 use crate::observe::{Event, Observer};
 use crate::request::state::{ObserverHooks, RequestLabels, RequestState};
@@ -41,8 +41,8 @@ impl<O: Observer> ObserverHooks for Hooks<O> {
         self.observer().on_event(&self.data, event);
     }
 
-    fn trace_ids(&self) -> Option<(TraceId, SpanId)> {
-        self.observer().trace_ids(&self.data)
+    fn span_context(&self) -> Option<SpanContext> {
+        self.observer().span_context(&self.data)
     }
 }
 

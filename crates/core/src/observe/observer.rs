@@ -2,7 +2,7 @@
 
 use http::HeaderMap;
 
-use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry::trace::SpanContext;
 
 use crate::request::{Event, LayerEvent, RequestInfo, RequestSummary};
 
@@ -38,9 +38,10 @@ pub trait Observer: Send + Sync + 'static {
     /// The handler reported something during the request: see [`Event`].
     fn on_event(&self, _request: &Self::RequestData, _event: &Event<'_>) {}
 
-    /// The ids of the request's span, if this observer made one: they go into response ids, so that feedback
-    /// can link to the request.
-    fn trace_ids(&self, _request: &Self::RequestData) -> Option<(TraceId, SpanId)> {
+    /// The context of the request's span (its trace and span ids, and whether it is sampled), if this observer
+    /// made one. Response ids carry its ids, so that feedback can link to the request, and every observer can ask
+    /// for it at the end through [`RequestSummary::span_context`].
+    fn span_context(&self, _request: &Self::RequestData) -> Option<SpanContext> {
         None
     }
 
@@ -87,8 +88,8 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
         }
     }
 
-    fn trace_ids(&self, (a, b): &Self::RequestData) -> Option<(TraceId, SpanId)> {
-        self.0.trace_ids(a).or_else(|| self.1.trace_ids(b))
+    fn span_context(&self, (a, b): &Self::RequestData) -> Option<SpanContext> {
+        self.0.span_context(a).or_else(|| self.1.span_context(b))
     }
 
     fn on_finish(&self, (a, b): &Self::RequestData, summary: &RequestSummary<'_>) {
@@ -135,9 +136,9 @@ impl<O: Observer> Observer for Option<O> {
         }
     }
 
-    fn trace_ids(&self, request: &Self::RequestData) -> Option<(TraceId, SpanId)> {
+    fn span_context(&self, request: &Self::RequestData) -> Option<SpanContext> {
         match (self, request) {
-            (Some(o), Some(r)) => o.trace_ids(r),
+            (Some(o), Some(r)) => o.span_context(r),
             _ => None,
         }
     }
@@ -186,8 +187,8 @@ impl<O: Observer> Observer for std::sync::Arc<O> {
         (**self).on_event(request, event);
     }
 
-    fn trace_ids(&self, request: &Self::RequestData) -> Option<(TraceId, SpanId)> {
-        (**self).trace_ids(request)
+    fn span_context(&self, request: &Self::RequestData) -> Option<SpanContext> {
+        (**self).span_context(request)
     }
 
     fn on_finish(&self, request: &Self::RequestData, summary: &RequestSummary<'_>) {

@@ -70,7 +70,8 @@ impl RequestHandle {
             let model = state.model().map_or("", |m| m.as_str());
             let experiment = state.experiment().map(|(e, v)| (e.as_str(), v.as_str()));
             let issued = std::time::SystemTime::now();
-            key.mint(issued, state.hooks.trace_ids(), model, experiment).into()
+            let ids = state.hooks.span_context().map(|c| (c.trace_id(), c.span_id()));
+            key.mint(issued, ids, model, experiment).into()
         });
         Some(id.to_string())
     }

@@ -24,6 +24,7 @@ pub use handle::RequestHandle;
 pub use handle_quality::RejectedScore;
 pub use quality::{FeedbackEvent, Rating, Score, Unattributed};
 pub use queue::QueueWait;
+pub(crate) use report::Observers;
 pub use report::{FeatureValue, KnownLabels, RequestInfo, RequestSummary, StageId};
 pub use stage::{EnteredStage, Stage, StageFuture};
 pub use vocabulary::{FinishReason, TokenUsage, operation, stage_name};

@@ -1,10 +1,13 @@
 //! What observers are told about a request and its stages: [`RequestInfo`] at the start, [`RequestSummary`] at
 //! the end.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
+use opentelemetry::trace::SpanContext;
 
+use super::state::ObserverHooks;
 use super::vocabulary::{FinishReason, TokenUsage};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::OTHER;
@@ -96,12 +99,50 @@ pub struct RequestSummary<'a> {
     pub finish_reason: Option<FinishReason>,
     /// Tokens reported through the handle, completed from a [`TokenUsage`] response extension.
     pub usage: TokenUsage,
+    /// The layer's observers, asked for the request span's context only by an observer that wants it.
+    pub(crate) observers: Observers<'a>,
+}
+
+/// The request's observers, as a finished request's summary reaches them.
+#[derive(Clone, Copy)]
+pub(crate) struct Observers<'a>(pub(crate) &'a dyn ObserverHooks);
+
+impl fmt::Debug for Observers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observers")
+    }
 }
 
 impl RequestSummary<'_> {
     /// True when the handler named a model or reported tokens: the `gen_ai_*` and token metrics apply.
     pub fn is_inference(&self) -> bool {
         self.model.is_some() || self.usage != TokenUsage::default()
+    }
+
+    /// The context of the request's span (trace and span ids, and whether the trace is sampled), from the
+    /// observer that made the span ([`TracingObserver`](crate::observe::TracingObserver) with the defaults):
+    /// for an exemplar, a link, or a log line of another observer's. `None` when no observer made one (no
+    /// tracing observer, no subscriber, or spans filtered out). Asked of the observers on each call.
+    ///
+    /// ```
+    /// use inferwatch_core::observe::{HeaderMap, Observer, RequestInfo, RequestSummary};
+    ///
+    /// /// Prints the trace id of every sampled request that failed.
+    /// struct FailedTraces;
+    ///
+    /// impl Observer for FailedTraces {
+    ///     type RequestData = ();
+    ///     fn on_request(&self, _: &RequestInfo, _: &HeaderMap) {}
+    ///     fn on_finish(&self, _: &(), summary: &RequestSummary<'_>) {
+    ///         let sampled = summary.span_context().filter(|cx| cx.is_sampled());
+    ///         if let (Some(error), Some(cx)) = (summary.error_type, sampled) {
+    ///             eprintln!("{error:?}: trace {}", cx.trace_id());
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn span_context(&self) -> Option<SpanContext> {
+        self.observers.0.span_context()
     }
 
     /// The model an inference request counts under, as its label's id and value (a key for caches of handles):

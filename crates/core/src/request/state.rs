@@ -11,7 +11,7 @@ use super::report::StageId;
 use super::report::{Reported, RequestInfo};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
-use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry::trace::SpanContext;
 
 /// Default cap on distinct model names.
 pub(crate) const DEFAULT_MAX_MODELS: usize = 32;
@@ -82,8 +82,7 @@ impl Default for RequestLabels {
 /// observer state; a detached handle has [`NoHooks`].
 pub(crate) trait ObserverHooks: Send + Sync + 'static {
     fn event(&self, event: &Event<'_>);
-    #[cfg_attr(not(feature = "feedback"), allow(dead_code))]
-    fn trace_ids(&self) -> Option<(TraceId, SpanId)>;
+    fn span_context(&self) -> Option<SpanContext>;
 }
 
 /// The hooks of a handle that no layer observes.
@@ -91,7 +90,7 @@ pub(crate) struct NoHooks;
 
 impl ObserverHooks for NoHooks {
     fn event(&self, _: &Event<'_>) {}
-    fn trace_ids(&self) -> Option<(TraceId, SpanId)> {
+    fn span_context(&self) -> Option<SpanContext> {
         None
     }
 }

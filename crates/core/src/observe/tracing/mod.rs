@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use http::HeaderMap;
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanId, SpanRef, TraceContextExt as _, TraceId};
+use opentelemetry::trace::{SpanContext, SpanId, SpanRef, TraceContextExt as _, TraceId};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -301,13 +301,13 @@ impl Observer for TracingObserver {
         }
     }
 
-    fn trace_ids(&self, request: &RequestSpan) -> Option<(TraceId, SpanId)> {
+    fn span_context(&self, request: &RequestSpan) -> Option<SpanContext> {
         let ids = match &request.tracked {
             Tracked::Span { span, .. } if span.is_disabled() => return None,
             Tracked::Span { span, .. } => span.context().span().span_context().clone(),
             Tracked::Unsampled(cx) => cx.span().span_context().clone(),
         };
-        ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
+        ids.is_valid().then_some(ids)
     }
 
     fn on_layer_event(&self, event: &LayerEvent<'_>) {

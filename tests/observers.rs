@@ -16,7 +16,9 @@ use bytes::Bytes;
 use futures_util::stream;
 use http::HeaderMap;
 use inferwatch::labels::LabelValue;
-use inferwatch::observe::{Event, MetricsObserver, Observer, RequestInfo, RequestSummary, StageId, TracingObserver};
+use inferwatch::observe::{
+    Event, LayerEvent, MetricsObserver, Observer, RequestInfo, RequestSummary, StageId, TracingObserver,
+};
 use inferwatch::prometheus::PrometheusBuilder;
 use inferwatch::{InferenceLayer, RequestHandle};
 use support::otlp::{attr_str, fixture};
@@ -46,8 +48,55 @@ struct Followed {
     stages: Mutex<HashMap<StageId, String>>,
 }
 
+/// Label values, comma-separated.
+fn joined(values: &[LabelValue]) -> String {
+    values.iter().map(LabelValue::as_str).collect::<Vec<_>>().join(",")
+}
+
 impl Observer for Recording {
     type RequestData = Followed;
+
+    fn on_layer_event(&self, event: &LayerEvent<'_>) {
+        match *event {
+            LayerEvent::Start {
+                routes,
+                model_routes,
+                models,
+                operations,
+                experiments,
+                evaluators,
+                ..
+            } => {
+                let experiments: Vec<String> = experiments
+                    .iter()
+                    .map(|(e, variants)| format!("{e}:{}", joined(variants)))
+                    .collect();
+                self.push(format!(
+                    "start routes={} model_routes={} models={} operations={} experiments={} evaluators={}",
+                    joined(routes),
+                    joined(model_routes),
+                    joined(models),
+                    joined(operations),
+                    experiments.join(";"),
+                    joined(evaluators)
+                ));
+            }
+            LayerEvent::Feedback {
+                rating,
+                model,
+                trace,
+                unattributed,
+                repeated,
+                ..
+            } => self.push(format!(
+                "feedback {} model={model} linked={} unattributed={} repeated={repeated}",
+                rating.as_str(),
+                trace.is_some(),
+                unattributed.map_or("-", |u| u.as_str()),
+            )),
+            _ => {}
+        }
+    }
 
     fn on_request(&self, info: &RequestInfo, _headers: &HeaderMap) -> Followed {
         self.push(format!("request {} {}", info.method, info.route));
@@ -95,12 +144,15 @@ impl Observer for Recording {
             Event::Feature { model, name, value } => {
                 self.push(format!("feature {name}={value:?} model={}", label(model)));
             }
-            Event::Score(score) => self.push(format!(
-                "score {}={} accepted={} model={}",
-                score.evaluator,
-                score.value,
-                score.accepted,
-                label(score.model)
+            Event::Score {
+                evaluator,
+                value,
+                accepted,
+                model,
+                ..
+            } => self.push(format!(
+                "score {evaluator}={value} accepted={accepted} model={}",
+                label(model)
             )),
             _ => {}
         }
@@ -171,6 +223,13 @@ use futures_util::StreamExt as _;
 async fn a_users_observer_sees_every_signal() {
     let recording = Recording::default();
     let layer = InferenceLayer::builder().observer(recording.clone()).build();
+    assert_eq!(
+        recording.events(),
+        [
+            "start routes= model_routes= models= operations=chat,text_completion,embeddings,generate_content experiments= evaluators="
+        ],
+        "nothing declared: the well-known operations only"
+    );
     let addr = serve(Router::new().route("/staged", post(staged)).layer(layer)).await;
     let response = send(&client(), addr, "POST", "/staged", &[], "").await;
     assert_eq!(response.body, "chunk0chunk1chunk2");
@@ -181,7 +240,7 @@ async fn a_users_observer_sees_every_signal() {
     );
 
     let events = recording.events();
-    assert_eq!(events.first().map(String::as_str), Some("request POST /staged"));
+    assert_eq!(events.get(1).map(String::as_str), Some("request POST /staged"));
     assert_eq!(recording.count("headers /staged"), 1);
     assert_eq!(recording.count("enter"), recording.count("exit"));
     assert!(
@@ -335,4 +394,70 @@ async fn an_observer_added_to_the_defaults_keeps_them_and_is_shared_with_the_app
         hex(&request.span_id)
     );
     assert_eq!(recording.count(&expected), 1, "{:?}", recording.events());
+}
+
+/// Answers as `toy`, with the response id feedback names.
+#[cfg(feature = "feedback")]
+async fn answered(handle: RequestHandle) -> String {
+    handle.set_model("toy");
+    handle.response_id().expect("the layer has a feedback key")
+}
+
+#[cfg(feature = "feedback")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_observer_sees_the_layers_start_and_feedback() {
+    use inferwatch::Rating;
+    use inferwatch::experiment::Experiment;
+    use inferwatch::feedback::{FeedbackError, FeedbackKey};
+
+    // With a subscriber installed, response ids carry the request span, and feedback links to it.
+    let _f = fixture();
+    let recording = Recording::default();
+    let rollout = Experiment::builder("rollout")
+        .variant("control", 1.0)
+        .variant("candidate", 1.0)
+        .build()
+        .expect("experiment");
+    let key = FeedbackKey::new(b"a secret the replicas share, 32+").expect("key");
+    let layer = InferenceLayer::builder()
+        .http_routes(["/answer"])
+        .allowed_models(["toy", "big"])
+        .operations(["chat"])
+        .experiment(&rollout)
+        .evaluators(["judge"])
+        .feedback_key(key)
+        .observer((recording.clone(), TracingObserver::new()))
+        .build();
+    assert_eq!(
+        recording.events(),
+        [
+            "start routes=/answer model_routes=/answer models=big,toy operations=chat \
+          experiments=rollout:control,candidate evaluators=judge"
+        ]
+    );
+    let feedback = layer.feedback();
+    let addr = serve(Router::new().route("/answer", post(answered)).layer(layer)).await;
+    let response = send(&client(), addr, "POST", "/answer", &[], "").await;
+    assert_eq!(response.status, 200);
+    let id = std::str::from_utf8(&response.body).expect("utf-8").to_owned();
+
+    assert_eq!(feedback.record(&id, Rating::Positive), Ok(()));
+    assert_eq!(feedback.record(&id, Rating::Negative), Err(FeedbackError::Repeated));
+    assert!(matches!(
+        feedback.record("not-an-id", Rating::Negative),
+        Err(FeedbackError::Unattributed(_))
+    ));
+    let feedback: Vec<String> = recording
+        .events()
+        .into_iter()
+        .filter(|e| e.starts_with("feedback"))
+        .collect();
+    assert_eq!(
+        feedback,
+        [
+            "feedback positive model=toy linked=true unattributed=- repeated=false",
+            "feedback negative model=toy linked=true unattributed=- repeated=true",
+            "feedback negative model=_OTHER linked=false unattributed=invalid repeated=false",
+        ]
+    );
 }

@@ -9,7 +9,8 @@
 //!
 //! An answer's rating counts once: the first feedback on a response id is counted, and any later one on the same
 //! id, the same rating or another, is refused ([`FeedbackError::Repeated`]) and counted in
-//! `inferwatch_feedback_repeats_total`; observers still see it, as a [`FeedbackEvent`] whose `repeated` is set.
+//! `inferwatch_feedback_repeats_total`; observers still see it, as a
+//! [`LayerEvent::Feedback`] whose `repeated` is set.
 //! The layer remembers the ids it counted until they expire, up to 100,000 (then those closest to expiring are
 //! forgotten first). Each replica remembers the ids it received: to count an id once across a fleet, send an
 //! answer's feedback to one replica (by response id, say).
@@ -39,7 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::request::state::RequestLabels;
-use crate::request::{FeedbackEvent, Rating, Unattributed};
+use crate::request::{LayerEvent, Rating, Unattributed};
 
 /// How old a response id may be when its feedback arrives, by default.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -49,7 +50,7 @@ pub(crate) trait FeedbackSink: Send + Sync {
     fn labels(&self) -> &RequestLabels;
     /// The response ids whose feedback was counted.
     fn rated(&self) -> &Rated;
-    fn record(&self, event: &FeedbackEvent<'_>);
+    fn record(&self, event: &LayerEvent<'_>);
 }
 
 /// Records users' feedback through an [`InferenceLayer`](crate::InferenceLayer)'s observers
@@ -139,7 +140,7 @@ impl Feedback {
                 let seconds = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 let expires = seconds(a.issued).saturating_add(self.max_age.as_secs());
                 let repeated = !self.sink.rated().first(a.fingerprint, expires, seconds(now));
-                let event = FeedbackEvent {
+                let event = LayerEvent::Feedback {
                     rating,
                     score,
                     model: labels.models.get_ref(&a.model),
@@ -153,7 +154,7 @@ impl Feedback {
                 (event, if repeated { Err(FeedbackError::Repeated) } else { Ok(()) })
             }
             Err(reason) => {
-                let event = FeedbackEvent {
+                let event = LayerEvent::Feedback {
                     rating,
                     score,
                     model: &other,

@@ -10,7 +10,7 @@ use super::descriptors::GrpcDescriptorError;
 use super::shared::LayerState;
 use crate::labels::MAX_NAME_BYTES;
 use crate::labels::{BoundedLabels, LabelPolicy, MAX_ROUTE_BYTES};
-use crate::observe::{KnownLabels, LayerEvent, MetricsObserver, Observer, TracingObserver};
+use crate::observe::{LayerEvent, MetricsObserver, Observer, TracingObserver};
 use crate::request::state::{DEFAULT_MAX_EVALUATORS, DEFAULT_MAX_MODELS, DEFAULT_MAX_OPERATIONS, RequestLabels};
 use crate::request::{Declared, ExperimentDeclaration, ExperimentLabels};
 use crate::shared_recorder::SharedRecorder;
@@ -305,19 +305,19 @@ impl Settings {
             .collect();
         let routes = BoundedLabels::with_seeds(LabelPolicy::FirstN(self.max_routes), MAX_ROUTE_BYTES, &declared);
         let admitted = routes.admitted();
-        let known = KnownLabels {
-            model_routes: admitted
-                .iter()
-                .filter(|r| !self.model_free_routes.iter().any(|free| free == r.as_str()))
-                .cloned()
-                .collect(),
-            routes: admitted,
-            models: labels.models.allowed(),
-            operations,
-            experiments: labels.experiments.declared(),
-            evaluators: labels.evaluators.admitted(),
-        };
-        observer.on_layer_event(&LayerEvent::Start(&known));
+        let model_routes: Vec<_> = admitted
+            .iter()
+            .filter(|r| !self.model_free_routes.iter().any(|free| free == r.as_str()))
+            .cloned()
+            .collect();
+        observer.on_layer_event(&LayerEvent::Start {
+            routes: &admitted,
+            model_routes: &model_routes,
+            models: &labels.models.allowed(),
+            operations: &operations,
+            experiments: &labels.experiments.declared(),
+            evaluators: &labels.evaluators.admitted(),
+        });
         Arc::new(LayerState {
             routes,
             grpc_methods_declared: !self.grpc_methods.is_empty(),

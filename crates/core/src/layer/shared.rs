@@ -56,8 +56,7 @@ impl<O: Observer> crate::feedback::FeedbackSink for LayerState<O> {
         &self.rated
     }
 
-    fn record(&self, event: &crate::observe::FeedbackEvent<'_>) {
-        self.observer
-            .on_layer_event(&crate::observe::LayerEvent::Feedback(event));
+    fn record(&self, event: &crate::observe::LayerEvent<'_>) {
+        self.observer.on_layer_event(event);
     }
 }

@@ -59,10 +59,7 @@ pub mod testing {
 pub use self::tracing::{
     HeadSampler, REQUEST_SPAN_NAME, RequestSpan, SUMMARY_MESSAGE, SummaryLine, SummaryWriter, TracingObserver,
 };
-pub use crate::request::{
-    Event, FeatureValue, FeedbackEvent, KnownLabels, LayerEvent, RequestInfo, RequestSummary, Score, StageId,
-    Unattributed,
-};
+pub use crate::request::{Event, FeatureValue, LayerEvent, RequestInfo, RequestSummary, StageId, Unattributed};
 /// The request and response headers observers see (re-exported, so that an observer needs no `http` dependency).
 pub use http::HeaderMap;
 pub use observer::Observer;

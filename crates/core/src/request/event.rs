@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use super::quality::{FeedbackEvent, Score};
-use super::report::{FeatureValue, KnownLabels, StageId};
+use opentelemetry::trace::{SpanId, TraceId};
+
+use super::quality::{Rating, Unattributed};
+use super::report::{FeatureValue, StageId};
 use crate::labels::LabelValue;
 
 /// Something a handler reported during a request, in the order it happened. Observers match the variants they
@@ -76,16 +78,67 @@ pub enum Event<'a> {
         /// A number or a category.
         value: FeatureValue<'a>,
     },
-    /// The handler recorded a quality score (accepted or rejected; see [`Score::accepted`]).
-    Score(&'a Score<'a>),
+    /// The handler recorded a quality score
+    /// ([`RequestHandle::record_score`](crate::RequestHandle::record_score)), accepted or rejected.
+    #[non_exhaustive]
+    Score {
+        /// The bounded evaluator name.
+        evaluator: &'a LabelValue,
+        /// The score, in [0, 1] when `accepted`.
+        value: f64,
+        /// The evaluator's verdict in words (`gen_ai.evaluation.score.label`), if it gave one.
+        label: Option<&'a str>,
+        /// False for a value outside [0, 1] or NaN: counted as rejected, recorded nowhere.
+        accepted: bool,
+        /// The model named when the score was recorded.
+        model: Option<&'a LabelValue>,
+        /// The experiment and variant of the request, when it is in one.
+        experiment: Option<(&'a LabelValue, &'a LabelValue)>,
+    },
 }
 
 /// Something that happens to a layer outside any request.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LayerEvent<'a> {
-    /// The layer was built; these are the label values known now (to create series at zero).
-    Start(&'a KnownLabels),
-    /// A user's feedback on an earlier answer arrived (through `feedback::Feedback`, feature `feedback`).
-    Feedback(&'a FeedbackEvent<'a>),
+    /// The layer was built. These are the label values known now: observers that export series create them now,
+    /// at zero, so that a rate over the first burst of traffic counts all of it.
+    #[non_exhaustive]
+    Start {
+        /// Declared routes: served gRPC methods and declared HTTP route templates.
+        routes: &'a [LabelValue],
+        /// The declared routes that can carry a model: all but the gRPC methods whose request message, as their
+        /// descriptor describes it, has no `model`, `model_name`, `model_id` or `model_spec` field.
+        model_routes: &'a [LabelValue],
+        /// The allowed models (empty when the layer admits the first models it sees).
+        models: &'a [LabelValue],
+        /// The declared operations; without a declaration, the default operation or else the well-known ones.
+        operations: &'a [LabelValue],
+        /// The declared experiments, each with its declared variants.
+        experiments: &'a [(LabelValue, Vec<LabelValue>)],
+        /// The declared quality evaluators.
+        evaluators: &'a [LabelValue],
+    },
+    /// A user's feedback on an earlier answer arrived (through `feedback::Feedback`, feature `feedback`), possibly
+    /// about an answer another replica served.
+    #[non_exhaustive]
+    Feedback {
+        /// The verdict.
+        rating: Rating,
+        /// The score given, if the user gave a number rather than a rating.
+        score: Option<f64>,
+        /// The bounded model that answered; `_OTHER` when the feedback could not be attributed.
+        model: &'a LabelValue,
+        /// The experiment and variant of the answer, when it was in one.
+        experiment: Option<(&'a LabelValue, &'a LabelValue)>,
+        /// The answer's request span, to link to.
+        trace: Option<(TraceId, SpanId)>,
+        /// How long after the answer the feedback came.
+        age: Option<Duration>,
+        /// Why it could not be attributed, if it could not.
+        unattributed: Option<Unattributed>,
+        /// The answer's feedback was counted already (a second post of the same response id, whatever its
+        /// rating): counted as a repeat, not as a rating.
+        repeated: bool,
+    },
 }

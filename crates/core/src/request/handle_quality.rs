@@ -3,7 +3,6 @@
 
 use super::event::Event;
 use super::handle::RequestHandle;
-use super::quality::Score;
 
 impl RequestHandle {
     /// Puts the request into `variant` of `experiment`, for handlers that assign by their own logic (the
@@ -45,15 +44,14 @@ impl RequestHandle {
     fn score(&self, evaluator: &str, value: f64, label: Option<&str>) -> Result<(), RejectedScore> {
         let accepted = (0.0..=1.0).contains(&value);
         let state = &self.state;
-        let score = Score {
+        state.hooks.event(&Event::Score {
             evaluator: state.labels().evaluators.get_ref(evaluator),
             value,
             label,
             accepted,
             model: state.model(),
             experiment: state.experiment(),
-        };
-        state.hooks.event(&Event::Score(&score));
+        });
         if accepted { Ok(()) } else { Err(RejectedScore(value)) }
     }
 

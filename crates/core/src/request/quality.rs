@@ -1,11 +1,4 @@
-//! What observers are told about the quality of answers: scores recorded during a request ([`Score`]), and
-//! users' feedback after it ([`FeedbackEvent`]), attributed to the model and variant that answered.
-
-use std::time::Duration;
-
-use opentelemetry::trace::{SpanId, TraceId};
-
-use crate::labels::LabelValue;
+//! Users' verdicts on answers ([`Rating`]) and why feedback could not be attributed ([`Unattributed`]).
 
 /// A user's verdict on an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,25 +39,6 @@ impl Rating {
     }
 }
 
-/// A quality score a handler recorded for the request it serves
-/// ([`RequestHandle::record_score`](crate::RequestHandle::record_score)).
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Score<'a> {
-    /// The bounded evaluator name.
-    pub evaluator: &'a LabelValue,
-    /// The score, in [0, 1] when [`accepted`](Self::accepted).
-    pub value: f64,
-    /// The evaluator's verdict in words (`gen_ai.evaluation.score.label`), if it gave one.
-    pub label: Option<&'a str>,
-    /// False for a value outside [0, 1] or NaN: counted as rejected, recorded nowhere.
-    pub accepted: bool,
-    /// The model named when the score was recorded.
-    pub model: Option<&'a LabelValue>,
-    /// The experiment and variant of the request, when it is in one.
-    pub experiment: Option<(&'a LabelValue, &'a LabelValue)>,
-}
-
 /// Why feedback could not be attributed to the answer it rates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -84,29 +58,6 @@ impl Unattributed {
             Unattributed::Expired => "expired",
         }
     }
-}
-
-/// A user's feedback on an earlier answer, possibly served by another replica.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct FeedbackEvent<'a> {
-    /// The verdict.
-    pub rating: Rating,
-    /// The score given, if the user gave a number rather than a rating.
-    pub score: Option<f64>,
-    /// The bounded model that answered; `_OTHER` when the feedback could not be attributed.
-    pub model: &'a LabelValue,
-    /// The experiment and variant of the answer, when it was in one.
-    pub experiment: Option<(&'a LabelValue, &'a LabelValue)>,
-    /// The answer's request span, to link to.
-    pub trace: Option<(TraceId, SpanId)>,
-    /// How long after the answer the feedback came.
-    pub age: Option<Duration>,
-    /// Why it could not be attributed, if it could not.
-    pub unattributed: Option<Unattributed>,
-    /// The answer's feedback was counted already (a second post of the same response id, whatever its rating):
-    /// counted as a repeat, not as a rating.
-    pub repeated: bool,
 }
 
 #[cfg(test)]

@@ -41,26 +41,6 @@ impl RequestInfo {
     }
 }
 
-/// The label values known when the layer is built: observers that export series create them now, at zero, so
-/// that a rate over the first burst of traffic counts all of it.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct KnownLabels {
-    /// Declared routes: served gRPC methods and declared HTTP route templates.
-    pub routes: Vec<LabelValue>,
-    /// The allowed models (empty when the layer admits the first models it sees).
-    pub models: Vec<LabelValue>,
-    /// The declared routes that can carry a model: all but the gRPC methods whose request message, as their
-    /// descriptor describes it, has no `model`, `model_name`, `model_id` or `model_spec` field.
-    pub model_routes: Vec<LabelValue>,
-    /// The declared operations; without a declaration, the default operation or else the well-known ones.
-    pub operations: Vec<LabelValue>,
-    /// The declared experiments, each with its declared variants.
-    pub experiments: Vec<(LabelValue, Vec<LabelValue>)>,
-    /// The declared quality evaluators.
-    pub evaluators: Vec<LabelValue>,
-}
-
 /// Everything measured about a finished request.
 #[derive(Debug)]
 #[non_exhaustive]

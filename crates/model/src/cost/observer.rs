@@ -9,7 +9,7 @@ use super::{ModelPrice, ModelSpend, Money, Prices};
 use inferwatch_core::SharedRecorder;
 use inferwatch_core::contract as c;
 use inferwatch_core::labels::LabelValue;
-use inferwatch_core::observe::{HandleCache, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary};
+use inferwatch_core::observe::{HandleCache, LayerEvent, Observer, RequestInfo, RequestSummary};
 
 /// Prices every inference request of the layer it is added to from its token counts, into the exact totals
 /// of its [`Prices`]: the model's spend (`inferwatch_cost_total`, `inferwatch_request_cost`) and its experiment
@@ -76,13 +76,13 @@ impl CostObserver {
     }
 
     /// The currency as a label, and every priced allowed model's and declared variant's total at zero.
-    fn create_known(&self, known: &KnownLabels) {
+    fn create_known(&self, models: &[LabelValue], experiments: &[(LabelValue, Vec<LabelValue>)]) {
         let currency = self.prices.currency();
         self.recorder.gauge(c::Metric::CostInfo.def(), &[currency]).set(1.0);
-        for model in &known.models {
+        for model in models {
             let _ = self.model(model.as_str());
         }
-        for (experiment, variants) in &known.experiments {
+        for (experiment, variants) in experiments {
             for variant in variants {
                 let _ = self.variant(experiment, variant);
             }
@@ -94,8 +94,11 @@ impl Observer for CostObserver {
     type RequestData = ();
 
     fn on_layer_event(&self, event: &LayerEvent<'_>) {
-        if let LayerEvent::Start(known) = event {
-            self.create_known(known);
+        if let LayerEvent::Start {
+            models, experiments, ..
+        } = event
+        {
+            self.create_known(models, experiments);
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use http::{HeaderMap, Method};
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{Event, KnownLabels, LayerEvent, Observer, RequestInfo, RequestSummary};
+use super::{Event, LayerEvent, Observer, RequestInfo, RequestSummary};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::{self as c, OTHER};
 use crate::labels::LabelValue;
@@ -162,16 +162,22 @@ impl Instruments {
 impl MetricsObserver {
     /// Creates, at zero, the series of the label values known now: a series that appears with the first
     /// requests starts at their count, and `rate()` / `increase()` would miss that first burst.
-    fn create_known(&self, known: &KnownLabels) {
+    fn create_known(&self, start: &LayerEvent<'_>) {
+        let LayerEvent::Start {
+            routes,
+            model_routes,
+            models: allowed,
+            operations,
+            ..
+        } = *start
+        else {
+            return;
+        };
         let r = &self.inner.recorder;
-        let models: Vec<&str> = known.models.iter().map(LabelValue::as_str).collect();
-        for route in &known.routes {
+        let models: Vec<&str> = allowed.iter().map(LabelValue::as_str).collect();
+        for route in routes {
             r.gauge(&c::REQUESTS_IN_FLIGHT, &[route.as_str()]).increment(0.0);
-            let models = if known.model_routes.contains(route) {
-                &models[..]
-            } else {
-                &[]
-            };
+            let models = if model_routes.contains(route) { &models[..] } else { &[] };
             for model in models.iter().copied().chain([""]) {
                 for outcome in Outcome::ALL {
                     r.counter(&c::REQUESTS_TOTAL, &[route.as_str(), model, outcome.as_str()])
@@ -179,14 +185,14 @@ impl MetricsObserver {
                 }
             }
         }
-        self.inner.quality.create_known(r, known);
-        self.inner.queue.create_known(r, &known.models);
+        self.inner.quality.create_known(r, start);
+        self.inner.queue.create_known(r, allowed);
         for model in &models {
             for kind in inference::TOKEN_TYPES {
                 r.counter(&c::TOKENS_TOTAL, &[model, kind]).increment(0);
                 let _ = r.histogram(&c::REQUEST_TOKENS, &[model, kind]);
             }
-            for operation in &known.operations {
+            for operation in operations {
                 let op = operation.as_str();
                 let _ = r.histogram(&c::GEN_AI_SERVER_REQUEST_DURATION, &[op, model, ""]);
                 // Embeddings produce no tokens to time.
@@ -216,8 +222,8 @@ impl Observer for MetricsObserver {
 
     fn on_layer_event(&self, event: &LayerEvent<'_>) {
         match event {
-            LayerEvent::Start(known) => self.create_known(known),
-            LayerEvent::Feedback(feedback) => self.inner.quality.record_feedback(&self.inner.recorder, feedback),
+            LayerEvent::Start { .. } => self.create_known(event),
+            LayerEvent::Feedback { .. } => self.inner.quality.record_feedback(&self.inner.recorder, event),
         }
     }
 
@@ -243,7 +249,7 @@ impl Observer for MetricsObserver {
                     .record(&inner.recorder, model, QueueChange::Scheduled(waited));
             }
             Event::QueueAbandoned { model, .. } => inner.queue.record(&inner.recorder, model, QueueChange::Abandoned),
-            Event::Score(score) => inner.quality.record_score(&inner.recorder, score),
+            Event::Score { .. } => inner.quality.record_score(&inner.recorder, event),
             _ => {}
         }
     }

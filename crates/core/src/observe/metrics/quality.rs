@@ -10,7 +10,7 @@ use super::inference::TOKEN_TYPES;
 use crate::classify::Outcome;
 use crate::contract::{self as c, OTHER};
 use crate::labels::LabelValue;
-use crate::request::{FeedbackEvent, KnownLabels, Rating, RequestSummary, Score};
+use crate::request::{Event, LayerEvent, Rating, RequestSummary};
 use crate::shared_recorder::SharedRecorder;
 
 /// Finish-reason label of a cancelled request that reported none.
@@ -65,8 +65,17 @@ fn rating_index(rating: Rating) -> usize {
 
 impl QualityInstruments {
     /// Series of the declared experiments, evaluators and allowed models, at zero.
-    pub(super) fn create_known(&self, r: &SharedRecorder, known: &KnownLabels) {
-        let models: Vec<&str> = known.models.iter().map(LabelValue::as_str).collect();
+    pub(super) fn create_known(&self, r: &SharedRecorder, start: &LayerEvent<'_>) {
+        let LayerEvent::Start {
+            models,
+            experiments,
+            evaluators,
+            ..
+        } = *start
+        else {
+            return;
+        };
+        let models: Vec<&str> = models.iter().map(LabelValue::as_str).collect();
         for model in &models {
             for reason in FINISH_REASONS {
                 r.counter(&c::FINISH_REASONS_TOTAL, &[model, reason]).increment(0);
@@ -76,11 +85,11 @@ impl QualityInstruments {
                 r.counter(&c::FEEDBACK_TOTAL, &[model, rating.as_str()]).increment(0);
             }
             r.counter(&c::FEEDBACK_REPEATS, &[model]).increment(0);
-            for evaluator in &known.evaluators {
+            for evaluator in evaluators {
                 let _ = r.histogram(&c::QUALITY_SCORE, &[evaluator.as_str(), model]);
             }
         }
-        for (experiment, variants) in &known.experiments {
+        for (experiment, variants) in experiments {
             for variant in variants {
                 let ev = [experiment.as_str(), variant.as_str()];
                 for outcome in Outcome::ALL {
@@ -97,7 +106,7 @@ impl QualityInstruments {
                     r.counter(&c::EXPERIMENT_FEEDBACK_TOTAL, &[ev[0], ev[1], rating.as_str()])
                         .increment(0);
                 }
-                for evaluator in &known.evaluators {
+                for evaluator in evaluators {
                     let _ = r.histogram(&c::EXPERIMENT_QUALITY_SCORE, &[ev[0], ev[1], evaluator.as_str()]);
                 }
             }
@@ -154,18 +163,28 @@ impl QualityInstruments {
         );
     }
 
-    pub(super) fn record_score(&self, r: &SharedRecorder, score: &Score<'_>) {
-        let evaluator = score.evaluator;
-        if !score.accepted {
+    pub(super) fn record_score(&self, r: &SharedRecorder, event: &Event<'_>) {
+        let Event::Score {
+            evaluator,
+            value,
+            accepted,
+            model,
+            experiment,
+            ..
+        } = *event
+        else {
+            return;
+        };
+        if !accepted {
             let register = || r.counter(&c::QUALITY_SCORE_REJECTED, &[evaluator.as_str()]);
             self.rejected.with(evaluator.id(), register, |h| h.increment(1));
             return;
         }
-        let model = model_of(score.model);
+        let model = model_of(model);
         let register = || r.histogram(&c::QUALITY_SCORE, &[evaluator.as_str(), model.1]);
         self.scores
-            .with((evaluator.id(), model.0), register, |h| h.record(score.value));
-        if let Some((e, v)) = score.experiment {
+            .with((evaluator.id(), model.0), register, |h| h.record(value));
+        if let Some((e, v)) = experiment {
             let register = || {
                 r.histogram(
                     &c::EXPERIMENT_QUALITY_SCORE,
@@ -173,27 +192,36 @@ impl QualityInstruments {
                 )
             };
             self.experiment_scores
-                .with((e.id(), v.id(), evaluator.id()), register, |h| h.record(score.value));
+                .with((e.id(), v.id(), evaluator.id()), register, |h| h.record(value));
         }
     }
 
-    pub(super) fn record_feedback(&self, r: &SharedRecorder, f: &FeedbackEvent<'_>) {
-        let model = f.model;
-        if f.repeated {
+    pub(super) fn record_feedback(&self, r: &SharedRecorder, event: &LayerEvent<'_>) {
+        let LayerEvent::Feedback {
+            rating,
+            model,
+            experiment,
+            repeated,
+            ..
+        } = *event
+        else {
+            return;
+        };
+        if repeated {
             let register = || r.counter(&c::FEEDBACK_REPEATS, &[model.as_str()]);
             self.repeated.with(model.id(), register, |h| h.increment(1));
             return;
         }
-        let rating = rating_index(f.rating);
-        let register = || r.counter(&c::FEEDBACK_TOTAL, &[model.as_str(), f.rating.as_str()]);
+        let index = rating_index(rating);
+        let register = || r.counter(&c::FEEDBACK_TOTAL, &[model.as_str(), rating.as_str()]);
         self.feedback
-            .with((model.id(), rating as u8), register, |h| h.increment(1));
-        if let Some((e, v)) = f.experiment {
+            .with((model.id(), index as u8), register, |h| h.increment(1));
+        if let Some((e, v)) = experiment {
             let ev = [e.as_str(), v.as_str()];
             self.experiments
                 .with((e.id(), v.id()), Default::default, |h: &Arc<ExperimentHandles>| {
-                    h.feedback[rating]
-                        .get_or_init(|| r.counter(&c::EXPERIMENT_FEEDBACK_TOTAL, &[ev[0], ev[1], f.rating.as_str()]))
+                    h.feedback[index]
+                        .get_or_init(|| r.counter(&c::EXPERIMENT_FEEDBACK_TOTAL, &[ev[0], ev[1], rating.as_str()]))
                         .increment(1);
                 });
         }

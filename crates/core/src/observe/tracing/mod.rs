@@ -26,7 +26,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use sampling::Decision;
 
-use super::{Event, FeedbackEvent, LayerEvent, Observer, RequestInfo, RequestSummary, Score, StageId};
+use super::{Event, LayerEvent, Observer, RequestInfo, RequestSummary, StageId};
+use crate::labels::LabelValue;
 
 /// Creates a server span per request and a child span per stage, ends the request span at the end of the
 /// response body, and logs one summary line per request.
@@ -296,7 +297,13 @@ impl Observer for TracingObserver {
             Event::StageEnd { id, .. } => request.end_stage(id),
             Event::Prompt(text) => self.record_content(request, "gen_ai.input.messages", text),
             Event::Completion(text) => self.record_content(request, "gen_ai.output.messages", text),
-            Event::Score(score) => record_score(request, score),
+            Event::Score {
+                evaluator,
+                value,
+                label,
+                accepted: true,
+                ..
+            } => record_score(request, evaluator, value, label),
             _ => {}
         }
     }
@@ -311,8 +318,9 @@ impl Observer for TracingObserver {
     }
 
     fn on_layer_event(&self, event: &LayerEvent<'_>) {
-        if let LayerEvent::Feedback(feedback) = event {
-            log_feedback(feedback);
+        if matches!(event, LayerEvent::Feedback { .. }) {
+            span::feedback_span(event);
+            summary::log_feedback(event);
         }
     }
 
@@ -334,24 +342,16 @@ impl Observer for TracingObserver {
     }
 }
 
-fn record_score(request: &RequestSpan, score: &Score<'_>) {
+/// An accepted score, on the request span.
+fn record_score(request: &RequestSpan, evaluator: &LabelValue, value: f64, label: Option<&str>) {
     let Some(span) = request.span().filter(|s| !s.is_disabled()) else {
         return;
     };
-    if !score.accepted {
-        return;
-    }
     let cx = span.context();
     let otel = cx.span();
     if otel.is_recording() {
-        span::record_score(&otel, score);
+        span::record_score(&otel, evaluator, value, label);
     }
-}
-
-/// The feedback span and log line.
-fn log_feedback(feedback: &FeedbackEvent<'_>) {
-    span::feedback_span(feedback);
-    summary::log_feedback(feedback);
 }
 
 impl TracingObserver {

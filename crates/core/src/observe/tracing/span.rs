@@ -13,7 +13,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use crate::classify::{GrpcCode, Outcome, Protocol};
 use crate::contract::LOG_TARGET;
 use crate::labels::LabelValue;
-use crate::request::{FeedbackEvent, RequestInfo, RequestSummary, Score};
+use crate::request::{LayerEvent, RequestInfo, RequestSummary};
 
 /// The name of the request span (the macro below needs it as a literal), which the log lines of an unsampled
 /// request carry too.
@@ -142,25 +142,38 @@ fn as_i64(n: u64) -> i64 {
 }
 
 /// A quality score as OpenTelemetry's GenAI evaluation event, on the request span.
-pub(super) fn record_score(span: &SpanRef<'_>, score: &Score<'_>) {
+pub(super) fn record_score(span: &SpanRef<'_>, evaluator: &LabelValue, value: f64, label: Option<&str>) {
     let mut attributes = vec![
-        KeyValue::new("gen_ai.evaluation.name", StringValue::from(score.evaluator.shared())),
-        KeyValue::new("gen_ai.evaluation.score.value", score.value),
+        KeyValue::new("gen_ai.evaluation.name", StringValue::from(evaluator.shared())),
+        KeyValue::new("gen_ai.evaluation.score.value", value),
     ];
-    if let Some(label) = score.label {
+    if let Some(label) = label {
         attributes.push(KeyValue::new("gen_ai.evaluation.score.label", label.to_owned()));
     }
     span.add_event("gen_ai.evaluation.result", attributes);
 }
 
 /// A span for a user's feedback, linked to the request it rates, ended at once.
-pub(super) fn feedback_span(f: &FeedbackEvent<'_>) {
+pub(super) fn feedback_span(event: &LayerEvent<'_>) {
+    let LayerEvent::Feedback {
+        rating,
+        score,
+        model,
+        experiment,
+        trace,
+        unattributed,
+        repeated,
+        ..
+    } = *event
+    else {
+        return;
+    };
     if !tracing::dispatcher::has_been_set() {
         return;
     }
     let span =
         tracing::info_span!(target: LOG_TARGET, parent: None, "feedback", otel.name = "feedback", otel.kind = "server");
-    if let Some((trace_id, span_id)) = f.trace {
+    if let Some((trace_id, span_id)) = trace {
         let linked = SpanContext::new(trace_id, span_id, TraceFlags::SAMPLED, true, TraceState::default());
         span.add_link(linked);
     }
@@ -170,19 +183,19 @@ pub(super) fn feedback_span(f: &FeedbackEvent<'_>) {
         return;
     }
     let mut attributes = vec![
-        KeyValue::new("gen_ai.request.model", StringValue::from(f.model.shared())),
-        KeyValue::new("inferwatch.feedback.rating", f.rating.as_str()),
+        KeyValue::new("gen_ai.request.model", StringValue::from(model.shared())),
+        KeyValue::new("inferwatch.feedback.rating", rating.as_str()),
     ];
-    if let Some(score) = f.score {
+    if let Some(score) = score {
         attributes.push(KeyValue::new("inferwatch.feedback.score", score));
     }
-    if let Some((experiment, variant)) = f.experiment {
+    if let Some((experiment, variant)) = experiment {
         push_experiment(&mut attributes, experiment, variant);
     }
-    if let Some(reason) = f.unattributed {
+    if let Some(reason) = unattributed {
         attributes.push(KeyValue::new("inferwatch.feedback.unattributed", reason.as_str()));
     }
-    if f.repeated {
+    if repeated {
         attributes.push(KeyValue::new("inferwatch.feedback.repeated", true));
     }
     otel.set_attributes(attributes);

@@ -10,7 +10,7 @@ use tracing::Level;
 use crate::classify::{ErrorType, GrpcCode, Outcome};
 use crate::contract::LOG_TARGET;
 use crate::labels::LabelValue;
-use crate::request::{FeedbackEvent, FinishReason, RequestSummary};
+use crate::request::{FinishReason, LayerEvent, RequestSummary};
 
 /// What a request's summary line says, field by field: the `tracing` event's fields and a
 /// [`SummaryWriter`]'s line both come from here, so that they say the same.
@@ -228,16 +228,28 @@ pub fn emit(v: &SummaryLine) {
 }
 
 /// One line per feedback received: what was rated and how, never the user's comment.
-pub(super) fn log_feedback(f: &FeedbackEvent<'_>) {
+pub(super) fn log_feedback(event: &LayerEvent<'_>) {
+    let LayerEvent::Feedback {
+        rating,
+        model,
+        experiment,
+        age,
+        unattributed,
+        repeated,
+        ..
+    } = *event
+    else {
+        return;
+    };
     tracing::info!(
         target: LOG_TARGET,
-        age_s = f.age.map_or(f64::NAN, |a| a.as_secs_f64()),
-        experiment = f.experiment.map_or("", |(e, _)| e.as_str()),
-        model = f.model.as_str(),
-        rating = f.rating.as_str(),
-        repeated = f.repeated,
-        unattributed = f.unattributed.map_or("", |u| u.as_str()),
-        variant = f.experiment.map_or("", |(_, v)| v.as_str()),
+        age_s = age.map_or(f64::NAN, |a| a.as_secs_f64()),
+        experiment = experiment.map_or("", |(e, _)| e.as_str()),
+        model = model.as_str(),
+        rating = rating.as_str(),
+        repeated = repeated,
+        unattributed = unattributed.map_or("", |u| u.as_str()),
+        variant = experiment.map_or("", |(_, v)| v.as_str()),
         message = "feedback received",
     );
 }

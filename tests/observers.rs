@@ -120,7 +120,7 @@ impl Observer for Recording {
     fn on_event(&self, request: &Followed, event: &Event<'_>) {
         let mut stages = request.stages.lock().expect("lock");
         match *event {
-            Event::StageStart { id, name } => {
+            Event::StageStart { id, name, .. } => {
                 self.push(format!("stage-start {name} of {}", request.route));
                 stages.insert(id, name.to_string());
             }
@@ -135,8 +135,8 @@ impl Observer for Recording {
             Event::Prompt(text) => self.push(format!("content Prompt {text}")),
             Event::Completion(text) => self.push(format!("content Completion {text}")),
             Event::Serving => self.push("serving".into()),
-            Event::QueueEntered { model } => self.push(format!("queue-entered model={}", label(model))),
-            Event::QueueScheduled { model, waited } => {
+            Event::QueueEntered { model, .. } => self.push(format!("queue-entered model={}", label(model))),
+            Event::QueueScheduled { model, waited, .. } => {
                 assert!(waited < Duration::from_secs(1), "{waited:?}");
                 self.push(format!("queue-scheduled model={}", label(model)));
             }
@@ -234,7 +234,11 @@ async fn a_users_observer_sees_every_signal() {
     let response = send(&client(), addr, "POST", "/staged", &[], "").await;
     assert_eq!(response.body, "chunk0chunk1chunk2");
     assert!(
-        support::eventually(Duration::from_secs(2), || recording.count("finish") == 1).await,
+        // The finish comes inside the request's scope: its exit follows.
+        support::eventually(Duration::from_secs(2), || {
+            recording.count("finish") == 1 && recording.count("enter") == recording.count("exit")
+        })
+        .await,
         "{:?}",
         recording.events()
     );

@@ -56,7 +56,7 @@ pub(super) fn number(out: &mut Vec<u8>, value: f64) {
 }
 
 /// `micros` microseconds in milliseconds: the digits ryu writes for
-/// [`SummaryLine::ms_from_micros`]`(micros)`, the number the summary event carries, without its float formatting (a third of a line's cost).
+/// [`SummaryLine::ms_from_micros`]`(micros)`, the number the summary event carries, without formatting a float.
 pub(super) fn millis(out: &mut Vec<u8>, micros: u64) {
     // A decimal of at most 15 significant digits is what its nearest float prints back as; longer ones may not be
     // (a request would have to last 31 years).

@@ -63,3 +63,6 @@ pub use crate::request::{Event, FeatureValue, LayerEvent, RequestInfo, RequestSu
 /// The request and response headers observers see (re-exported, so that an observer needs no `http` dependency).
 pub use http::HeaderMap;
 pub use observer::Observer;
+/// The request span's context and ids as observers are given them (re-exported, so that an observer needs no
+/// `opentelemetry` dependency).
+pub use opentelemetry::trace::{SpanContext, SpanId, TraceId};

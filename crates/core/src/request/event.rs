@@ -19,6 +19,7 @@ pub enum Event<'a> {
     /// for requests whose handler does neither.
     Serving,
     /// The handler started a stage named `name`.
+    #[non_exhaustive]
     StageStart {
         /// The stage, until its [`StageEnd`](Self::StageEnd).
         id: StageId,
@@ -30,6 +31,7 @@ pub enum Event<'a> {
     /// The code that [`StageEnter`](Self::StageEnter) announced is over.
     StageExit(StageId),
     /// A stage ended (dropped, ended, or its future completed).
+    #[non_exhaustive]
     StageEnd {
         /// The stage, as [`StageStart`](Self::StageStart) named it.
         id: StageId,
@@ -48,13 +50,16 @@ pub enum Event<'a> {
     /// Nothing inferwatch ships keeps it unless asked to.
     Completion(&'a str),
     /// The request entered the engine's admission queue
-    /// ([`RequestHandle::enter_queue`](crate::RequestHandle::enter_queue)). Exactly one [`QueueScheduled`](Self::QueueScheduled) or [`QueueAbandoned`](Self::QueueAbandoned) follows,
-    /// with the same model.
+    /// ([`RequestHandle::enter_queue`](crate::RequestHandle::enter_queue)). Exactly one
+    /// [`QueueScheduled`](Self::QueueScheduled) or [`QueueAbandoned`](Self::QueueAbandoned) follows, with the same
+    /// model.
+    #[non_exhaustive]
     QueueEntered {
         /// The model named when the request entered the queue.
         model: Option<&'a LabelValue>,
     },
     /// The engine took the request from the queue.
+    #[non_exhaustive]
     QueueScheduled {
         /// The model named when the request entered the queue.
         model: Option<&'a LabelValue>,
@@ -62,6 +67,7 @@ pub enum Event<'a> {
         waited: Duration,
     },
     /// The request left the queue without being served (the client hung up, the handler failed or panicked).
+    #[non_exhaustive]
     QueueAbandoned {
         /// The model named when the request entered the queue.
         model: Option<&'a LabelValue>,

@@ -1,5 +1,5 @@
-//! What observers are told about a request and its stages: [`RequestInfo`] at the start, [`RequestSummary`] at
-//! the end.
+//! What observers are told about a request: [`RequestInfo`] at the start, [`RequestSummary`] at the end, and the
+//! values its events carry ([`StageId`], [`FeatureValue`]).
 
 use std::fmt;
 use std::time::{Duration, Instant};

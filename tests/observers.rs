@@ -81,6 +81,7 @@ impl Observer for Recording {
                     joined(evaluators)
                 ));
             }
+            #[cfg(feature = "feedback")]
             LayerEvent::Feedback {
                 rating,
                 model,
@@ -410,9 +411,8 @@ async fn answered(handle: RequestHandle) -> String {
 #[cfg(feature = "feedback")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_users_observer_sees_the_layers_start_and_feedback() {
-    use inferwatch::Rating;
     use inferwatch::experiment::Experiment;
-    use inferwatch::feedback::{FeedbackError, FeedbackKey};
+    use inferwatch::feedback::{FeedbackError, FeedbackKey, Rating};
 
     // With a subscriber installed, response ids carry the request span, and feedback links to it.
     let _f = fixture();

@@ -39,7 +39,7 @@ pub use layer::{
     DefaultObserver, InferenceLayer, InferenceLayerBuilder, InferenceService, ResponseBody, ResponseFuture,
 };
 pub use request::{
-    EnteredStage, ExperimentDeclaration, FinishReason, InferenceRequestExt, QueueWait, Rating, RejectedScore,
-    RequestHandle, Stage, StageFuture, TokenUsage, operation, stage_name,
+    EnteredStage, ExperimentDeclaration, FinishReason, InferenceRequestExt, QueueWait, RejectedScore, RequestHandle,
+    Stage, StageFuture, TokenUsage, operation, stage_name,
 };
 pub use shared_recorder::SharedRecorder;

@@ -16,8 +16,8 @@
 //! answer's feedback to one replica (by response id, say).
 //!
 //! ```
-//! use inferwatch_core::feedback::FeedbackKey;
-//! use inferwatch_core::{InferenceLayer, Rating};
+//! use inferwatch_core::feedback::{FeedbackKey, Rating};
+//! use inferwatch_core::InferenceLayer;
 //!
 //! let key = FeedbackKey::new(b"a secret the replicas share, 32+").expect("16 bytes or more");
 //! let layer = InferenceLayer::builder().feedback_key(key).build();
@@ -33,14 +33,15 @@ mod route;
 
 pub(crate) use rated::{DEFAULT_CAPACITY as DEFAULT_RATED_CAPACITY, Rated};
 
+pub use crate::request::quality::{Rating, Unattributed};
 pub use crate::request::response_id::{FeedbackKey, KeyTooShort};
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::request::LayerEvent;
 use crate::request::state::RequestLabels;
-use crate::request::{LayerEvent, Rating, Unattributed};
 
 /// How old a response id may be when its feedback arrives, by default.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);

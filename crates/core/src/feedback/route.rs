@@ -9,8 +9,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Feedback, FeedbackError};
-use crate::request::{Rating, Unattributed};
+use super::{Feedback, FeedbackError, Rating, Unattributed};
 
 /// A feedback body is a few hundred bytes; anything much larger is not one.
 const MAX_BODY_BYTES: usize = 8 * 1024;

@@ -59,7 +59,7 @@ pub mod testing {
 pub use self::tracing::{
     HeadSampler, REQUEST_SPAN_NAME, RequestSpan, SUMMARY_MESSAGE, SummaryLine, SummaryWriter, TracingObserver,
 };
-pub use crate::request::{Event, FeatureValue, LayerEvent, RequestInfo, RequestSummary, StageId, Unattributed};
+pub use crate::request::{Event, FeatureValue, LayerEvent, RequestInfo, RequestSummary, StageId};
 /// The request and response headers observers see (re-exported, so that an observer needs no `http` dependency).
 pub use http::HeaderMap;
 pub use observer::Observer;

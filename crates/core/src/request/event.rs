@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "feedback")]
 use opentelemetry::trace::{SpanId, TraceId};
 
+#[cfg(feature = "feedback")]
 use super::quality::{Rating, Unattributed};
 use super::report::{FeatureValue, StageId};
 use crate::labels::LabelValue;
@@ -125,8 +127,9 @@ pub enum LayerEvent<'a> {
         /// The declared quality evaluators.
         evaluators: &'a [LabelValue],
     },
-    /// A user's feedback on an earlier answer arrived (through `feedback::Feedback`, feature `feedback`), possibly
-    /// about an answer another replica served.
+    /// A user's feedback on an earlier answer arrived (through [`Feedback`](crate::feedback::Feedback); feature
+    /// `feedback`), possibly about an answer another replica served.
+    #[cfg(feature = "feedback")]
     #[non_exhaustive]
     Feedback {
         /// The verdict.

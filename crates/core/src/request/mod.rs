@@ -7,7 +7,7 @@ mod ext;
 mod handle;
 mod handle_drift;
 mod handle_quality;
-mod quality;
+pub(crate) mod quality;
 mod queue;
 mod report;
 #[cfg(feature = "feedback")]
@@ -22,7 +22,7 @@ pub(crate) use experiment_labels::{Declared, ExperimentLabels};
 pub use ext::InferenceRequestExt;
 pub use handle::RequestHandle;
 pub use handle_quality::RejectedScore;
-pub use quality::{Rating, Unattributed};
+pub(crate) use quality::Rating;
 pub use queue::QueueWait;
 pub(crate) use report::Observers;
 pub use report::{FeatureValue, RequestInfo, RequestSummary, StageId};

@@ -1,4 +1,4 @@
-//! Users' verdicts on answers ([`Rating`]) and why feedback could not be attributed ([`Unattributed`]).
+//! Users' verdicts on answers, and why feedback could not be attributed to one (feature `feedback`).
 
 /// A user's verdict on an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,6 +16,7 @@ impl Rating {
     pub const ALL: [Rating; 3] = [Rating::Positive, Rating::Negative, Rating::Neutral];
 
     /// The rating of a score in [-1, 1]; `None` outside it or for NaN.
+    #[cfg(feature = "feedback")]
     pub fn from_score(score: f64) -> Option<Self> {
         if !(-1.0..=1.0).contains(&score) {
             return None;
@@ -40,6 +41,7 @@ impl Rating {
 }
 
 /// Why feedback could not be attributed to the answer it rates.
+#[cfg(feature = "feedback")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Unattributed {
@@ -50,6 +52,7 @@ pub enum Unattributed {
     Expired,
 }
 
+#[cfg(feature = "feedback")]
 impl Unattributed {
     /// The reason in words.
     pub const fn as_str(self) -> &'static str {
@@ -60,7 +63,7 @@ impl Unattributed {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "feedback"))]
 mod tests {
     use super::*;
 

@@ -162,17 +162,13 @@ impl Instruments {
 impl MetricsObserver {
     /// Creates, at zero, the series of the label values known now: a series that appears with the first
     /// requests starts at their count, and `rate()` / `increase()` would miss that first burst.
-    fn create_known(&self, start: &LayerEvent<'_>) {
-        let LayerEvent::Start {
-            routes,
-            model_routes,
-            models: allowed,
-            operations,
-            ..
-        } = *start
-        else {
-            return;
-        };
+    fn create_known(
+        &self,
+        routes: &[LabelValue],
+        model_routes: &[LabelValue],
+        allowed: &[LabelValue],
+        operations: &[LabelValue],
+    ) {
         let r = &self.inner.recorder;
         let models: Vec<&str> = allowed.iter().map(LabelValue::as_str).collect();
         for route in routes {
@@ -185,7 +181,6 @@ impl MetricsObserver {
                 }
             }
         }
-        self.inner.quality.create_known(r, start);
         self.inner.queue.create_known(r, allowed);
         for model in &models {
             for kind in inference::TOKEN_TYPES {
@@ -222,7 +217,20 @@ impl Observer for MetricsObserver {
 
     fn on_layer_event(&self, event: &LayerEvent<'_>) {
         match event {
-            LayerEvent::Start { .. } => self.create_known(event),
+            LayerEvent::Start {
+                routes,
+                model_routes,
+                models,
+                operations,
+                experiments,
+                evaluators,
+                ..
+            } => {
+                self.create_known(routes, model_routes, models, operations);
+                let quality = &self.inner.quality;
+                quality.create_known(&self.inner.recorder, models, experiments, evaluators);
+            }
+            #[cfg(feature = "feedback")]
             LayerEvent::Feedback { .. } => self.inner.quality.record_feedback(&self.inner.recorder, event),
         }
     }

@@ -10,7 +10,9 @@ use super::inference::TOKEN_TYPES;
 use crate::classify::Outcome;
 use crate::contract::{self as c, OTHER};
 use crate::labels::LabelValue;
-use crate::request::{Event, LayerEvent, Rating, RequestSummary};
+#[cfg(feature = "feedback")]
+use crate::request::LayerEvent;
+use crate::request::{Event, Rating, RequestSummary};
 use crate::shared_recorder::SharedRecorder;
 
 /// Finish-reason label of a cancelled request that reported none.
@@ -32,7 +34,9 @@ pub(super) struct QualityInstruments {
     experiment_scores: HandleCache<(u32, u32, u32), Histogram>,
     scores: HandleCache<(u32, u32), Histogram>,
     rejected: HandleCache<u32, Counter>,
+    #[cfg(feature = "feedback")]
     feedback: HandleCache<(u32, u8), Counter>,
+    #[cfg(feature = "feedback")]
     repeated: HandleCache<u32, Counter>,
     finish_reasons: HandleCache<(u32, u8), Counter>,
     empty: HandleCache<u32, Counter>,
@@ -45,6 +49,7 @@ struct ExperimentHandles {
     duration: OnceLock<Histogram>,
     time_to_first_token: OnceLock<Histogram>,
     tokens: [OnceLock<Counter>; 2],
+    #[cfg(feature = "feedback")]
     feedback: [OnceLock<Counter>; 3],
 }
 
@@ -55,6 +60,7 @@ fn model_of(model: Option<&LabelValue>) -> Model<'_> {
     model.map_or((u32::MAX, ""), |m| (m.id(), m.as_str()))
 }
 
+#[cfg(feature = "feedback")]
 fn rating_index(rating: Rating) -> usize {
     match rating {
         Rating::Positive => 0,
@@ -65,16 +71,13 @@ fn rating_index(rating: Rating) -> usize {
 
 impl QualityInstruments {
     /// Series of the declared experiments, evaluators and allowed models, at zero.
-    pub(super) fn create_known(&self, r: &SharedRecorder, start: &LayerEvent<'_>) {
-        let LayerEvent::Start {
-            models,
-            experiments,
-            evaluators,
-            ..
-        } = *start
-        else {
-            return;
-        };
+    pub(super) fn create_known(
+        &self,
+        r: &SharedRecorder,
+        models: &[LabelValue],
+        experiments: &[(LabelValue, Vec<LabelValue>)],
+        evaluators: &[LabelValue],
+    ) {
         let models: Vec<&str> = models.iter().map(LabelValue::as_str).collect();
         for model in &models {
             for reason in FINISH_REASONS {
@@ -196,6 +199,7 @@ impl QualityInstruments {
         }
     }
 
+    #[cfg(feature = "feedback")]
     pub(super) fn record_feedback(&self, r: &SharedRecorder, event: &LayerEvent<'_>) {
         let LayerEvent::Feedback {
             rating,

@@ -4,6 +4,8 @@
 //! Spans are `tracing` spans; with `tracing-opentelemetry` in the subscriber (as
 //! `telemetry::init` sets up) they become OpenTelemetry spans and carry trace ids.
 
+#[cfg(feature = "feedback")]
+mod feedback;
 mod propagation;
 mod sampling;
 mod span;
@@ -26,7 +28,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use sampling::Decision;
 
-use super::{Event, LayerEvent, Observer, RequestInfo, RequestSummary, StageId};
+#[cfg(feature = "feedback")]
+use super::LayerEvent;
+use super::{Event, Observer, RequestInfo, RequestSummary, StageId};
 use crate::labels::LabelValue;
 
 /// Creates a server span per request and a child span per stage, ends the request span at the end of the
@@ -317,10 +321,11 @@ impl Observer for TracingObserver {
         ids.is_valid().then_some(ids)
     }
 
+    #[cfg(feature = "feedback")]
     fn on_layer_event(&self, event: &LayerEvent<'_>) {
         if matches!(event, LayerEvent::Feedback { .. }) {
-            span::feedback_span(event);
-            summary::log_feedback(event);
+            feedback::span(event);
+            feedback::log(event);
         }
     }
 

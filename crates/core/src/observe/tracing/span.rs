@@ -4,16 +4,15 @@
 //! OpenTelemetry span in one call at the end, with values shared rather than copied (label values are `Arc<str>`,
 //! codes are static), and only when the span is recording: an unsampled span is never exported.
 
-use opentelemetry::trace::{SpanContext, SpanRef, Status, TraceContextExt as _, TraceFlags, TraceState};
+use opentelemetry::trace::{SpanRef, Status};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use tracing::Span;
 use tracing::field::Empty;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::classify::{GrpcCode, Outcome, Protocol};
 use crate::contract::LOG_TARGET;
 use crate::labels::LabelValue;
-use crate::request::{LayerEvent, RequestInfo, RequestSummary};
+use crate::request::{RequestInfo, RequestSummary};
 
 /// The name of the request span (the macro below needs it as a literal), which the log lines of an unsampled
 /// request carry too.
@@ -151,64 +150,4 @@ pub(super) fn record_score(span: &SpanRef<'_>, evaluator: &LabelValue, value: f6
         attributes.push(KeyValue::new("gen_ai.evaluation.score.label", label.to_owned()));
     }
     span.add_event("gen_ai.evaluation.result", attributes);
-}
-
-/// A span for a user's feedback, linked to the request it rates, ended at once.
-pub(super) fn feedback_span(event: &LayerEvent<'_>) {
-    let LayerEvent::Feedback {
-        rating,
-        score,
-        model,
-        experiment,
-        trace,
-        unattributed,
-        repeated,
-        ..
-    } = *event
-    else {
-        return;
-    };
-    if !tracing::dispatcher::has_been_set() {
-        return;
-    }
-    let span =
-        tracing::info_span!(target: LOG_TARGET, parent: None, "feedback", otel.name = "feedback", otel.kind = "server");
-    if let Some((trace_id, span_id)) = trace {
-        let linked = SpanContext::new(trace_id, span_id, TraceFlags::SAMPLED, true, TraceState::default());
-        span.add_link(linked);
-    }
-    let cx = span.context();
-    let otel = cx.span();
-    if !otel.is_recording() {
-        return;
-    }
-    let mut attributes = vec![
-        KeyValue::new("gen_ai.request.model", StringValue::from(model.shared())),
-        KeyValue::new("inferwatch.feedback.rating", rating.as_str()),
-    ];
-    if let Some(score) = score {
-        attributes.push(KeyValue::new("inferwatch.feedback.score", score));
-    }
-    if let Some((experiment, variant)) = experiment {
-        push_experiment(&mut attributes, experiment, variant);
-    }
-    if let Some(reason) = unattributed {
-        attributes.push(KeyValue::new("inferwatch.feedback.unattributed", reason.as_str()));
-    }
-    if repeated {
-        attributes.push(KeyValue::new("inferwatch.feedback.repeated", true));
-    }
-    otel.set_attributes(attributes);
-}
-
-/// The experiment and variant a request (or the answer feedback is about) was assigned, as span attributes.
-fn push_experiment(attributes: &mut Vec<KeyValue>, experiment: &LabelValue, variant: &LabelValue) {
-    attributes.push(KeyValue::new(
-        "inferwatch.experiment.name",
-        StringValue::from(experiment.shared()),
-    ));
-    attributes.push(KeyValue::new(
-        "inferwatch.experiment.variant",
-        StringValue::from(variant.shared()),
-    ));
 }

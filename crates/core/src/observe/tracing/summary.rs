@@ -10,7 +10,7 @@ use tracing::Level;
 use crate::classify::{ErrorType, GrpcCode, Outcome};
 use crate::contract::LOG_TARGET;
 use crate::labels::LabelValue;
-use crate::request::{FinishReason, LayerEvent, RequestSummary};
+use crate::request::{FinishReason, RequestSummary};
 
 /// What a request's summary line says, field by field: the `tracing` event's fields and a
 /// [`SummaryWriter`]'s line both come from here, so that they say the same.
@@ -225,33 +225,6 @@ pub fn emit(v: &SummaryLine) {
         Level::WARN => summary!(Level::WARN),
         _ => summary!(Level::INFO),
     }
-}
-
-/// One line per feedback received: what was rated and how, never the user's comment.
-pub(super) fn log_feedback(event: &LayerEvent<'_>) {
-    let LayerEvent::Feedback {
-        rating,
-        model,
-        experiment,
-        age,
-        unattributed,
-        repeated,
-        ..
-    } = *event
-    else {
-        return;
-    };
-    tracing::info!(
-        target: LOG_TARGET,
-        age_s = age.map_or(f64::NAN, |a| a.as_secs_f64()),
-        experiment = experiment.map_or("", |(e, _)| e.as_str()),
-        model = model.as_str(),
-        rating = rating.as_str(),
-        repeated = repeated,
-        unattributed = unattributed.map_or("", |u| u.as_str()),
-        variant = experiment.map_or("", |(_, v)| v.as_str()),
-        message = "feedback received",
-    );
 }
 
 // What log writers' tests need: lines with every kind of field set, and who holds their route.

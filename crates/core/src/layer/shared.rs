@@ -7,7 +7,8 @@ use crate::labels::BoundedLabels;
 use opentelemetry::trace::SpanContext;
 
 use crate::observe::{Event, Observer};
-use crate::request::state::{ObserverHooks, RequestLabels, RequestState};
+use crate::request::hooks::ObserverHooks;
+use crate::request::state::{RequestLabels, RequestState};
 
 /// Shared by every request of one layer.
 pub(crate) struct LayerState<O> {

@@ -8,7 +8,6 @@ use opentelemetry::trace::{SpanId, TraceId};
 
 #[cfg(feature = "feedback")]
 use super::quality::{Rating, Unattributed};
-use super::report::{FeatureValue, StageId};
 use crate::labels::LabelValue;
 
 /// Something a handler reported during a request, in the order it happened. Observers match the variants they
@@ -150,4 +149,19 @@ pub enum LayerEvent<'a> {
         /// rating): counted as a repeat, not as a rating.
         repeated: bool,
     },
+}
+
+/// One stage of a request, among the stages of that request: the key under which an observer keeps a stage's
+/// state (its span, say) from [`Event::StageStart`] to [`Event::StageEnd`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StageId(pub(crate) u32);
+
+/// An observation of a drift feature, as the handler reported it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum FeatureValue<'a> {
+    /// A number (`RequestHandle::record_feature`).
+    Number(f64),
+    /// A category (`RequestHandle::record_category`).
+    Category(&'a str),
 }

@@ -5,9 +5,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::event::Event;
+use super::hooks::NoHooks;
 use super::report::RequestInfo;
 use super::stage::Stage;
-use super::state::{NoHooks, RequestLabels, RequestState};
+use super::state::{RequestLabels, RequestState};
 use super::vocabulary::FinishReason;
 use crate::classify::Protocol;
 

@@ -1,8 +1,8 @@
 //! Drift features from the handler: numbers and categories of declared features, under the model named so far.
 
 use super::event::Event;
+use super::event::FeatureValue;
 use super::handle::RequestHandle;
-use super::report::FeatureValue;
 
 impl RequestHandle {
     /// Records a numeric drift feature (an embedding norm, a retrieval score): one bin increment. Name the model

@@ -63,10 +63,16 @@ impl Unattributed {
     }
 }
 
-#[cfg(all(test, feature = "feedback"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn rating_labels_in_label_order() {
+        assert_eq!(Rating::ALL.map(Rating::as_str), ["positive", "negative", "neutral"]);
+    }
+
+    #[cfg(feature = "feedback")]
     #[test]
     fn ratings_from_scores() {
         assert_eq!(Rating::from_score(0.5), Some(Rating::Positive));

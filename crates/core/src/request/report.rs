@@ -1,13 +1,11 @@
-//! What observers are told about a request: [`RequestInfo`] at the start, [`RequestSummary`] at the end, and the
-//! values its events carry ([`StageId`], [`FeatureValue`]).
+//! What observers are told about a request: [`RequestInfo`] at the start, [`RequestSummary`] at the end.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use opentelemetry::trace::SpanContext;
 
-use super::state::ObserverHooks;
+use super::hooks::Observers;
 use super::vocabulary::{FinishReason, TokenUsage};
 use crate::classify::{ErrorType, GrpcCode, Outcome, Protocol};
 use crate::contract::OTHER;
@@ -83,16 +81,6 @@ pub struct RequestSummary<'a> {
     pub(crate) observers: Observers<'a>,
 }
 
-/// The request's observers, as a finished request's summary reaches them.
-#[derive(Clone, Copy)]
-pub(crate) struct Observers<'a>(pub(crate) &'a dyn ObserverHooks);
-
-impl fmt::Debug for Observers<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Observers")
-    }
-}
-
 impl RequestSummary<'_> {
     /// True when the handler named a model or reported tokens: the `gen_ai_*` and token metrics apply.
     pub fn is_inference(&self) -> bool {
@@ -151,19 +139,4 @@ pub(crate) struct Reported<'a> {
     /// Whether the handler declared the response streamed.
     pub(crate) stream: Option<bool>,
     pub(crate) usage: TokenUsage,
-}
-
-/// One stage of a request, among the stages of that request: the key under which an observer keeps a stage's
-/// state (its span, say) from [`Event::StageStart`](super::Event::StageStart) to [`Event::StageEnd`](super::Event::StageEnd).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StageId(pub(crate) u32);
-
-/// An observation of a drift feature, as the handler reported it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum FeatureValue<'a> {
-    /// A number (`RequestHandle::record_feature`).
-    Number(f64),
-    /// A category (`RequestHandle::record_category`).
-    Category(&'a str),
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use pin_project_lite::pin_project;
 
 use super::event::Event;
-use super::report::StageId;
+use super::event::StageId;
 use super::state::RequestState;
 use crate::labels::LabelValue;
 

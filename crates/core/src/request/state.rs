@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::event::Event;
+use super::event::StageId;
 use super::experiment_labels::ExperimentLabels;
-use super::report::StageId;
+use super::hooks::ObserverHooks;
 use super::report::{Reported, RequestInfo};
 use super::vocabulary::{FinishReason, TokenUsage, operation, stage_name};
 use crate::labels::{BoundedLabels, LabelPolicy, LabelValue, MAX_NAME_BYTES};
-use opentelemetry::trace::SpanContext;
 
 /// Default cap on distinct model names.
 pub(crate) const DEFAULT_MAX_MODELS: usize = 32;
@@ -75,23 +75,6 @@ impl RequestLabels {
 impl Default for RequestLabels {
     fn default() -> Self {
         Self::new(LabelPolicy::Sustained(DEFAULT_MAX_MODELS), DEFAULT_MAX_OPERATIONS, None)
-    }
-}
-
-/// The layer's observers as the handle reaches them. The layer implements it over its observer and the request's
-/// observer state; a detached handle has [`NoHooks`].
-pub(crate) trait ObserverHooks: Send + Sync + 'static {
-    fn event(&self, event: &Event<'_>);
-    fn span_context(&self) -> Option<SpanContext>;
-}
-
-/// The hooks of a handle that no layer observes.
-pub(crate) struct NoHooks;
-
-impl ObserverHooks for NoHooks {
-    fn event(&self, _: &Event<'_>) {}
-    fn span_context(&self) -> Option<SpanContext> {
-        None
     }
 }
 

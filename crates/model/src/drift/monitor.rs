@@ -172,7 +172,8 @@ fn spawn(inner: Weak<Inner>, interval: Duration) {
 
 /// Watches the distributions of inference traffic per model: the built-in features (input and output tokens,
 /// finish reason) and the declared ones, each against a baseline (a warm-up, or a file). An observer: add it to
-/// the layer with `InferenceLayer::builder().with(drift.clone())`; cheap to clone.
+/// the layer with `InferenceLayer::builder().with(drift.clone())`; cheap to clone. One per layer: it keeps each
+/// model's distributions under the layer's label id for the model, which another layer numbers differently.
 #[derive(Clone)]
 pub struct Drift {
     inner: Arc<Inner>,

@@ -231,7 +231,16 @@ impl Observer for MetricsObserver {
                 quality.create_known(&self.inner.recorder, models, experiments, evaluators);
             }
             #[cfg(feature = "feedback")]
-            LayerEvent::Feedback { .. } => self.inner.quality.record_feedback(&self.inner.recorder, event),
+            LayerEvent::Feedback {
+                rating,
+                model,
+                experiment,
+                repeated,
+                ..
+            } => {
+                let quality = &self.inner.quality;
+                quality.record_feedback(&self.inner.recorder, *rating, model, *experiment, *repeated);
+            }
         }
     }
 
@@ -257,7 +266,20 @@ impl Observer for MetricsObserver {
                     .record(&inner.recorder, model, QueueChange::Scheduled(waited));
             }
             Event::QueueAbandoned { model, .. } => inner.queue.record(&inner.recorder, model, QueueChange::Abandoned),
-            Event::Score { .. } => inner.quality.record_score(&inner.recorder, event),
+            Event::Score {
+                evaluator,
+                accepted: false,
+                ..
+            } => inner.quality.record_rejected(&inner.recorder, evaluator),
+            Event::Score {
+                evaluator,
+                value,
+                model,
+                experiment,
+                ..
+            } => inner
+                .quality
+                .record_score(&inner.recorder, evaluator, value, model, experiment),
             _ => {}
         }
     }

@@ -10,9 +10,7 @@ use super::inference::TOKEN_TYPES;
 use crate::classify::Outcome;
 use crate::contract::{self as c, OTHER};
 use crate::labels::LabelValue;
-#[cfg(feature = "feedback")]
-use crate::request::LayerEvent;
-use crate::request::{Event, Rating, RequestSummary};
+use crate::request::{Rating, RequestSummary};
 use crate::shared_recorder::SharedRecorder;
 
 /// Finish-reason label of a cancelled request that reported none.
@@ -166,23 +164,21 @@ impl QualityInstruments {
         );
     }
 
-    pub(super) fn record_score(&self, r: &SharedRecorder, event: &Event<'_>) {
-        let Event::Score {
-            evaluator,
-            value,
-            accepted,
-            model,
-            experiment,
-            ..
-        } = *event
-        else {
-            return;
-        };
-        if !accepted {
-            let register = || r.counter(&c::QUALITY_SCORE_REJECTED, &[evaluator.as_str()]);
-            self.rejected.with(evaluator.id(), register, |h| h.increment(1));
-            return;
-        }
+    /// A score outside [0, 1]: counted, recorded nowhere else.
+    pub(super) fn record_rejected(&self, r: &SharedRecorder, evaluator: &LabelValue) {
+        let register = || r.counter(&c::QUALITY_SCORE_REJECTED, &[evaluator.as_str()]);
+        self.rejected.with(evaluator.id(), register, |h| h.increment(1));
+    }
+
+    /// An accepted score, under its model and, in an experiment, its variant.
+    pub(super) fn record_score(
+        &self,
+        r: &SharedRecorder,
+        evaluator: &LabelValue,
+        value: f64,
+        model: Option<&LabelValue>,
+        experiment: Option<(&LabelValue, &LabelValue)>,
+    ) {
         let model = model_of(model);
         let register = || r.histogram(&c::QUALITY_SCORE, &[evaluator.as_str(), model.1]);
         self.scores
@@ -200,17 +196,14 @@ impl QualityInstruments {
     }
 
     #[cfg(feature = "feedback")]
-    pub(super) fn record_feedback(&self, r: &SharedRecorder, event: &LayerEvent<'_>) {
-        let LayerEvent::Feedback {
-            rating,
-            model,
-            experiment,
-            repeated,
-            ..
-        } = *event
-        else {
-            return;
-        };
+    pub(super) fn record_feedback(
+        &self,
+        r: &SharedRecorder,
+        rating: Rating,
+        model: &LabelValue,
+        experiment: Option<(&LabelValue, &LabelValue)>,
+        repeated: bool,
+    ) {
         if repeated {
             let register = || r.counter(&c::FEEDBACK_REPEATS, &[model.as_str()]);
             self.repeated.with(model.id(), register, |h| h.increment(1));

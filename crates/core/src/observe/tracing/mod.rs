@@ -323,10 +323,9 @@ impl Observer for TracingObserver {
 
     #[cfg(feature = "feedback")]
     fn on_layer_event(&self, event: &LayerEvent<'_>) {
-        if matches!(event, LayerEvent::Feedback { .. }) {
-            feedback::span(event);
-            feedback::log(event);
-        }
+        // Each ignores the other layer events.
+        feedback::span(event);
+        feedback::log(event);
     }
 
     fn on_finish(&self, request: &RequestSpan, summary: &RequestSummary<'_>) {

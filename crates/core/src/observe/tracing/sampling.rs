@@ -127,8 +127,9 @@ impl HeadSampler {
         }
         let trace_id = self.ids.new_trace_id();
         // A ratio sampler's rule, applied here rather than through `ParentBased` and a `SamplingResult`: no result
-        // to build and no boxed call for the requests it does not sample. Without a valid parent the SDK's trace state is the empty one.
-        // The tracer is handed the id that was judged: a sampler that judges by id must see the same one again.
+        // to build and no boxed call for the requests it does not sample. Without a valid parent the SDK's trace
+        // state is the empty one. The tracer is handed the id that was judged: a sampler that judges by id must see
+        // the same one again.
         let (sampled, trace_state) = match self.roots {
             Roots::ByTraceId(ratio) => (below_ratio(trace_id, ratio_bound(ratio)), TraceState::NONE),
             // `Sampled` returned above.
